@@ -1,0 +1,317 @@
+"""crclean's public API: find cosmic rays in arrays and FITS files, inpaint them.
+
+A `Cleaner` holds one loaded model and its settings, so a batch of files
+loads the model once::
+
+    from crclean import Cleaner
+    cleaner = Cleaner("deepcr-decam", threshold=0.5)
+    result = cleaner.clean_array(image, units="adu", gain=4.0)
+    report = cleaner.clean_file("in.fits", "out.fits")
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from crclean import __version__
+from crclean.inpaint import INPAINTERS, inpaint
+from crclean.weights import DEFAULT_MODEL, get_model
+
+__all__ = ["Cleaner", "CleanResult", "FileReport", "clean_array"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CleanResult:
+    """What cleaning one image gives.
+
+    Attributes
+    ----------
+    probability : numpy.ndarray
+        float32 cosmic-ray probability per pixel.
+    mask : numpy.ndarray
+        bool, ``probability > threshold`` on finite pixels.
+    cleaned : numpy.ndarray or None
+        The image with masked pixels inpainted (same units as the input), or
+        ``None`` when inpainting is off.
+    """
+
+    probability: np.ndarray
+    mask: np.ndarray
+    cleaned: np.ndarray = None
+
+    @property
+    def n_flagged(self):
+        return int(self.mask.sum())
+
+
+@dataclass
+class FileReport:
+    """Summary of one processed file."""
+
+    input_path: object
+    output_path: object
+    planes: list  # (label, pixels flagged, pixels in image)
+    seconds: float
+
+    @property
+    def n_flagged(self):
+        return sum(flagged for _, flagged, _ in self.planes)
+
+    @property
+    def n_pixels(self):
+        return sum(total for _, _, total in self.planes)
+
+
+def _check_positive_int(name, value, *, multiple=1):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0 or value % multiple:
+        extra = f" and a multiple of {multiple}" if multiple > 1 else ""
+        raise ValueError(f"{name} must be a positive integer{extra}, got {value!r}")
+
+
+class Cleaner:
+    """A cosmic-ray model with its settings, loaded once and reused.
+
+    Parameters
+    ----------
+    model : str, optional
+        A name from `crclean.weights.MODELS` (see ``crclean models``).
+    threshold : float, optional
+        Probability above which a pixel is flagged, in (0, 1).
+    inpaint : str or None, optional
+        Inpainting method (``'median'``), or ``None`` to leave pixels as they are.
+    device : str, optional
+        ``'auto'`` (a GPU when PyTorch sees one), ``'cpu'`` or ``'cuda'``.
+    batch_size : int, optional
+        Tiles per forward pass; default 4 on the CPU, 32 on a GPU.
+    tile_size : int, optional
+        Tile side in pixels (multiple of 16).
+    overlap : int, optional
+        Pixels shared by neighbouring tiles (multiple of 16, at most half a
+        tile). 32 covers the receptive field of deepCR's network.
+    progress : bool, optional
+        Draw a progress bar on stderr (only on a terminal).
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint="median", device="auto",
+                 batch_size=None, tile_size=256, overlap=32, progress=False):
+        from crclean.engine import TILE_MULTIPLE
+
+        self.spec = get_model(model)
+        if not isinstance(threshold, (float, int)) or not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1 (exclusive), got {threshold!r}")
+        if inpaint is not None and inpaint not in INPAINTERS:
+            known = ", ".join(INPAINTERS)
+            raise ValueError(f"inpaint must be one of: {known} (or None), got {inpaint!r}")
+        if device not in ("auto", "cpu") and not str(device).startswith("cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if batch_size is not None:
+            _check_positive_int("batch_size", batch_size)
+        _check_positive_int("tile_size", tile_size, multiple=TILE_MULTIPLE)
+        if tile_size < 2 * TILE_MULTIPLE:
+            raise ValueError(f"tile_size must be at least {2 * TILE_MULTIPLE}, got {tile_size}")
+        if not isinstance(overlap, (int, np.integer)) or overlap < 0 or overlap % TILE_MULTIPLE \
+                or overlap > tile_size // 2:
+            raise ValueError(
+                f"overlap must be a multiple of {TILE_MULTIPLE} between 0 and tile_size/2 "
+                f"({tile_size // 2}), got {overlap!r}"
+            )
+        self.threshold = float(threshold)
+        self.inpaint = inpaint
+        self.device = device
+        self.batch_size = batch_size
+        self.tile_size = tile_size
+        self.overlap = overlap
+        self.progress = progress
+        self._masker = None
+
+    @property
+    def weights_sha256(self):
+        """sha256 of the model's checkpoint, or ``None`` for classical models."""
+        return self.spec.sha256 or None
+
+    def load(self):
+        """Load the model now (otherwise it loads on first use); returns self.
+
+        Raises
+        ------
+        crclean.exceptions.ModelError
+            Missing weights or a checksum mismatch.
+        ValueError
+            A CUDA device was asked for and none is visible.
+        """
+        self._get_masker()
+        return self
+
+    def _get_masker(self):
+        # Loaded on first use so that building a Cleaner (and validating the
+        # options) costs nothing, and a batch loads the model exactly once.
+        if self._masker is None:
+            from crclean.engine import LacosmicMasker, NetworkMasker, default_batch_size, resolve_device
+            from crclean.weights import load_network
+
+            if self.spec.kind == "lacosmic":
+                self._masker = LacosmicMasker()
+            else:
+                device = resolve_device(self.device)
+                network = load_network(self.spec, device=device)
+                logger.info("loaded model %s on %s", self.spec.name, device)
+                self._masker = NetworkMasker(
+                    network, self.spec, device=device,
+                    batch_size=self.batch_size or default_batch_size(device),
+                    tile_size=self.tile_size, overlap=self.overlap,
+                )
+        return self._masker
+
+    def clean_array(self, data, *, units="adu", gain=None, readnoise=None, exptime=None,
+                    saturation=None, label="image"):
+        """Find and (optionally) inpaint cosmic rays in one 2-D array.
+
+        Parameters
+        ----------
+        data : numpy.ndarray
+            2-D image, at least 16x16; not modified. NaN and inf pixels are
+            never flagged and never used to fill others.
+        units : {'adu', 'electron', 'electron/s'}, optional
+            Units of ``data``; converted to what the model expects.
+        gain : float, optional
+            Electrons per ADU (needed when units differ from the model's).
+        readnoise : float, optional
+            Electrons (used by LA Cosmic).
+        exptime : float, optional
+            Seconds (for ``'electron/s'`` data).
+        saturation : float, optional
+            Saturation level in ``units`` (used by LA Cosmic).
+        label : str, optional
+            Names the image in warnings.
+
+        Returns
+        -------
+        CleanResult
+        """
+        from crclean.tiling import MIN_IMAGE_SIZE
+
+        data = np.asarray(data)
+        if data.ndim != 2:
+            raise ValueError(f"data must be a 2-D image, got {data.ndim} dimensions (shape {data.shape})")
+        if min(data.shape) < MIN_IMAGE_SIZE:
+            raise ValueError(
+                f"{label} is {data.shape[0]}x{data.shape[1]} pixels; crclean needs at least "
+                f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels per image"
+            )
+        if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+            raise ValueError(f"data must be real numbers, got dtype {data.dtype}")
+        probability = self._get_masker().predict(
+            data, units=units, gain=gain, readnoise=readnoise, exptime=exptime,
+            saturation=saturation, label=label, progress=self.progress,
+        )
+        mask = probability > self.threshold
+        cleaned = inpaint(self.inpaint, data, mask) if self.inpaint else None
+        return CleanResult(probability, mask, cleaned)
+
+    def clean_file(self, input_path, output_path, *, ext=None, gain=None, readnoise=None,
+                   dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None):
+        """Clean every selected image of a FITS file and write the products.
+
+        The output holds every HDU of the input in order; each processed image
+        is inpainted (unless inpainting is off) and gains a ``DQ`` extension
+        with ``dq_bit`` set on cosmic rays (OR-ed into an existing DQ), an
+        optional ``CRPROB`` extension, and provenance keywords. The file is
+        written atomically; the input is never modified.
+
+        Parameters
+        ----------
+        input_path, output_path : str or pathlib.Path
+        ext : list of str or int, optional
+            Extensions to process (see `crclean.io.select_planes`).
+        gain, readnoise : float, optional
+            Override the header values.
+        dq_bit : int, optional
+            A power of two below 2**15.
+        write_probability : bool, optional
+            Also write the probability map.
+        overwrite : bool, optional
+            Replace an existing output.
+        quicklook_path : str or pathlib.Path, optional
+            Also write a PNG of the first processed image: input, mask and
+            cleaned image side by side.
+
+        Returns
+        -------
+        FileReport
+        """
+        from crclean.io import (
+            PlaneResult,
+            check_output_writable,
+            open_exposure,
+            provenance_keywords,
+            read_plane,
+            select_planes,
+            write_products,
+        )
+
+        if dq_bit <= 0 or dq_bit & (dq_bit - 1) or dq_bit >= 2**15:
+            raise ValueError(f"dq_bit must be a power of two between 1 and 16384, got {dq_bit!r}")
+        start = time.perf_counter()
+        check_output_writable(output_path, overwrite=overwrite)
+        with open_exposure(input_path) as exposure:
+            indices = select_planes(exposure, ext)
+            results, planes = [], []
+            for index in indices:
+                plane = read_plane(exposure, index, gain=gain, readnoise=readnoise)
+                label = f"{exposure.path.name}[{plane.label}]"
+                result = self.clean_array(
+                    plane.data, units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
+                    exptime=plane.exptime, saturation=plane.header.get("SATURATE"), label=label,
+                )
+                keywords = provenance_keywords(
+                    version=__version__, model=self.spec.name, weights_sha256=self.weights_sha256,
+                    threshold=self.threshold, n_flagged=result.n_flagged, inpaint=self.inpaint,
+                    tile_size=self.tile_size, overlap=self.overlap, dq_bit=dq_bit,
+                )
+                history = (
+                    f"crclean {__version__} mask: model {self.spec.name}, threshold "
+                    f"{self.threshold:g}, {result.n_flagged} pixels flagged (DQ bit {dq_bit}), "
+                    f"inpaint {self.inpaint or 'off'}"
+                )
+                results.append(PlaneResult(
+                    hdu_index=index, mask=result.mask, cleaned=result.cleaned,
+                    probability=result.probability if write_probability else None,
+                    keywords=keywords, history=history,
+                ))
+                planes.append((plane.label, result.n_flagged, plane.data.size))
+                if quicklook_path is not None and len(results) == 1:
+                    from crclean.io._quicklook import quicklook_rgb
+
+                    quicklook = quicklook_rgb(plane.data, result.mask, result.cleaned)
+            written = write_products(exposure, results, output_path, dq_bit=dq_bit, overwrite=overwrite)
+        if quicklook_path is not None:
+            from crclean.io._quicklook import write_png
+
+            write_png(quicklook_path, quicklook)
+        return FileReport(input_path, written, planes, time.perf_counter() - start)
+
+
+def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint="median", device="auto",
+                units="adu", gain=None, readnoise=None, exptime=None):
+    """One-shot `Cleaner.clean_array` (loads the model each call).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D image.
+    model, threshold, inpaint, device
+        See `Cleaner`.
+    units, gain, readnoise, exptime
+        See `Cleaner.clean_array`.
+
+    Returns
+    -------
+    CleanResult
+    """
+    cleaner = Cleaner(model, threshold=threshold, inpaint=inpaint, device=device)
+    return cleaner.clean_array(data, units=units, gain=gain, readnoise=readnoise, exptime=exptime)
+

@@ -1,0 +1,31 @@
+"""The ``crclean`` command line.
+
+Subcommands live one per module. Heavy imports (numpy, astropy, torch) happen
+inside the commands, so ``crclean --help`` and ``crclean models`` start fast.
+"""
+
+import click
+
+from crclean import __version__
+from crclean.cli._mask import mask_command
+from crclean.cli._models import models_command
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="crclean")
+def main():
+    """Find, flag and remove cosmic rays in CCD exposures with deep models.
+
+    \b
+    Examples:
+      crclean mask image.fits                 # writes image_crclean.fits
+      crclean mask *.fits --outdir clean/ -q  # a batch, quietly
+      ls raw/*.fits | crclean mask - --outdir clean/
+      crclean models                          # what --model takes
+    """
+
+
+main.add_command(mask_command)
+main.add_command(models_command)

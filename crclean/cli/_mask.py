@@ -1,0 +1,162 @@
+"""``crclean mask``: find cosmic rays in FITS files and write cleaned products."""
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from crclean.cli._options import ExtensionList, parse_dq_bit, quicklook_path_for
+from crclean.exceptions import CrcleanError
+from crclean.weights import DEFAULT_MODEL, MODELS
+
+__all__ = ["mask_command"]
+
+
+def _read_inputs(inputs):
+    """Expand ``-`` into paths read from stdin (one per line; blank and # lines skipped)."""
+    paths = []
+    for item in inputs:
+        if item == "-":
+            for line in sys.stdin:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    paths.append(line)
+        else:
+            paths.append(item)
+    return paths
+
+
+def _echo_warnings(caught, seen):
+    for item in caught:
+        text = str(item.message)
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"crclean: warning: {text}", err=True)
+
+
+@click.command("mask")
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output file (only with a single INPUT).")
+@click.option("--outdir", type=click.Path(file_okay=False),
+              help="Folder for outputs [default: beside each input].")
+@click.option("--suffix", default="_crclean", show_default=True,
+              help="Added to the input's name to make the output's.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option("--model", type=click.Choice(list(MODELS)), default=DEFAULT_MODEL, show_default=True,
+              help="Cosmic-ray model; see `crclean models`.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="Probability above which a pixel is flagged.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto uses a GPU when PyTorch sees one.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Tiles per forward pass [default: 4 on CPU, 32 on GPU].")
+@click.option("--tile-size", type=click.IntRange(min=32), default=256, show_default=True,
+              help="Tile side in pixels (multiple of 16).")
+@click.option("--overlap", type=click.IntRange(min=0), default=32, show_default=True,
+              help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile).")
+@click.option("--no-inpaint", is_flag=True, help="Keep the image data as it is; only flag.")
+@click.option("--inpaint", "inpaint_method", type=click.Choice(["median"]), default="median",
+              show_default=True, help="How flagged pixels are filled.")
+@click.option("--prob", is_flag=True, help="Also write the probability map (CRPROB extensions).")
+@click.option("--dq-bit", type=int, default=8192, show_default=True, callback=parse_dq_bit,
+              help="DQ bit set on cosmic rays (a power of two; 8192 is HST's CR bit).")
+@click.option("--ext", "--hdu", "ext", multiple=True, type=ExtensionList(),
+              help="Extensions to process: index, EXTNAME, or EXTNAME,EXTVER; repeat or "
+                   "comma-separate indices [default: all SCI, else every 2-D image].")
+@click.option("--gain", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Electrons per ADU, overriding the header.")
+@click.option("--readnoise", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Read noise in electrons, overriding the header.")
+@click.option("--quicklook", is_flag=True,
+              help="Also write a PNG beside each output: image, mask, cleaned image.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
+@click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
+@click.pass_context
+def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshold, device, batch_size,
+                 tile_size, overlap, no_inpaint, inpaint_method, prob, dq_bit, ext, gain, readnoise,
+                 quicklook, quiet, verbose):
+    """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
+
+    INPUT is one or more FITS files (.fits, .fits.fz, .fits.gz), or - to read
+    paths from stdin, one per line. Each output keeps every HDU of its input
+    and adds a DQ extension per processed image (the --dq-bit is OR-ed into an
+    existing DQ); inputs are never modified. Exit status: 0 when every file
+    succeeded, 1 when any failed, 2 for usage errors.
+    """
+    from crclean.clean import Cleaner
+    from crclean.io import check_output_writable, output_path_for
+
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="crclean: %(message)s", stream=sys.stderr)
+    paths = _read_inputs(inputs)
+    if not paths:
+        raise click.UsageError("no INPUT given; pass FITS paths, or - to read them from stdin")
+    if output and len(paths) > 1:
+        raise click.UsageError(f"-o/--output takes a single INPUT, got {len(paths)}; use --outdir")
+    if output and outdir:
+        raise click.UsageError("use either -o/--output or --outdir, not both")
+    extensions = [item for group in ext for item in group] or None
+    if outdir:
+        try:
+            Path(outdir).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise click.ClickException(f"cannot create --outdir {outdir}: {error.strerror}") from None
+    try:
+        cleaner = Cleaner(model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
+                          device=device, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
+                          progress=not quiet)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+    # Map every input to its output first, so a clash fails before any work.
+    plans, failures, claimed = [], 0, {}
+    for path in paths:
+        try:
+            target = output_path_for(path, output=output, outdir=outdir, suffix=suffix)
+            key = target.resolve()
+            if key in claimed:
+                raise CrcleanError(f"{path}: its output {target} is also the output of {claimed[key]}; "
+                                   "use distinct names or --suffix")
+            claimed[key] = path
+            plans.append((path, target))
+        except CrcleanError as error:
+            click.echo(f"crclean: error: {error}", err=True)
+            failures += 1
+
+    try:
+        if plans:
+            cleaner.load()
+    except (CrcleanError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+    seen_warnings = set()
+    for path, target in plans:
+        quicklook_target = quicklook_path_for(target) if quicklook else None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if quicklook_target is not None:
+                    check_output_writable(quicklook_target, overwrite=overwrite)
+                report = cleaner.clean_file(
+                    path, target, ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit,
+                    write_probability=prob, overwrite=overwrite, quicklook_path=quicklook_target,
+                )
+            _echo_warnings(caught, seen_warnings)
+        except (CrcleanError, ValueError, OSError) as error:
+            _echo_warnings(caught, seen_warnings)
+            click.echo(f"crclean: error: {error}", err=True)
+            failures += 1
+            continue
+        if not quiet:
+            share = 100.0 * report.n_flagged / max(report.n_pixels, 1)
+            extra = f" + {quicklook_target.name}" if quicklook_target else ""
+            click.echo(f"{path} -> {report.output_path}{extra}: {report.n_flagged} pixels flagged "
+                       f"({share:.3f}%) in {len(report.planes)} image(s), {report.seconds:.1f} s")
+    if len(paths) > 1 and not quiet:
+        click.echo(f"crclean: {len(paths) - failures} of {len(paths)} files done, {failures} failed", err=True)
+    if failures:
+        ctx.exit(1)

@@ -1,0 +1,45 @@
+"""Option types and helpers shared by crclean's subcommands."""
+
+from pathlib import Path
+
+import click
+
+__all__ = ["ExtensionList", "parse_dq_bit", "quicklook_path_for"]
+
+_FITS_SUFFIXES = {".fits", ".fit", ".fts", ".fz", ".gz"}
+
+
+class ExtensionList(click.ParamType):
+    """``--ext`` values: ``1``, ``1,2``, ``SCI``, ``SCI,2`` (EXTNAME,EXTVER)."""
+
+    name = "EXT"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return [value]
+        parts = [part.strip() for part in value.split(",")]
+        if not all(parts):
+            self.fail(f"{value!r} has an empty part; use e.g. 1, SCI or SCI,2", param, ctx)
+        if all(part.isdigit() for part in parts):
+            return [int(part) for part in parts]
+        if len(parts) == 1:
+            return [parts[0]]
+        if len(parts) == 2 and parts[1].isdigit():
+            return [f"{parts[0]},{parts[1]}"]
+        self.fail(f"{value!r} is not an index, EXTNAME or EXTNAME,EXTVER", param, ctx)
+
+
+def parse_dq_bit(ctx, param, value):
+    """Accept a single power of two that fits a 16-bit DQ."""
+    if value <= 0 or value & (value - 1) or value >= 2**15:
+        raise click.BadParameter(f"must be a power of two between 1 and 16384, got {value}")
+    return value
+
+
+def quicklook_path_for(output_path):
+    """``out.fits.fz`` -> ``out.png`` (beside the FITS output)."""
+    path = Path(output_path)
+    name = path.name
+    while Path(name).suffix.lower() in _FITS_SUFFIXES:
+        name = name[: -len(Path(name).suffix)]
+    return path.with_name(name + ".png")

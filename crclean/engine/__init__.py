@@ -1,0 +1,20 @@
+"""Batched inference: from an image to a cosmic-ray probability map."""
+
+from crclean.engine._masker import (
+    TILE_MULTIPLE,
+    LacosmicMasker,
+    NetworkMasker,
+    default_batch_size,
+    resolve_device,
+)
+from crclean.engine._units import UNITS, to_model_units
+
+__all__ = [
+    "TILE_MULTIPLE",
+    "UNITS",
+    "LacosmicMasker",
+    "NetworkMasker",
+    "default_batch_size",
+    "resolve_device",
+    "to_model_units",
+]

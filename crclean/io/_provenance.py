@@ -1,0 +1,124 @@
+"""Every FITS header keyword crclean writes, in one place.
+
+A processed image extension receives the keywords of
+:func:`provenance_keywords` and one ``HISTORY`` line. New ``DQ`` and
+``CRPROB`` extensions receive ``CRIMAGE``, naming the image they describe.
+"""
+
+import math
+import numbers
+import re
+
+__all__ = ["PROVENANCE_KEYWORDS", "provenance_keywords"]
+
+PROVENANCE_KEYWORDS = {
+    "CRVERS": "Version of crclean that made this extension.",
+    "CRMODEL": "Name of the cosmic-ray model (registered name in the weights manifest).",
+    "CRWSHA": "First 12 hex digits of the SHA-256 of the model weights file, "
+    "or 'none' when no weights file was used.",
+    "CRTHRESH": "Probability threshold above which a pixel is flagged as a cosmic ray.",
+    "NCRPIX": "Number of pixels flagged as cosmic rays in this extension.",
+    "CRINPNT": "Inpainting method used to replace flagged pixels, or 'none' when "
+    "the data were left as they were.",
+    "CRTILE": "Side in pixels of the square tiles the image was processed in.",
+    "CROVLAP": "Overlap in pixels between neighbouring tiles.",
+    "CRDQBIT": "Bit value set in the DQ extension where a cosmic ray was found.",
+    "CRIMAGE": "In a DQ or CRPROB extension written by crclean: the image "
+    "extension it describes (e.g. 'SCI,2' or 'HDU 0').",
+}
+"""dict: each keyword crclean writes -> what it means."""
+
+# Short comments that fit in the 80-character card next to the value.
+_COMMENTS = {
+    "CRVERS": "crclean version",
+    "CRMODEL": "cosmic-ray model name",
+    "CRWSHA": "sha256 of model weights (first 12 hex)",
+    "CRTHRESH": "cosmic-ray probability threshold",
+    "NCRPIX": "number of pixels flagged as cosmic rays",
+    "CRINPNT": "inpainting method for flagged pixels",
+    "CRTILE": "[pixel] tile size",
+    "CROVLAP": "[pixel] tile overlap",
+    "CRDQBIT": "DQ bit set for cosmic rays",
+    "CRIMAGE": "image extension this HDU describes",
+}
+
+_HEX = re.compile(r"^[0-9a-fA-F]{12,}$")
+
+
+def _require_int(name, value, *, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _require_text(name, value):
+    if not isinstance(value, str) or not value.isprintable():
+        raise ValueError(f"{name} must be printable text, got {value!r}")
+    return value
+
+
+def provenance_keywords(
+    *, version, model, weights_sha256, threshold, n_flagged, inpaint, tile_size, overlap, dq_bit
+):
+    """Header keywords recording how an extension was processed.
+
+    Parameters
+    ----------
+    version : str
+        crclean version.
+    model : str
+        Model name.
+    weights_sha256 : str or None
+        Hex SHA-256 of the weights file; None when there is none.
+    threshold : float
+        Probability threshold, in [0, 1].
+    n_flagged : int
+        Number of flagged pixels.
+    inpaint : str or None
+        Inpainting method, None for none.
+    tile_size, overlap : int
+        Tiling, in pixels.
+    dq_bit : int
+        DQ bit value set for cosmic rays.
+
+    Returns
+    -------
+    dict
+        ``{KEY: (value, comment)}`` for every keyword in
+        `PROVENANCE_KEYWORDS` except ``CRIMAGE``.
+    """
+    version = _require_text("version", version)
+    model = _require_text("model", model)
+    if weights_sha256 is None or weights_sha256 == "":
+        sha = "none"
+    elif isinstance(weights_sha256, str) and _HEX.match(weights_sha256):
+        sha = weights_sha256[:12].lower()
+    else:
+        raise ValueError(
+            f"weights_sha256 must be a hex SHA-256 digest or None, got {weights_sha256!r}"
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not math.isfinite(threshold)
+        or not 0 <= threshold <= 1
+    ):
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    inpaint = "none" if inpaint is None else _require_text("inpaint", inpaint)
+    values = {
+        "CRVERS": version,
+        "CRMODEL": model,
+        "CRWSHA": sha,
+        "CRTHRESH": float(threshold),
+        "NCRPIX": _require_int("n_flagged", n_flagged, minimum=0),
+        "CRINPNT": inpaint,
+        "CRTILE": _require_int("tile_size", tile_size, minimum=1),
+        "CROVLAP": _require_int("overlap", overlap, minimum=0),
+        "CRDQBIT": _require_int("dq_bit", dq_bit, minimum=1),
+    }
+    return {key: (value, _COMMENTS[key]) for key, value in values.items()}
+
+
+def crimage_keyword(label):
+    """The ``CRIMAGE`` card for a new DQ or CRPROB extension."""
+    return {"CRIMAGE": (label, _COMMENTS["CRIMAGE"])}

@@ -1,0 +1,34 @@
+"""Architecture names -> constructors (read-only)."""
+
+from types import MappingProxyType
+
+__all__ = ["ARCHITECTURES", "build_network"]
+
+
+def _deepcr_unet(config):
+    from crclean.models._deepcr_unet import DeepCRUNet
+
+    return DeepCRUNet(**config)
+
+
+ARCHITECTURES = MappingProxyType({"deepcr-unet": _deepcr_unet})
+
+
+def build_network(arch, config=None):
+    """Build an untrained network of a registered architecture.
+
+    Parameters
+    ----------
+    arch : str
+        A key of `ARCHITECTURES`.
+    config : dict, optional
+        Keyword arguments of the architecture's constructor.
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if arch not in ARCHITECTURES:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise ValueError(f"unknown architecture {arch!r}; known: {known}")
+    return ARCHITECTURES[arch](dict(config or {}))

@@ -1,0 +1,218 @@
+"""The model manifest: every model crclean can run, and safe loading of its weights.
+
+Each entry names an architecture and its config, the pixel units and scaling
+the network was trained on, the instruments it is meant for, and where its
+checkpoint lives with the checkpoint's sha256. Loading checks the sha256
+before ``torch.load(..., weights_only=True)`` ever sees the file, and nothing
+is downloaded: deepCR's weights are read from the installed ``deepCR``
+package, crclean's own from ``weights/``.
+
+This module imports torch only inside `load_network`, so listing models is
+cheap.
+"""
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from crclean.exceptions import ModelError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "ModelSpec",
+    "get_model",
+    "weights_path",
+    "sha256_of",
+    "load_network",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the manifest.
+
+    Attributes
+    ----------
+    name : str
+        What ``--model`` takes.
+    kind : str
+        ``'network'`` (a PyTorch mask network) or ``'lacosmic'`` (classical).
+    instruments : str
+        What the model was trained for, in words.
+    units : str
+        Pixel units the model expects: ``'adu'`` or ``'electron'``.
+    scale : float
+        The input is divided by this after unit conversion.
+    arch, config : str, dict
+        Registered architecture name and its constructor arguments.
+    package, resource : str
+        For weights inside an installed package: the top-level package and
+        the path inside it. ``package`` is ``None`` for crclean's own weights,
+        which live in ``weights/``.
+    sha256 : str
+        Checksum of the checkpoint file.
+    version : str
+        Version of the weights.
+    reference : str
+        Who made it, and the paper to cite.
+    """
+
+    name: str
+    kind: str
+    instruments: str
+    units: str = "adu"
+    scale: float = 1.0
+    arch: str = ""
+    config: dict = field(default_factory=dict)
+    package: str = None
+    resource: str = ""
+    sha256: str = ""
+    version: str = ""
+    reference: str = ""
+
+
+def _deepcr(name, resource, sha256, units, instruments):
+    """A manifest entry for a mask network shipped in the deepCR package."""
+    return ModelSpec(
+        name=name, kind="network", instruments=instruments, units=units,
+        arch="deepcr-unet", config={"hidden": 32}, package="learned_models",
+        resource=resource, sha256=sha256, version="deepCR-0.3.1",
+        reference="deepCR 0.3.1 pretrained weights (BSD 3-Clause), Zhang & Bloom 2020, ApJ 889, 24",
+    )
+
+
+MODELS = MappingProxyType(
+    {
+        "deepcr-decam": _deepcr(
+            "deepcr-decam", "mask/decam.pth",
+            "686de2afab28d13b2bff3c418ecf017d0b290ca5e8c811ef71f673ce12230815", "adu",
+            "DECam (Blanco 4 m) and similar ground-based CCDs; calibrated images in ADU",
+        ),
+        "deepcr-acs-wfc": _deepcr(
+            "deepcr-acs-wfc", "mask/ACS-WFC.pth",
+            "0075cef7a8b72f3ecf449cac3793d3446720a97fc0ba812fb29863a9be1e7ace", "electron",
+            "HST ACS/WFC (F435W, F606W, F814W); _flc images in electrons",
+        ),
+        "lacosmic": ModelSpec(
+            name="lacosmic",
+            kind="lacosmic",
+            instruments="any CCD (classical Laplacian edge detection; needs gain and read noise)",
+            units="electron",
+            version="ccdproc/astroscrappy",
+            reference="van Dokkum 2001, PASP 113, 1420; McCully et al. 2018 (astroscrappy)",
+        ),
+    }
+)
+
+#: Until crclean's own models land, deepCR's DECam network is the default.
+DEFAULT_MODEL = "deepcr-decam"
+
+_REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def get_model(name):
+    """Return the `ModelSpec` called ``name``.
+
+    Raises
+    ------
+    ModelError
+        If no model has that name; the message lists the known ones.
+    """
+    try:
+        return MODELS[name]
+    except KeyError:
+        known = ", ".join(MODELS)
+        raise ModelError(
+            f"unknown model {name!r}; choose one of: {known} (see `crclean models`)"
+        ) from None
+
+
+def weights_path(spec):
+    """Locate a model's checkpoint file without importing anything.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``None`` for models without weights (LA Cosmic).
+
+    Raises
+    ------
+    ModelError
+        If the checkpoint is not installed.
+    """
+    if spec.kind != "network":
+        return None
+    if spec.package is None:
+        path = _REPO_WEIGHTS / spec.resource
+    else:
+        # find_spec locates the package without running its __init__ (deepCR's
+        # imports torch and tensorboard).
+        found = importlib.util.find_spec(spec.package)
+        if found is None or not found.submodule_search_locations:
+            raise ModelError(
+                f"model {spec.name!r} needs the weights that ship with the deepCR "
+                "package, which is not installed; run `pip install deepCR`"
+            )
+        path = Path(list(found.submodule_search_locations)[0]) / spec.resource
+    if not path.is_file():
+        raise ModelError(f"weights of model {spec.name!r} not found at {path}; reinstall crclean")
+    return path
+
+
+def sha256_of(path):
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_network(spec, *, device="cpu"):
+    """Build a model's network and load its verified weights.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A ``kind == 'network'`` entry.
+    device : str or torch.device, optional
+        Where to put the network.
+
+    Returns
+    -------
+    torch.nn.Module
+        In evaluation mode, with gradients off.
+
+    Raises
+    ------
+    ModelError
+        Missing weights, a checksum mismatch, or a checkpoint that does not
+        fit the architecture.
+    """
+    import torch
+
+    from crclean.models import build_network
+
+    path = weights_path(spec)
+    actual = sha256_of(path)
+    if actual != spec.sha256:
+        raise ModelError(
+            f"checksum mismatch for model {spec.name!r} ({path}): expected "
+            f"{spec.sha256[:12]}..., got {actual[:12]}...; the file is damaged or "
+            "not the one crclean was tested with; reinstall it"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if spec.package == "learned_models":
+        from crclean.models._deepcr_unet import convert_deepcr_state_dict
+
+        state = convert_deepcr_state_dict(state)
+    network = build_network(spec.arch, spec.config)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ModelError(f"weights of model {spec.name!r} do not fit its architecture: {error}") from None
+    network.eval().requires_grad_(False)
+    return network.to(device)

@@ -1,0 +1,10 @@
+"""Shared fixtures."""
+
+import pytest
+
+from synthetic import synthetic_exposure
+
+
+@pytest.fixture
+def exposure():
+    return synthetic_exposure()

@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import torch
+
+from crclean import Cleaner
+from crclean.engine import LacosmicMasker, NetworkMasker, resolve_device, to_model_units
+from crclean.exceptions import UnitsWarning
+from crclean.weights import get_model, load_network
+
+from synthetic import synthetic_exposure
+
+
+@pytest.fixture(scope="module")
+def decam():
+    spec = get_model("deepcr-decam")
+    return spec, load_network(spec)
+
+
+def _masker(decam, **kwargs):
+    spec, network = decam
+    options = dict(device=torch.device("cpu"), batch_size=4, tile_size=256, overlap=32)
+    options.update(kwargs)
+    return NetworkMasker(network, spec, **options)
+
+
+@pytest.mark.parametrize("shape", [(299, 299), (150, 200)])
+def test_probability_does_not_depend_on_tile_size(decam, shape):
+    image, _ = synthetic_exposure(shape, seed=2)
+    large = _masker(decam, tile_size=256).predict(image)
+    small = _masker(decam, tile_size=96).predict(image)
+    assert large.shape == image.shape
+    # Everywhere, edges and corners included.
+    assert np.abs(large - small).max() < 1e-3
+
+
+def test_batch_size_does_not_change_the_result(decam):
+    image, _ = synthetic_exposure((299, 299), seed=3)
+    np.testing.assert_allclose(_masker(decam, batch_size=1).predict(image),
+                               _masker(decam, batch_size=7).predict(image), atol=1e-6)
+
+
+def test_finds_injected_cosmic_rays_without_flooding_the_sky(decam):
+    image, truth = synthetic_exposure(seed=4)
+    mask = _masker(decam).predict(image) > 0.5
+    assert (mask & truth).sum() / truth.sum() > 0.95
+    # Far from any hit, the sky and stars stay clean.
+    from scipy.ndimage import binary_dilation
+
+    near = binary_dilation(truth, iterations=3)
+    assert (mask & ~near).sum() < 0.001 * mask.size
+
+
+def test_non_finite_pixels_do_not_leak_into_neighbours(decam):
+    image, _ = synthetic_exposure((200, 200), seed=6, n_rays=0, n_stars=0)
+    holed = image.copy()
+    holed[80:90, 100:130] = np.nan
+    holed[20, 20] = np.inf
+    probability = _masker(decam).predict(holed)
+    assert np.isfinite(probability).all()
+    assert probability[80:90, 100:130].max() == 0 and probability[20, 20] == 0
+    # A blank sky with a hole: nothing around the hole looks like a cosmic ray.
+    assert (probability > 0.5).sum() == 0
+
+
+def test_input_array_is_not_modified(decam):
+    image, _ = synthetic_exposure((100, 100), seed=7)
+    image[5, 5] = np.nan
+    before = image.copy()
+    _masker(decam).predict(image)
+    np.testing.assert_array_equal(image, before)
+
+
+def test_units_are_converted_to_what_the_model_expects(decam):
+    image, _ = synthetic_exposure((128, 128), seed=8)
+    in_adu = _masker(decam).predict(image, units="adu")
+    in_electrons = _masker(decam).predict(image * 4.0, units="electron", gain=4.0)
+    np.testing.assert_allclose(in_adu, in_electrons, atol=1e-4)
+
+
+def test_missing_gain_is_assumed_with_a_warning():
+    with pytest.warns(UnitsWarning, match="no gain found in the header; assuming 1.0. Pass --gain"):
+        out = to_model_units(np.ones((4, 4)), units="electron", target="adu")
+    assert out.dtype == np.float32 and out[0, 0] == 1.0
+
+
+def test_electron_per_second_uses_exposure_time():
+    out = to_model_units(np.full((2, 2), 3.0), units="electron/s", target="electron", exptime=10.0)
+    assert out[0, 0] == pytest.approx(30.0)
+
+
+def test_cuda_without_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="PyTorch sees no CUDA GPU; use --device auto or --device cpu"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_lacosmic_baseline_finds_bright_hits():
+    image, truth = synthetic_exposure(seed=9)
+    probability = LacosmicMasker().predict(image, gain=4.0, readnoise=7.0)
+    assert set(np.unique(probability)) <= {0.0, 1.0}
+    assert (probability.astype(bool) & truth).sum() / truth.sum() > 0.8
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"threshold": 1.5}, "threshold must be between 0 and 1"),
+        ({"tile_size": 100}, "tile_size must be a positive integer and a multiple of 16, got 100"),
+        ({"overlap": 200}, "overlap must be a multiple of 16 between 0 and tile_size/2 (128), got 200"),
+        ({"inpaint": "magic"}, "inpaint must be one of: median"),
+        ({"device": "tpu"}, "device must be 'auto', 'cpu' or 'cuda'"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ],
+)
+def test_cleaner_validates_options_before_loading(kwargs, message):
+    import re
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Cleaner("deepcr-decam", **kwargs)
+
+
+def test_clean_array_inpaints_only_flagged_pixels():
+    image, truth = synthetic_exposure(seed=10)
+    result = Cleaner("deepcr-decam", device="cpu").clean_array(image)
+    assert result.cleaned is not None and result.cleaned is not image
+    np.testing.assert_array_equal(result.cleaned[~result.mask], image[~result.mask])
+    # Hits are brought back near the sky level (800 ADU here, noise ~15 ADU).
+    assert np.median(np.abs(result.cleaned[truth & result.mask] - 800.0)) < 60.0
+
+
+def test_clean_array_rejects_one_dimensional_strips():
+    with pytest.raises(ValueError, match="1x4096 pixels; crclean needs at least 16x16"):
+        Cleaner().clean_array(np.zeros((1, 4096), np.float32))

@@ -1,0 +1,50 @@
+"""Provenance keywords (crclean.io.provenance_keywords)."""
+
+import hashlib
+
+import pytest
+from astropy.io import fits
+
+from crclean.io import PROVENANCE_KEYWORDS, provenance_keywords
+
+SHA = hashlib.sha256(b"weights").hexdigest()
+
+
+def keywords(**changes):
+    options = dict(version="0.1.0", model="unet-hst", weights_sha256=SHA, threshold=0.5,
+                   n_flagged=42, inpaint="median", tile_size=256, overlap=32, dq_bit=8192)
+    options.update(changes)
+    return provenance_keywords(**options)
+
+
+def test_keys_values_and_comments():
+    cards = keywords()
+    assert list(cards) == ["CRVERS", "CRMODEL", "CRWSHA", "CRTHRESH", "NCRPIX", "CRINPNT",
+                           "CRTILE", "CROVLAP", "CRDQBIT"]
+    assert cards["CRWSHA"][0] == SHA[:12]
+    assert cards["NCRPIX"][0] == 42 and cards["CRTHRESH"][0] == 0.5
+    assert set(cards) | {"CRIMAGE"} == set(PROVENANCE_KEYWORDS)
+    assert all(meaning.endswith(".") for meaning in PROVENANCE_KEYWORDS.values())
+    header = fits.Header()
+    for key, card in cards.items():  # fits on standard cards, no warning
+        header[key] = card
+    assert header.comments["CRDQBIT"] == "DQ bit set for cosmic rays"
+
+
+def test_none_values():
+    cards = keywords(weights_sha256=None, inpaint=None)
+    assert cards["CRWSHA"][0] == "none"
+    assert cards["CRINPNT"][0] == "none"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"weights_sha256": "xyz"}, "weights_sha256 must be a hex"),
+     ({"threshold": 1.5}, r"threshold must be a number in \[0, 1\], got 1.5"),
+     ({"n_flagged": -1}, "n_flagged must be an integer >= 0, got -1"),
+     ({"tile_size": 0}, "tile_size must be an integer >= 1"),
+     ({"model": 3}, "model must be printable text")],
+)
+def test_invalid_values(change, message):
+    with pytest.raises(ValueError, match=message):
+        keywords(**change)

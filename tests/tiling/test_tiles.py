@@ -1,0 +1,76 @@
+import re
+
+import numpy as np
+import pytest
+
+from crclean.tiling import MIN_IMAGE_SIZE, Stitcher, blend_window, pad_image, plan_tiles
+
+SHAPES = [(150, 200), (299, 299), (16, 16), (1000, 257), (513, 1024)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("tile_size, overlap", [(256, 32), (128, 32), (64, 16), (256, 0)])
+def test_every_pixel_gets_positive_weight(shape, tile_size, overlap):
+    plan = plan_tiles(shape, tile_size, overlap)
+    stitcher = Stitcher(plan)
+    for origin in plan.origins:
+        stitcher.add(origin, np.ones((tile_size, tile_size), np.float32))
+    (top, _), (left, _) = plan.pad
+    weight = stitcher._weight[top : top + shape[0], left : left + shape[1]]
+    assert weight.min() > 0.05
+    np.testing.assert_allclose(stitcher.result(), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_tiles_lie_inside_padded_image_on_aligned_grid(shape):
+    plan = plan_tiles(shape, 256, 32, multiple=16)
+    assert all(r % 16 == 0 and c % 16 == 0 for r, c in plan.origins)
+    assert all(r + 256 <= plan.padded_shape[0] and c + 256 <= plan.padded_shape[1] for r, c in plan.origins)
+    assert plan.pad[0][0] == plan.pad[1][0] == 16
+
+
+def test_stitching_a_local_function_does_not_depend_on_tile_size():
+    # A 3x3 box filter stands in for a network with a small receptive field:
+    # away from the zero-weight guard band, each tile computes the same values.
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(299, 301)).astype(np.float32)
+
+    def box(tile):
+        padded = np.pad(tile, 1)
+        return sum(padded[i : i + tile.shape[0], j : j + tile.shape[1]] for i in range(3) for j in range(3)) / 9
+
+    results = []
+    for tile_size in (256, 96):
+        plan = plan_tiles(image.shape, tile_size, 32)
+        padded = pad_image(image, plan)
+        stitcher = Stitcher(plan)
+        for r, c in plan.origins:
+            stitcher.add((r, c), box(padded[r : r + tile_size, c : c + tile_size]))
+        results.append(stitcher.result())
+    np.testing.assert_allclose(results[0], results[1], atol=1e-5)
+
+
+def test_blend_window_is_zero_in_guard_band_and_one_inside():
+    window = blend_window(256, 32)
+    assert window.shape == (256, 256)
+    assert np.all(window[:8] == 0) and np.all(window[:, -8:] == 0)
+    assert np.all(window[24:-24, 24:-24] == 1)
+
+
+@pytest.mark.parametrize(
+    "shape, tile_size, overlap, message",
+    [
+        ((1, 4096), 256, 32, "1x4096 pixels; crclean needs at least 16x16"),
+        ((100, 100), 250, 32, "tile_size must be a multiple of 16"),
+        ((100, 100), 256, 24, "overlap must be a multiple of 16"),
+        ((100, 100), 64, 48, "overlap must be a multiple of 16 between 0 and tile_size/2 (32), got 48"),
+    ],
+)
+def test_invalid_plans_are_rejected(shape, tile_size, overlap, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plan_tiles(shape, tile_size, overlap)
+
+
+def test_min_image_size_is_sixteen():
+    assert MIN_IMAGE_SIZE == 16
+    plan_tiles((16, 16), 256, 32)
