@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean import __version__
-from crclean.inpaint import INPAINTERS, inpaint
+from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.weights import DEFAULT_MODEL, get_model
 
 __all__ = ["Cleaner", "CleanResult", "FileReport", "clean_array"]
@@ -96,7 +96,7 @@ class Cleaner:
         Draw a progress bar on stderr (only on a terminal).
     """
 
-    def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint="median", device="auto",
+    def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
                  batch_size=None, tile_size=256, overlap=32, progress=False):
         from crclean.engine import TILE_MULTIPLE
 
@@ -295,7 +295,7 @@ class Cleaner:
         return FileReport(input_path, written, planes, time.perf_counter() - start)
 
 
-def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint="median", device="auto",
+def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
                 units="adu", gain=None, readnoise=None, exptime=None):
     """One-shot `Cleaner.clean_array` (loads the model each call).
 

@@ -27,6 +27,8 @@ __all__ = [
     "weights_path",
     "sha256_of",
     "load_network",
+    "verified_state_dict",
+    "SHIPPED_WEIGHTS_DIR",
 ]
 
 
@@ -46,6 +48,10 @@ class ModelSpec:
         Pixel units the model expects: ``'adu'`` or ``'electron'``.
     scale : float
         The input is divided by this after unit conversion.
+    normalisation : str
+        ``'scale'`` (divide by ``scale``; deepCR) or ``'background'``
+        (`crclean.engine.noise_normalise`: in units of the local sky noise,
+        so gain, bias and units do not matter).
     arch, config : str, dict
         Registered architecture name and its constructor arguments.
     package, resource : str
@@ -65,6 +71,7 @@ class ModelSpec:
     instruments: str
     units: str = "adu"
     scale: float = 1.0
+    normalisation: str = "scale"
     arch: str = ""
     config: dict = field(default_factory=dict)
     package: str = None
@@ -110,7 +117,17 @@ MODELS = MappingProxyType(
 #: Until crclean's own models land, deepCR's DECam network is the default.
 DEFAULT_MODEL = "deepcr-decam"
 
-_REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+def _shipped_weights_dir():
+    # The top-level weights/ folder is installed as the data package
+    # crclean._weights (see setup.py); a bare source checkout has it beside crclean/.
+    found = importlib.util.find_spec("crclean._weights")
+    if found is not None and found.submodule_search_locations:
+        return Path(list(found.submodule_search_locations)[0])
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+#: crclean's own checkpoints and their model cards.
+SHIPPED_WEIGHTS_DIR = _shipped_weights_dir()
 
 
 def get_model(name):
@@ -146,7 +163,7 @@ def weights_path(spec):
     if spec.kind != "network":
         return None
     if spec.package is None:
-        path = _REPO_WEIGHTS / spec.resource
+        path = SHIPPED_WEIGHTS_DIR / spec.resource
     else:
         # find_spec locates the package without running its __init__ (deepCR's
         # imports torch and tensorboard).
@@ -171,6 +188,43 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def verified_state_dict(path, sha256, *, label):
+    """Check a checkpoint's sha256, then load it with ``weights_only=True``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The checkpoint.
+    sha256 : str
+        Expected hex digest (from a manifest).
+    label : str
+        Names the checkpoint in errors, e.g. ``"model 'x'"``.
+
+    Returns
+    -------
+    dict
+        The state dict, on the CPU.
+
+    Raises
+    ------
+    ModelError
+        On a checksum mismatch or an unreadable checkpoint.
+    """
+    import torch
+
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise ModelError(
+            f"checksum mismatch for {label} ({path}): expected {sha256[:12]}..., got "
+            f"{actual[:12]}...; the file is damaged or not the one crclean was tested with; "
+            "reinstall it"
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for bad pickles
+        raise ModelError(f"cannot load {label} from {path}: {error}") from None
+
+
 def load_network(spec, *, device="cpu"):
     """Build a model's network and load its verified weights.
 
@@ -192,19 +246,9 @@ def load_network(spec, *, device="cpu"):
         Missing weights, a checksum mismatch, or a checkpoint that does not
         fit the architecture.
     """
-    import torch
-
     from crclean.models import build_network
 
-    path = weights_path(spec)
-    actual = sha256_of(path)
-    if actual != spec.sha256:
-        raise ModelError(
-            f"checksum mismatch for model {spec.name!r} ({path}): expected "
-            f"{spec.sha256[:12]}..., got {actual[:12]}...; the file is damaged or "
-            "not the one crclean was tested with; reinstall it"
-        )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = verified_state_dict(weights_path(spec), spec.sha256, label=f"model {spec.name!r}")
     if spec.package == "learned_models":
         from crclean.models._deepcr_unet import convert_deepcr_state_dict
 

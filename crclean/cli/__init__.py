@@ -9,6 +9,7 @@ import click
 from crclean import __version__
 from crclean.cli._mask import mask_command
 from crclean.cli._models import models_command
+from crclean.cli._train import train_group
 
 __all__ = ["main"]
 
@@ -29,3 +30,4 @@ def main():
 
 main.add_command(mask_command)
 main.add_command(models_command)
+main.add_command(train_group)

@@ -9,6 +9,7 @@ import click
 
 from crclean.cli._options import ExtensionList, parse_dq_bit, quicklook_path_for
 from crclean.exceptions import CrcleanError
+from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS
 from crclean.weights import DEFAULT_MODEL, MODELS
 
 __all__ = ["mask_command"]
@@ -58,8 +59,8 @@ def _echo_warnings(caught, seen):
 @click.option("--overlap", type=click.IntRange(min=0), default=32, show_default=True,
               help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile).")
 @click.option("--no-inpaint", is_flag=True, help="Keep the image data as it is; only flag.")
-@click.option("--inpaint", "inpaint_method", type=click.Choice(["median"]), default="median",
-              show_default=True, help="How flagged pixels are filled.")
+@click.option("--inpaint", "inpaint_method", type=click.Choice(list(INPAINTERS)), default=DEFAULT_INPAINTER,
+              show_default=True, help="How flagged pixels are filled (see docs/models.md).")
 @click.option("--prob", is_flag=True, help="Also write the probability map (CRPROB extensions).")
 @click.option("--dq-bit", type=int, default=8192, show_default=True, callback=parse_dq_bit,
               help="DQ bit set on cosmic rays (a power of two; 8192 is HST's CR bit).")

@@ -1,5 +1,6 @@
 """Batched inference: from an image to a cosmic-ray probability map."""
 
+from crclean.engine._background import background_mesh, noise_normalise
 from crclean.engine._masker import (
     TILE_MULTIPLE,
     LacosmicMasker,
@@ -14,7 +15,9 @@ __all__ = [
     "UNITS",
     "LacosmicMasker",
     "NetworkMasker",
+    "background_mesh",
     "default_batch_size",
+    "noise_normalise",
     "resolve_device",
     "to_model_units",
 ]

@@ -9,6 +9,7 @@ wraps LA Cosmic through ccdproc as a classical baseline.
 import numpy as np
 
 from crclean._progress import ProgressBar
+from crclean.engine._background import noise_normalise
 from crclean.engine._units import to_model_units
 from crclean.inpaint import masked_median
 from crclean.tiling import Stitcher, pad_image, plan_tiles
@@ -107,11 +108,16 @@ class NetworkMasker:
         """
         import torch
 
-        image = to_model_units(data, units=units, target=self.spec.units, gain=gain,
-                               exptime=exptime, label=label)
-        if self.spec.scale != 1.0:
-            image /= np.float32(self.spec.scale)
-        image, finite = _fill_non_finite(image)
+        if self.spec.normalisation == "background":
+            # Unit-free: gain and units cancel in (image - sky) / noise.
+            image, finite = _fill_non_finite(np.asarray(data, dtype=np.float32))
+            image = noise_normalise(image)
+        else:
+            image = to_model_units(data, units=units, target=self.spec.units, gain=gain,
+                                   exptime=exptime, label=label)
+            if self.spec.scale != 1.0:
+                image /= np.float32(self.spec.scale)
+            image, finite = _fill_non_finite(image)
         plan = plan_tiles(image.shape, self.tile_size, self.overlap, multiple=TILE_MULTIPLE)
         padded = pad_image(image, plan)
         stitcher = Stitcher(plan)

@@ -11,7 +11,21 @@ def _deepcr_unet(config):
     return DeepCRUNet(**config)
 
 
-ARCHITECTURES = MappingProxyType({"deepcr-unet": _deepcr_unet})
+def _unet(config):
+    from crclean.models._unet import UNet
+
+    return UNet(**config)
+
+
+def _transunet(config):
+    from crclean.models._transunet import TransUNet
+
+    return TransUNet(**config)
+
+
+ARCHITECTURES = MappingProxyType(
+    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet}
+)
 
 
 def build_network(arch, config=None):

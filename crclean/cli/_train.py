@@ -1,0 +1,43 @@
+"""``crclean train``: train crclean's own models (needs the ``[train]`` extra)."""
+
+from pathlib import Path
+
+import click
+
+__all__ = ["train_group"]
+
+_CONFIGS = Path(__file__).resolve().parent.parent / "training" / "configs"
+
+
+@click.group("train")
+def train_group():
+    """Train crclean's own models on simulated data."""
+
+
+@train_group.command("mask")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help=f"TOML training config, e.g. {_CONFIGS / 'ground.toml'}.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for pools, checkpoints, log, weights and model card.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def train_mask_command(config_path, out_dir, resume, quiet):
+    """Train a cosmic-ray mask network and write weights plus a model card.
+
+    Simulates training and held-out validation exposures (kept in OUT, so a
+    resumed run reuses them), trains with (1 - dice + BCE) / 2, validates and
+    checkpoints every few hundred steps, and exports the best validation state
+    as OUT/<name>.pt with OUT/<name>.md.
+    """
+    from crclean.training.mask import load_config, train_mask
+
+    try:
+        load_config(config_path)
+    except (OSError, ValueError) as error:
+        raise click.UsageError(f"--config {config_path}: {error}") from None
+    checkpoint = Path(out_dir) / "checkpoint.pt"
+    if checkpoint.exists() and not resume:
+        raise click.UsageError(f"{checkpoint} exists; pass --resume to continue it or choose another --out")
+    best = train_mask(config_path, out_dir=out_dir, resume=resume, progress=not quiet)
+    click.echo(f"best validation (step {best['step']}): TPR at FPR 1e-4 {best['tpr_at_fpr_1e-4']:.4f}, "
+               f"precision at 95% recall {best['precision_at_recall_0.95']:.4f}, dice {best['dice']:.4f}")

@@ -1,0 +1,56 @@
+"""A plain UNet mask network (the baseline for crclean's TransUNet).
+
+References
+----------
+Ronneberger, O., Fischer, P. & Brox, T. 2015, "U-Net: Convolutional Networks
+for Biomedical Image Segmentation", MICCAI (arXiv:1505.04597).
+Xu, C. et al. 2021, "Cosmic-CoNN" (arXiv:2106.14922): GroupNorm for CR masks.
+"""
+
+import torch
+from torch import nn
+
+from crclean.models._blocks import ConvBlock
+
+__all__ = ["UNet"]
+
+
+class UNet(nn.Module):
+    """Encoder-decoder with skip connections; one logit per pixel.
+
+    Parameters
+    ----------
+    channels : sequence of int, optional
+        Channels per level, full resolution first; each further level halves
+        the resolution.
+    norm : {'group', 'batch', 'none'}, optional
+    groups : int, optional
+        Groups of GroupNorm.
+    """
+
+    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8):
+        super().__init__()
+        channels = list(channels)
+        self.size_multiple = 2 ** (len(channels) - 1)
+        self.encoders = nn.ModuleList()
+        previous = 1
+        for width in channels:
+            self.encoders.append(ConvBlock(previous, width, norm=norm, groups=groups))
+            previous = width
+        self.pool = nn.MaxPool2d(2)
+        self.upsamples = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for deep, shallow in zip(channels[::-1][:-1], channels[::-1][1:]):
+            self.upsamples.append(nn.ConvTranspose2d(deep, shallow, 2, stride=2))
+            self.decoders.append(ConvBlock(2 * shallow, shallow, norm=norm, groups=groups))
+        self.head = nn.Conv2d(channels[0], 1, 1)
+
+    def forward(self, x):
+        skips = []
+        for level, encoder in enumerate(self.encoders):
+            x = encoder(x if level == 0 else self.pool(x))
+            skips.append(x)
+        x = skips.pop()
+        for upsample, decoder in zip(self.upsamples, self.decoders):
+            x = decoder(torch.cat([skips.pop(), upsample(x)], dim=1))
+        return self.head(x)

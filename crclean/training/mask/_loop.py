@@ -1,0 +1,168 @@
+"""Train a mask network: validate, checkpoint, resume, export weights and a model card."""
+
+import json
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from crclean._progress import ProgressBar
+from crclean.training.mask._card import write_model_card
+from crclean.training.mask._data import VALIDATION_SEED_OFFSET, SamplePool, build_pool
+from crclean.training.mask._metrics import mask_scores
+
+__all__ = ["load_config", "train_mask", "predict_pool"]
+
+_DEFAULTS = {
+    "model": {},
+    "data": {"profiles": ["ground_thin", "ground_thick"], "size": 256, "train_exposures": 1200,
+             "validation_exposures": 48, "cr_rate": [0.5, 3.0], "seed": 0},
+    "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
+              "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0},
+}
+
+
+def load_config(config):
+    """Read a TOML training config (path or dict) and fill in defaults.
+
+    Required keys: ``name`` and ``arch``; see
+    ``crclean/training/configs/ground.toml`` for a complete example.
+    """
+    if not isinstance(config, dict):
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    for key in ("name", "arch"):
+        if key not in config:
+            raise ValueError(f"training config needs a {key!r} entry")
+    merged = {key: value for key, value in config.items() if key not in _DEFAULTS}
+    for section, defaults in _DEFAULTS.items():
+        unknown = set(config.get(section, {})) - set(defaults) if defaults else set()
+        if unknown:
+            raise ValueError(f"unknown keys in [{section}]: {', '.join(sorted(unknown))}")
+        merged[section] = {**defaults, **config.get(section, {})}
+    return merged
+
+
+def _pool(out_dir, kind, data, progress):
+    """Simulate a pool once and keep it beside the checkpoints (resume reuses it)."""
+    cache = out_dir / f"pool_{kind}.npz"
+    if cache.exists():
+        with np.load(cache) as stored:
+            return SamplePool(**{key: stored[key] for key in stored.files})
+    train = kind == "train"
+    n = data["train_exposures"] if train else data["validation_exposures"]
+    seed = data["seed"] + (0 if train else VALIDATION_SEED_OFFSET)
+    with ProgressBar(n, f"simulating {kind} exposures", enabled=progress) as bar:
+        pool = build_pool(n, size=data["size"], profiles=data["profiles"], seed=seed,
+                          split="train" if train else "validation", cr_rate=tuple(data["cr_rate"]),
+                          progress=bar.update)
+    np.savez(cache, **vars(pool))
+    return pool
+
+
+def predict_pool(network, pool, *, batch_size=8):
+    """Probabilities of a network on every exposure of a pool (whole, untiled)."""
+    import torch
+
+    network.eval()
+    out = np.empty(pool.inputs.shape, np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(pool), batch_size):
+            batch = torch.from_numpy(pool.inputs[start : start + batch_size, None])
+            out[start : start + batch_size] = torch.sigmoid(network(batch))[:, 0].numpy()
+    network.train()
+    return out
+
+
+def train_mask(config, *, out_dir, resume=False, progress=True):
+    """Train a mask network from a config; see `load_config`.
+
+    Writes into ``out_dir``: the simulated pools, ``checkpoint.pt`` (resumable),
+    ``log.jsonl`` (one line per validation), and at the end ``<name>.pt`` (the
+    best validation state dict) with its model card ``<name>.md``.
+
+    Parameters
+    ----------
+    config : str, pathlib.Path or dict
+    out_dir : str or pathlib.Path
+    resume : bool, optional
+        Continue from ``out_dir/checkpoint.pt``.
+    progress : bool, optional
+
+    Returns
+    -------
+    dict
+        Best validation scores, with the step they were reached at.
+    """
+    import torch
+
+    from crclean.models import build_network
+    from crclean.training.mask._losses import dice_bce_loss
+
+    config = load_config(config)
+    data, train = config["data"], config["train"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(train["threads"])
+    torch.manual_seed(train["seed"])
+    rng = np.random.default_rng(train["seed"])
+
+    train_pool = _pool(out_dir, "train", data, progress)
+    validation_pool = _pool(out_dir, "validation", data, progress)
+    network = build_network(config["arch"], config["model"])
+    optimiser = torch.optim.AdamW(network.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
+
+    def schedule(step):  # linear warm-up, then cosine decay to 5%
+        if step < train["warmup"]:
+            return (step + 1) / train["warmup"]
+        t = (step - train["warmup"]) / max(1, train["steps"] - train["warmup"])
+        return float(0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+    step, best, best_state, seconds = 0, {"tpr_at_fpr_1e-4": -1.0}, None, 0.0
+    checkpoint_path = out_dir / "checkpoint.pt"
+    if resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        network.load_state_dict(state["network"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, best, best_state, seconds = state["step"], state["best"], state["best_state"], state["seconds"]
+        rng.bit_generator.state = json.loads(state["rng"])
+    network.train()
+    start = time.perf_counter() - seconds
+    with ProgressBar(train["steps"], f"training {config['name']}", enabled=progress) as bar:
+        bar.update(step)
+        while step < train["steps"]:
+            inputs, target, weight = (torch.from_numpy(a[:, None])
+                                      for a in train_pool.batch(rng, train["batch_size"], train["crop"]))
+            loss = dice_bce_loss(network(inputs), target, weight)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            if step % train["validate_every"] == 0 or step == train["steps"]:
+                scores = mask_scores(predict_pool(network, validation_pool), validation_pool.target,
+                                     ignore=validation_pool.weight == 0,
+                                     star_cores=validation_pool.star_cores)
+                scores.update(step=step, loss=float(loss.detach()), seconds=round(time.perf_counter() - start, 1))
+                with open(out_dir / "log.jsonl", "a") as log:
+                    log.write(json.dumps(scores) + "\n")
+                if scores["tpr_at_fpr_1e-4"] > best["tpr_at_fpr_1e-4"]:
+                    best = scores
+                    best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+                torch.save({"network": network.state_dict(), "optimiser": optimiser.state_dict(),
+                            "scheduler": scheduler.state_dict(), "step": step, "best": best,
+                            "best_state": best_state, "seconds": time.perf_counter() - start,
+                            "rng": json.dumps(rng.bit_generator.state)}, checkpoint_path)
+    weights_path = out_dir / f"{config['name']}.pt"
+    torch.save(best_state, weights_path)
+    write_model_card(out_dir / f"{config['name']}.md", config=config, weights_path=weights_path,
+                     scores=best, n_parameters=sum(p.numel() for p in network.parameters()))
+    return best

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from crclean.cli import main
+from crclean.training.mask import build_pool, load_config, mask_scores, train_mask
+from crclean.training.mask._losses import dice_bce_loss
+
+TINY = {
+    "name": "tiny", "arch": "transunet",
+    "model": {"channels": [8, 8, 16], "embed_dim": 12, "depth": 1, "heads": 2, "mlp_dim": 16},
+    "data": {"size": 64, "train_exposures": 6, "validation_exposures": 3},
+    "train": {"steps": 4, "batch_size": 2, "crop": 32, "validate_every": 2, "warmup": 1},
+}
+
+
+def test_scores_on_a_hand_made_case():
+    truth = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
+    probability = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1])
+    ignore = np.zeros(10, bool)
+    ignore[9] = True
+    scores = mask_scores(probability, truth, ignore=ignore)
+    # dice at 0.5: 3 true hits, 1 false, 4 truth pixels -> 2*3 / (4 + 4)
+    assert scores["dice"] == pytest.approx(0.75)
+    # 95% recall needs every positive (0.2): negatives >= 0.2 are just 0.6.
+    assert scores["precision_at_recall_0.95"] == pytest.approx(4 / 5)
+    # 5 negatives: an FPR of 1e-4 allows none, so the cut is 0.6.
+    assert scores["tpr_at_fpr_1e-4"] == pytest.approx(3 / 4)
+    assert scores["n_truth"] == 4
+
+
+def test_loss_ignores_zero_weight_pixels_and_rewards_truth():
+    target = torch.tensor([[1.0, 0.0, 0.0]])
+    weight = torch.tensor([[1.0, 1.0, 0.0]])
+    good = dice_bce_loss(torch.tensor([[8.0, -8.0, 8.0]]), target, weight)
+    bad = dice_bce_loss(torch.tensor([[-8.0, 8.0, 8.0]]), target, weight)
+    assert good < 0.01 < bad
+    same = dice_bce_loss(torch.tensor([[8.0, -8.0, -8.0]]), target, weight)
+    assert same == pytest.approx(float(good), abs=1e-6)
+
+
+def test_pool_is_reproducible_and_validation_is_held_out():
+    first = build_pool(2, size=64, profiles=["ground_thick"], seed=3)
+    again = build_pool(2, size=64, profiles=["ground_thick"], seed=3)
+    held_out = build_pool(2, size=64, profiles=["ground_thick"], seed=3, split="validation")
+    np.testing.assert_array_equal(first.inputs, again.inputs)
+    assert not np.array_equal(first.target, held_out.target)
+    inputs, target, weight = first.batch(np.random.default_rng(0), 3, 32)
+    assert inputs.shape == target.shape == weight.shape == (3, 32, 32)
+
+
+def test_training_writes_weights_card_and_resumes(tmp_path):
+    best = train_mask(TINY, out_dir=tmp_path, progress=False)
+    assert {"tiny.pt", "tiny.md", "checkpoint.pt", "log.jsonl"} <= {p.name for p in tmp_path.iterdir()}
+    assert best["step"] in (2, 4)
+    state = torch.load(tmp_path / "tiny.pt", weights_only=True)
+    assert "head.weight" in state
+    longer = dict(TINY, train={**TINY["train"], "steps": 6})
+    train_mask(longer, out_dir=tmp_path, resume=True, progress=False)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6]  # continued, not restarted
+    assert "sha256" in (tmp_path / "tiny.md").read_text()
+
+
+def test_config_errors_are_named(tmp_path):
+    with pytest.raises(ValueError, match="needs a 'arch' entry"):
+        load_config({"name": "x"})
+    with pytest.raises(ValueError, match=r"unknown keys in \[train\]: stepz"):
+        load_config({"name": "x", "arch": "unet", "train": {"stepz": 1}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n')
+    result = CliRunner().invoke(main, ["train", "mask", "--config", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "needs a 'arch' entry" in result.output
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    import crclean.training
+
+    configs = Path(crclean.training.__file__).parent / "configs"
+    for path in configs.glob("*.toml"):
+        assert load_config(path)["arch"] == "transunet"
