@@ -56,6 +56,7 @@ class FileReport:
     output_path: object
     planes: list  # (label, pixels flagged, pixels in image)
     seconds: float
+    quicklook_path: object = None
 
     @property
     def n_flagged(self):
@@ -91,13 +92,14 @@ class Cleaner:
         Tile side in pixels (multiple of 16).
     overlap : int, optional
         Pixels shared by neighbouring tiles (multiple of 16, at most half a
-        tile). 32 covers the receptive field of deepCR's network.
+        tile). Default: the model's own (``ModelSpec.overlap``), enough for
+        its receptive field: 32 for deepCR's networks.
     progress : bool, optional
         Draw a progress bar on stderr (only on a terminal).
     """
 
     def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                 batch_size=None, tile_size=256, overlap=32, progress=False):
+                 batch_size=None, tile_size=256, overlap=None, progress=False):
         from crclean.engine import TILE_MULTIPLE
 
         self.spec = get_model(model)
@@ -111,6 +113,8 @@ class Cleaner:
         if batch_size is not None:
             _check_positive_int("batch_size", batch_size)
         _check_positive_int("tile_size", tile_size, multiple=TILE_MULTIPLE)
+        if overlap is None:
+            overlap = min(self.spec.overlap, tile_size // 2)
         if tile_size < 2 * TILE_MULTIPLE:
             raise ValueError(f"tile_size must be at least {2 * TILE_MULTIPLE}, got {tile_size}")
         if not isinstance(overlap, (int, np.integer)) or overlap < 0 or overlap % TILE_MULTIPLE \
@@ -292,7 +296,7 @@ class Cleaner:
             from crclean.io._quicklook import write_png
 
             write_png(quicklook_path, quicklook)
-        return FileReport(input_path, written, planes, time.perf_counter() - start)
+        return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path)
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",

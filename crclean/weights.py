@@ -52,6 +52,9 @@ class ModelSpec:
         ``'scale'`` (divide by ``scale``; deepCR) or ``'background'``
         (`crclean.engine.noise_normalise`: in units of the local sky noise,
         so gain, bias and units do not matter).
+    overlap : int
+        Default tile overlap in pixels: enough for the network's receptive
+        field that the result does not depend on the tile size (measured).
     arch, config : str, dict
         Registered architecture name and its constructor arguments.
     package, resource : str
@@ -72,6 +75,7 @@ class ModelSpec:
     units: str = "adu"
     scale: float = 1.0
     normalisation: str = "scale"
+    overlap: int = 32
     arch: str = ""
     config: dict = field(default_factory=dict)
     package: str = None

@@ -2,7 +2,6 @@
 
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 import click
@@ -29,14 +28,6 @@ def _read_inputs(inputs):
     return paths
 
 
-def _echo_warnings(caught, seen):
-    for item in caught:
-        text = str(item.message)
-        if text not in seen:
-            seen.add(text)
-            click.echo(f"crclean: warning: {text}", err=True)
-
-
 @click.command("mask")
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -56,8 +47,9 @@ def _echo_warnings(caught, seen):
               help="Tiles per forward pass [default: 4 on CPU, 32 on GPU].")
 @click.option("--tile-size", type=click.IntRange(min=32), default=256, show_default=True,
               help="Tile side in pixels (multiple of 16).")
-@click.option("--overlap", type=click.IntRange(min=0), default=32, show_default=True,
-              help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile).")
+@click.option("--overlap", type=click.IntRange(min=0), default=None,
+              help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile) "
+                   "[default: the model's, enough for seamless tiles; see `crclean models`].")
 @click.option("--no-inpaint", is_flag=True, help="Keep the image data as it is; only flag.")
 @click.option("--inpaint", "inpaint_method", type=click.Choice(list(INPAINTERS)), default=DEFAULT_INPAINTER,
               show_default=True, help="How flagged pixels are filled (see docs/models.md).")
@@ -73,12 +65,16 @@ def _echo_warnings(caught, seen):
               help="Read noise in electrons, overriding the header.")
 @click.option("--quicklook", is_flag=True,
               help="Also write a PNG beside each output: image, mask, cleaned image.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Send the files to a running Dask scheduler (e.g. tcp://host:8786), one task per file.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Start a local Dask cluster of N single-threaded worker processes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
 def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshold, device, batch_size,
                  tile_size, overlap, no_inpaint, inpaint_method, prob, dq_bit, ext, gain, readnoise,
-                 quicklook, quiet, verbose):
+                 quicklook, scheduler, workers, quiet, verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
 
     INPUT is one or more FITS files (.fits, .fits.fz, .fits.gz), or - to read
@@ -87,8 +83,9 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
     existing DQ); inputs are never modified. Exit status: 0 when every file
     succeeded, 1 when any failed, 2 for usage errors.
     """
+    from crclean._batch import clean_one
     from crclean.clean import Cleaner
-    from crclean.io import check_output_writable, output_path_for
+    from crclean.io import output_path_for
 
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -100,6 +97,8 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
         raise click.UsageError(f"-o/--output takes a single INPUT, got {len(paths)}; use --outdir")
     if output and outdir:
         raise click.UsageError("use either -o/--output or --outdir, not both")
+    if scheduler and workers:
+        raise click.UsageError("use either --scheduler (a running cluster) or --workers (a local one), not both")
     extensions = [item for group in ext for item in group] or None
     if outdir:
         try:
@@ -128,36 +127,50 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
             click.echo(f"crclean: error: {error}", err=True)
             failures += 1
 
-    try:
-        if plans:
-            cleaner.load()
-    except (CrcleanError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-
-    seen_warnings = set()
-    for path, target in plans:
-        quicklook_target = quicklook_path_for(target) if quicklook else None
+    if plans and not (scheduler or workers):
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                if quicklook_target is not None:
-                    check_output_writable(quicklook_target, overwrite=overwrite)
-                report = cleaner.clean_file(
-                    path, target, ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit,
-                    write_probability=prob, overwrite=overwrite, quicklook_path=quicklook_target,
-                )
-            _echo_warnings(caught, seen_warnings)
-        except (CrcleanError, ValueError, OSError) as error:
-            _echo_warnings(caught, seen_warnings)
-            click.echo(f"crclean: error: {error}", err=True)
-            failures += 1
-            continue
-        if not quiet:
-            share = 100.0 * report.n_flagged / max(report.n_pixels, 1)
-            extra = f" + {quicklook_target.name}" if quicklook_target else ""
-            click.echo(f"{path} -> {report.output_path}{extra}: {report.n_flagged} pixels flagged "
-                       f"({share:.3f}%) in {len(report.planes)} image(s), {report.seconds:.1f} s")
+            cleaner.load()
+        except (CrcleanError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+
+    file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit,
+                        write_probability=prob, overwrite=overwrite)
+    jobs = [(path, target, dict(file_options, quicklook_path=quicklook_path_for(target) if quicklook else None))
+            for path, target in plans]
+    if scheduler or workers:
+        from crclean._dask import clean_on_dask
+
+        options = dict(model=model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
+                       device=device, batch_size=batch_size, tile_size=tile_size, overlap=cleaner.overlap)
+        outcomes = clean_on_dask(jobs, options, scheduler=scheduler, workers=workers) if jobs else iter(())
+    else:
+        outcomes = (clean_one(cleaner, path, target, **options) for path, target, options in jobs)
+    seen_warnings = set()
+    # clean_one never raises for a bad file; a CrcleanError here means the
+    # cluster itself could not be used.
+    try:
+        for outcome in outcomes:
+            _report(outcome, seen_warnings, quiet)
+            failures += outcome.error is not None
+    except CrcleanError as error:
+        raise click.ClickException(str(error)) from None
     if len(paths) > 1 and not quiet:
         click.echo(f"crclean: {len(paths) - failures} of {len(paths)} files done, {failures} failed", err=True)
     if failures:
         ctx.exit(1)
+
+
+def _report(outcome, seen_warnings, quiet):
+    """Echo one file's warnings (each text once per run), error or summary line."""
+    for text in outcome.warnings:
+        if text not in seen_warnings:
+            seen_warnings.add(text)
+            click.echo(f"crclean: warning: {text}", err=True)
+    if outcome.error is not None:
+        click.echo(f"crclean: error: {outcome.error}", err=True)
+    elif not quiet:
+        report = outcome.report
+        share = 100.0 * report.n_flagged / max(report.n_pixels, 1)
+        extra = f" + {report.quicklook_path.name}" if report.quicklook_path else ""
+        click.echo(f"{outcome.input_path} -> {report.output_path}{extra}: {report.n_flagged} pixels "
+                   f"flagged ({share:.3f}%) in {len(report.planes)} image(s), {report.seconds:.1f} s")

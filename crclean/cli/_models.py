@@ -15,12 +15,16 @@ def models_command():
         default = "  (default)" if spec.name == DEFAULT_MODEL else ""
         click.echo(f"{spec.name}{default}")
         click.echo(f"  for:      {spec.instruments}")
-        click.echo(f"  units:    {spec.units}")
         if spec.kind == "network":
+            units = "any (normalised by the sky noise)" if spec.normalisation == "background" else spec.units
+            click.echo(f"  units:    {units}")
+            click.echo(f"  overlap:  {spec.overlap} px by default")
             try:
                 location = str(weights_path(spec))
             except ModelError as error:
                 location = f"NOT INSTALLED: {error}"
             click.echo(f"  weights:  {location}")
             click.echo(f"  sha256:   {spec.sha256}")
+        else:
+            click.echo(f"  units:    {spec.units}")
         click.echo(f"  source:   {spec.reference}")

@@ -239,3 +239,40 @@ def test_python_dash_m_runs():
 
     done = subprocess.run([sys.executable, "-m", "crclean", "--version"], capture_output=True, text=True, check=True)
     assert __version__ in done.stdout
+
+
+def test_gmos_sci_var_file(tmp_path):
+    """The real GMOS cutout that ships in astroscrappy: SCI, VAR and SKYFIT, no gain keyword."""
+    import shutil
+    from pathlib import Path
+
+    import astroscrappy
+
+    source = Path(astroscrappy.__file__).parent / "tests" / "data" / "gmos.fits"
+    path = tmp_path / "gmos.fits"
+    shutil.copy(source, path)
+    result = run("mask", path, "--model", "lacosmic", "--gain", "1.0", "--readnoise", "3.5")
+    assert result.exit_code == 0, result.output
+    with fits.open(tmp_path / "gmos_crclean.fits") as out, fits.open(source) as original:
+        assert [h.name for h in out] == ["PRIMARY", "SCI", "VAR", "SKYFIT", "DQ"]
+        np.testing.assert_array_equal(out["VAR"].data, original["VAR"].data)
+        np.testing.assert_array_equal(out["SKYFIT"].data, original["SKYFIT"].data)
+        flagged = out["DQ"].data > 0
+        assert out["SCI"].header["NCRPIX"] == flagged.sum() > 0
+        assert out["SCI"].header["CRMODEL"] == "lacosmic" and out["SCI"].header["CRWSHA"] == "none"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint16])
+def test_pixel_types_round_trip(tmp_path, dtype):
+    from synthetic import synthetic_exposure
+
+    image, truth = synthetic_exposure((96, 128), seed=30, sky=800.0)
+    data = image.astype(dtype) if np.dtype(dtype).kind == "f" else np.rint(image).astype(dtype)
+    path = tmp_path / "typed.fits"
+    fits.writeto(path, data)
+    assert run("mask", path, "-q").exit_code == 0
+    with fits.open(tmp_path / "typed_crclean.fits") as hdul:
+        assert hdul[0].data.dtype.newbyteorder("=") == np.dtype(dtype)
+        flagged = hdul["DQ"].data > 0
+        assert (flagged & truth).sum() / truth.sum() > 0.8
+        assert np.all(hdul[0].data[~flagged] == data[~flagged])

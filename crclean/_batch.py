@@ -1,0 +1,65 @@
+"""One file of a batch: clean it, and turn failures and warnings into a result.
+
+Used by the CLI's local loop and by Dask workers alike, so a file fails the
+same way wherever it runs: its error is reported, the others go on.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+from crclean.exceptions import CrcleanError
+
+__all__ = ["FileOutcome", "clean_one"]
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one input file.
+
+    Attributes
+    ----------
+    input_path : str
+    report : crclean.clean.FileReport or None
+        Set when the file was written.
+    error : str or None
+        One-line message when it failed.
+    warnings : list of str
+        Warnings raised while processing it, in order.
+    """
+
+    input_path: str
+    report: object = None
+    error: str = None
+    warnings: list = field(default_factory=list)
+
+
+def clean_one(cleaner, input_path, output_path, *, quicklook_path=None, **file_options):
+    """Run `Cleaner.clean_file` on one file and capture its outcome.
+
+    Parameters
+    ----------
+    cleaner : crclean.clean.Cleaner
+    input_path, output_path : str or pathlib.Path
+    quicklook_path : pathlib.Path, optional
+        Also write a quick-look PNG (checked before any work).
+    **file_options
+        Passed to `Cleaner.clean_file` (``ext``, ``gain``, ``overwrite``, ...).
+
+    Returns
+    -------
+    FileOutcome
+        Never raises for bad input or output: errors are in ``error``.
+    """
+    from crclean.io import check_output_writable
+
+    report, error = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if quicklook_path is not None:
+                check_output_writable(quicklook_path, overwrite=file_options.get("overwrite", False))
+            report = cleaner.clean_file(input_path, output_path, quicklook_path=quicklook_path,
+                                        **file_options)
+        except (CrcleanError, ValueError, OSError) as exc:
+            error = str(exc)
+    return FileOutcome(str(input_path), report, error, [str(w.message) for w in caught])
