@@ -1,13 +1,10 @@
 """`crclean mask --workers N`: a batch through a local Dask cluster."""
 
 import numpy as np
-import pytest
 from astropy.io import fits
 from click.testing import CliRunner
 
 from crclean.cli import main
-
-pytest.importorskip("distributed")
 
 
 def test_batch_on_a_local_cluster_with_a_broken_file(tmp_path):
