@@ -171,7 +171,7 @@ class Cleaner:
         return self._masker
 
     def clean_array(self, data, *, units="adu", gain=None, readnoise=None, exptime=None,
-                    saturation=None, label="image"):
+                    saturation=None, defects=None, label="image"):
         """Find and (optionally) inpaint cosmic rays in one 2-D array.
 
         Parameters
@@ -188,7 +188,12 @@ class Cleaner:
         exptime : float, optional
             Seconds (for ``'electron/s'`` data).
         saturation : float, optional
-            Saturation level in ``units`` (used by LA Cosmic).
+            Saturation level in ``units``: LA Cosmic uses it, and pixels at or
+            above it are never used to fill others.
+        defects : numpy.ndarray of bool, optional
+            Pixels known to be bad (hot, dead, saturated...), e.g. from a DQ
+            array: never used to fill others and left as they are unless the
+            model flags them.
         label : str, optional
             Names the image in warnings.
 
@@ -213,8 +218,22 @@ class Cleaner:
             saturation=saturation, label=label, progress=self.progress,
         )
         mask = probability > self.threshold
-        cleaned = inpaint(self.inpaint, data, mask) if self.inpaint else None
+        cleaned = self._fill(data, mask, defects, saturation) if self.inpaint else None
         return CleanResult(probability, mask, cleaned)
+
+    def _fill(self, data, mask, defects, saturation):
+        # Every inpainter refuses non-finite pixels as sources, so known
+        # defects are hidden as NaN for the fill and restored afterwards.
+        bad = np.zeros(data.shape, bool) if defects is None else np.asarray(defects, bool).copy()
+        if saturation is not None:
+            with np.errstate(invalid="ignore"):
+                bad |= data >= saturation
+        bad &= ~mask
+        if not bad.any():
+            return inpaint(self.inpaint, data, mask)
+        cleaned = inpaint(self.inpaint, np.where(bad, np.nan, data), mask)
+        cleaned[bad] = data[bad]
+        return cleaned
 
     def clean_file(self, input_path, output_path, *, ext=None, gain=None, readnoise=None,
                    dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None):
@@ -267,9 +286,18 @@ class Cleaner:
             for index in indices:
                 plane = read_plane(exposure, index, gain=gain, readnoise=readnoise)
                 label = f"{exposure.path.name}[{plane.label}]"
+                defects = None
+                if plane.dq_index is not None:
+                    # Bits already set by the observatory's pipeline (not our own).
+                    flags = np.asarray(exposure.hdul[plane.dq_index].data)
+                    if flags.dtype.kind in "iu":
+                        defects = (flags & ~np.array(dq_bit, flags.dtype)) != 0
+                saturation = plane.header.get("SATURATE")
                 result = self.clean_array(
                     plane.data, units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
-                    exptime=plane.exptime, saturation=plane.header.get("SATURATE"), label=label,
+                    exptime=plane.exptime,
+                    saturation=saturation if isinstance(saturation, (int, float)) else None,
+                    defects=defects, label=label,
                 )
                 keywords = provenance_keywords(
                     version=__version__, model=self.spec.name, weights_sha256=self.weights_sha256,

@@ -132,3 +132,34 @@ def test_clean_array_inpaints_only_flagged_pixels():
 def test_clean_array_rejects_one_dimensional_strips():
     with pytest.raises(ValueError, match="1x4096 pixels; crclean needs at least 16x16"):
         Cleaner().clean_array(np.zeros((1, 4096), np.float32))
+
+
+class _KnownMask:
+    """Stands in for a network: flags exactly the given pixels."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def predict(self, data, **kwargs):
+        return self.mask.astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["median", "grow", "harmonic"])
+def test_known_defects_never_feed_the_fill(method):
+    image, _ = synthetic_exposure((128, 128), seed=12, n_stars=0, n_rays=0)
+    track = np.zeros(image.shape, bool)
+    track[60, 40:51] = True
+    image[track] += 3000.0
+    defects = np.zeros(image.shape, bool)
+    defects[55:66, 51] = True  # a hot column the pipeline flagged, touching the track
+    image[defects] = 60000.0
+    cleaner = Cleaner("deepcr-decam", inpaint=method, device="cpu")
+    cleaner._masker = _KnownMask(track)
+    hidden = cleaner.clean_array(image, defects=defects)
+    assert np.abs(hidden.cleaned[track] - 800.0).max() < 100.0
+    np.testing.assert_array_equal(hidden.cleaned[defects], image[defects])  # left as they were
+    if method == "harmonic":  # the least robust fill shows what the DQ prevents
+        naive = cleaner.clean_array(image)
+        assert np.abs(naive.cleaned[track] - 800.0).max() > 1000.0
+    saturated = cleaner.clean_array(image, saturation=50000.0)  # SATURATE does the same
+    assert np.abs(saturated.cleaned[track] - 800.0).max() < 100.0

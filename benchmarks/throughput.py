@@ -1,0 +1,137 @@
+"""Throughput and peak memory of `crclean mask` against deepCR and Cosmic-CoNN.
+
+Each measurement runs in a fresh subprocess, so its peak resident memory
+(``ru_maxrss``) is its own, and every contender gets the same FITS file:
+
+- a 2k x 4k and a 4k x 4k float32 exposure (simulated ground frames);
+- a many-extension file (``--extensions`` images of 512 x 1024), to show
+  whether memory grows with the number of extensions.
+
+crclean is timed end to end as a user runs it (``crclean mask FILE -o OUT``:
+reading, model load, inference, inpainting, writing). deepCR and Cosmic-CoNN
+have no FITS handling, so they are timed on the array after reading it, with
+their own tiling (deepCR: 256 px patches without overlap; Cosmic-CoNN: its
+default 1024 px crops), model load included.
+
+    python benchmarks/throughput.py                 # prints the table
+    python benchmarks/throughput.py --write-docs    # also docs/benchmarks.md
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs inside the subprocess: does the work, prints {"seconds": ..., "rss_mb": ...}.
+_CHILD = r"""
+import json, resource, sys, time
+kind, path, out, extra = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+start = time.perf_counter()
+if kind == "crclean":
+    from click.testing import CliRunner
+    from crclean.cli import main
+    result = CliRunner().invoke(main, ["mask", path, "-o", out, "-q", "--overwrite", *extra])
+    assert result.exit_code == 0, result.output
+else:
+    import numpy as np
+    from astropy.io import fits
+    with fits.open(path) as hdul:
+        images = [h.data.astype(np.float32) for h in hdul if h.data is not None and h.data.ndim == 2]
+    if kind == "deepcr":
+        from deepCR import deepCR
+        model = deepCR(mask="decam", device="CPU")
+        for image in images:
+            model.clean(image, binary=False, segment=True, patch=256)
+    elif kind == "cosmic-conn":
+        import logging
+        from cosmic_conn import init_model
+        model = init_model("ground_imaging")
+        logging.getLogger().setLevel(logging.WARNING)
+        for image in images:
+            model.detect_cr(image, ret_numpy=True)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def make_files(folder, extensions):
+    from astropy.io import fits
+
+    from crclean.training.simulate import simulate_exposure
+
+    files = {}
+    for label, shape in (("2k x 4k", (4096, 2048)), ("4k x 4k", (4096, 4096))):
+        exposure = simulate_exposure(shape, seed=40_000_000 + shape[1], profile="ground_thin", cr_rate=0.5)
+        path = folder / f"{label.replace(' ', '')}.fits"
+        fits.writeto(path, exposure.image_adu, fits.Header({"BUNIT": "ADU", "GAIN": exposure.gain}))
+        files[label] = (path, shape[0] * shape[1])
+    hdus = [fits.PrimaryHDU()]
+    for i in range(extensions):
+        exposure = simulate_exposure((1024, 512), seed=41_000_000 + i, profile="ground_thin", cr_rate=0.5)
+        hdus.append(fits.ImageHDU(exposure.image_adu, name="SCI", ver=i + 1))
+    path = folder / f"mef{extensions}.fits"
+    fits.HDUList(hdus).writeto(path)
+    files[f"{extensions} x (512 x 1024) MEF"] = (path, extensions * 1024 * 512)
+    return files
+
+
+def measure(kind, path, out, extra=()):
+    done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path), str(out), json.dumps(list(extra))],
+                          capture_output=True, text=True)
+    if done.returncode:
+        return None, done.stderr.strip().splitlines()[-1] if done.stderr else "failed"
+    return json.loads(done.stdout.strip().splitlines()[-1]), None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extensions", type=int, default=60)
+    parser.add_argument("--contenders", nargs="*", default=["crclean", "deepcr", "cosmic-conn"])
+    parser.add_argument("--crclean-args", default="", help="extra options for crclean mask, e.g. '--model x'")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args(argv)
+    import torch
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        files = make_files(folder, args.extensions)
+        for label, (path, pixels) in files.items():
+            for kind in args.contenders:
+                extra = args.crclean_args.split() if kind == "crclean" else []
+                result, error = measure(kind, path, folder / "out.fits", extra)
+                if result is None:
+                    rows.append(f"| {label} | {kind} | failed: {error} | | |")
+                    continue
+                rows.append(f"| {label} | {kind} | {pixels / 1e6 / result['seconds']:.3f} | "
+                            f"{result['seconds']:.1f} | {result['rss_mb']:.0f} |")
+                print(rows[-1], flush=True)
+    header = (f"CPU: {torch.get_num_threads()} threads ({subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores); "
+              f"crclean options: `{args.crclean_args or 'defaults'}`.")
+    table = "\n".join(["| image | tool | Mpx/s | seconds | peak RSS (MB) |", "|---|---|---|---|---|", *rows])
+    print(header)
+    print(table)
+    if args.write_docs:
+        command = "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        section = (f"<!-- throughput:start -->\n## Throughput and memory\n\nCommand:\n\n    {command.strip()}\n\n"
+                   f"{header}\n\n{table}\n<!-- throughput:end -->")
+        docs = ROOT / "docs" / "benchmarks.md"
+        current = docs.read_text() if docs.exists() else "# Benchmarks\n"
+        if "<!-- throughput:start -->" in current:
+            current = re.sub(r"<!-- throughput:start -->.*<!-- throughput:end -->", lambda _: section, current,
+                             flags=re.S)
+        else:
+            current = current.rstrip() + "\n\n" + section + "\n"
+        docs.write_text(current)
+
+
+if __name__ == "__main__":
+    main()
