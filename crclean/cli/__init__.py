@@ -7,9 +7,11 @@ inside the commands, so ``crclean --help`` and ``crclean models`` start fast.
 import click
 
 from crclean import __version__
+from crclean.cli._lenses import lenses_command
 from crclean.cli._mask import mask_command
 from crclean.cli._models import models_command
 from crclean.cli._train import train_group
+from crclean.cli._train_lenses import train_lenses_command
 
 __all__ = ["main"]
 
@@ -25,9 +27,12 @@ def main():
       crclean mask *.fits --outdir clean/ -q  # a batch, quietly
       ls raw/*.fits | crclean mask - --outdir clean/
       crclean models                          # what --model takes
+      crclean lenses tile.fits --conf 0.9     # strong-lens candidates (experimental)
     """
 
 
 main.add_command(mask_command)
 main.add_command(models_command)
+main.add_command(lenses_command)
 main.add_command(train_group)
+train_group.add_command(train_lenses_command)

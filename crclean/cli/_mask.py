@@ -6,26 +6,12 @@ from pathlib import Path
 
 import click
 
-from crclean.cli._options import ExtensionList, parse_dq_bit, quicklook_path_for
+from crclean.cli._options import ExtensionList, echo_warnings, parse_dq_bit, quicklook_path_for, read_inputs
 from crclean.exceptions import CrcleanError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS
 from crclean.weights import DEFAULT_MODEL, MODELS
 
 __all__ = ["mask_command"]
-
-
-def _read_inputs(inputs):
-    """Expand ``-`` into paths read from stdin (one per line; blank and # lines skipped)."""
-    paths = []
-    for item in inputs:
-        if item == "-":
-            for line in sys.stdin:
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    paths.append(line)
-        else:
-            paths.append(item)
-    return paths
 
 
 @click.command("mask")
@@ -90,7 +76,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
                             format="crclean: %(message)s", stream=sys.stderr)
-    paths = _read_inputs(inputs)
+    paths = read_inputs(inputs)
     if not paths:
         raise click.UsageError("no INPUT given; pass FITS paths, or - to read them from stdin")
     if output and len(paths) > 1:
@@ -162,10 +148,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
 
 def _report(outcome, seen_warnings, quiet):
     """Echo one file's warnings (each text once per run), error or summary line."""
-    for text in outcome.warnings:
-        if text not in seen_warnings:
-            seen_warnings.add(text)
-            click.echo(f"crclean: warning: {text}", err=True)
+    echo_warnings(outcome.warnings, seen_warnings)
     if outcome.error is not None:
         click.echo(f"crclean: error: {outcome.error}", err=True)
     elif not quiet:

@@ -1,10 +1,33 @@
 """Option types and helpers shared by crclean's subcommands."""
 
+import sys
 from pathlib import Path
 
 import click
 
-__all__ = ["ExtensionList", "parse_dq_bit", "quicklook_path_for"]
+__all__ = ["ExtensionList", "echo_warnings", "parse_dq_bit", "quicklook_path_for", "read_inputs"]
+
+
+def read_inputs(inputs):
+    """Expand ``-`` into paths read from stdin (one per line; blank and # lines skipped)."""
+    paths = []
+    for item in inputs:
+        if item == "-":
+            for line in sys.stdin:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    paths.append(line)
+        else:
+            paths.append(item)
+    return paths
+
+
+def echo_warnings(texts, seen):
+    """Echo each distinct warning text once per run, as ``crclean: warning: ...`` on stderr."""
+    for text in texts:
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"crclean: warning: {text}", err=True)
 
 _FITS_SUFFIXES = {".fits", ".fit", ".fts", ".fz", ".gz"}
 

@@ -24,7 +24,9 @@ def _transunet(config):
 
 
 ARCHITECTURES = MappingProxyType(
-    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet}
+    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet,
+     # Lazy: torch loads only when an RT-DETR is built.
+     "rtdetr": lambda config: __import__("crclean.models.rtdetr", fromlist=["build_rtdetr"]).build_rtdetr(config)}
 )
 
 

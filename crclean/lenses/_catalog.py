@@ -1,0 +1,204 @@
+"""The lens catalogue: build it, and write it, ds9 regions and PNG cutouts."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from crclean.exceptions import OutputError
+
+__all__ = ["CATALOG_COLUMNS", "make_catalog", "write_catalog", "write_regions",
+           "cutout_thumbnail", "write_cutouts", "CATALOG_FORMATS"]
+
+CATALOG_COLUMNS = ("id", "tile", "x", "y", "xmin", "ymin", "xmax", "ymax", "score", "ra", "dec",
+                   "theta_e_arcsec")
+
+#: Suffix -> astropy Table format.
+CATALOG_FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}
+
+
+def make_catalog(boxes, scores, *, tile="", wcs=None, pixel_scale=None, theta_e_slope=1.0,
+                 theta_e_offset=0.0, first_id=1):
+    """One row per detection, best score first.
+
+    Parameters
+    ----------
+    boxes : array_like
+        ``(n, 4)`` ``(x0, y0, x1, y1)`` pixel-edge boxes in the input tile
+        (pixel ``i`` spans ``[i, i + 1)``).
+    scores : array_like
+        ``(n,)``.
+    tile : str, optional
+        Names the tile in the ``tile`` column.
+    wcs : astropy.wcs.WCS, optional
+        Celestial WCS of the tile; ``ra``/``dec`` are NaN without one.
+    pixel_scale : float, optional
+        Arcsec per input pixel, for ``theta_e_arcsec`` (NaN without it).
+    theta_e_slope, theta_e_offset : float, optional
+        Calibration of the Einstein radius from the box half-side.
+    first_id : int, optional
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns `CATALOG_COLUMNS`; ``x``, ``y``, ``xmin``... are 0-based
+        pixel coordinates (``xmin``/``xmax`` the centres of the first and
+        last pixel the box covers).
+    """
+    from astropy.table import Table
+
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    scores = np.asarray(scores, float).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    x = (boxes[:, 0] + boxes[:, 2]) / 2 - 0.5
+    y = (boxes[:, 1] + boxes[:, 3]) / 2 - 0.5
+    if wcs is not None and len(x):
+        ra, dec = (np.asarray(v, float) for v in wcs.pixel_to_world_values(x, y))
+    else:
+        ra = dec = np.full(len(x), np.nan)
+    if pixel_scale:
+        half_side = (boxes[:, 2] - boxes[:, 0] + boxes[:, 3] - boxes[:, 1]) / 4 * pixel_scale
+        theta_e = np.clip(theta_e_slope * half_side + theta_e_offset, 0.0, None)
+    else:
+        theta_e = np.full(len(x), np.nan)
+    table = Table({
+        "id": np.arange(first_id, first_id + len(x), dtype=np.int64),
+        "tile": np.array([str(tile)] * len(x), dtype=str if len(x) else "U1"),
+        "x": x, "y": y, "xmin": boxes[:, 0], "ymin": boxes[:, 1],
+        "xmax": boxes[:, 2] - 1, "ymax": boxes[:, 3] - 1,
+        "score": scores, "ra": ra, "dec": dec, "theta_e_arcsec": theta_e,
+    })
+    for name, unit in (("ra", "deg"), ("dec", "deg"), ("theta_e_arcsec", "arcsec"), ("x", "pix"), ("y", "pix")):
+        table[name].unit = unit
+    return table
+
+
+def _atomic(path, writer, *, overwrite):
+    """Write through a temporary file in the same folder, then rename."""
+    from crclean.io import check_output_writable
+
+    path = Path(path)
+    check_output_writable(path, overwrite=overwrite)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        writer(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_catalog(table, path, *, overwrite=False):
+    """Write the catalogue as .ecsv, .csv or .fits (chosen by the suffix), atomically.
+
+    Raises
+    ------
+    OutputError
+        Unknown suffix, existing file without ``overwrite``, or an unwritable folder.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in CATALOG_FORMATS:
+        raise OutputError(f"{path}: catalogue suffix must be one of {', '.join(CATALOG_FORMATS)}")
+    return _atomic(path, lambda tmp: table.write(tmp, format=CATALOG_FORMATS[suffix], overwrite=True),
+                   overwrite=overwrite)
+
+
+def write_regions(table, path, *, overwrite=False):
+    """Write a ds9 region file: fk5 circles when every row has ra/dec, else image boxes."""
+    rows = list(table)
+    use_sky = bool(rows) and all(np.isfinite(row["ra"]) and np.isfinite(row["theta_e_arcsec"]) for row in rows)
+    lines = ["# Region file format: DS9 version 4.1", "# crclean lenses",
+             'global color=green width=2 font="helvetica 10 normal"', "fk5" if use_sky else "image"]
+    for row in rows:
+        width, height = row["xmax"] - row["xmin"] + 1, row["ymax"] - row["ymin"] + 1
+        label = f"text={{{row['id']} {row['score']:.2f}}}"
+        if use_sky:  # a circle 1.5 Einstein radii wide holds the arcs
+            radius = 1.5 * max(float(row["theta_e_arcsec"]), 0.5)
+            lines.append(f'circle({row["ra"]:.7f},{row["dec"]:.7f},{radius:.2f}") # {label}')
+        else:  # ds9 image coordinates are 1-based
+            lines.append(f"box({row['x'] + 1:.2f},{row['y'] + 1:.2f},{width:.2f},{height:.2f},0) # {label} "
+                         f"tile={{{row['tile']}}}")
+    text = "\n".join(lines) + "\n"
+    return _atomic(path, lambda tmp: Path(tmp).write_text(text), overwrite=overwrite)
+
+
+def cutout_thumbnail(image, row, *, size=96, min_side=48):
+    """A display-ready RGB cutout (asinh stretch, north-up as stored, row 0 at the bottom).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        The input tile (sky-subtracted is best).
+    row : astropy.table.Row or dict
+        A catalogue row.
+    size : int, optional
+        Side of the returned thumbnail in pixels.
+    min_side : int, optional
+        Smallest cutout side in tile pixels.
+    """
+    side = int(max(min_side, 2 * max(row["xmax"] - row["xmin"], row["ymax"] - row["ymin"])))
+    cx, cy = int(round(row["x"])), int(round(row["y"]))
+    ny, nx = image.shape
+    rows_index = np.clip(np.arange(cy - side // 2, cy - side // 2 + side), 0, ny - 1)
+    cols_index = np.clip(np.arange(cx - side // 2, cx - side // 2 + side), 0, nx - 1)
+    cut = np.asarray(image, float)[np.ix_(rows_index, cols_index)]
+    finite = cut[np.isfinite(cut)]
+    if finite.size:
+        low, high = np.percentile(finite, 20), np.percentile(finite, 99.7)
+        scaled = np.arcsinh(10 * np.clip((cut - low) / max(high - low, 1e-12), 0, 1)) / np.arcsinh(10)
+    else:
+        scaled = np.zeros_like(cut)
+    scaled = np.where(np.isfinite(scaled), scaled, 0.0)
+    pick = (np.arange(size) * side / size).astype(int)
+    grey = (scaled[np.ix_(pick, pick)][::-1] * 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def write_cutouts(table, thumbnails, folder, *, overwrite=False, columns=8):
+    """Write one PNG per detection and ``mosaic.png``, sorted by score.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The catalogue.
+    thumbnails : list of numpy.ndarray
+        One RGB thumbnail per row (see `cutout_thumbnail`), same size.
+    folder : str or os.PathLike
+        Created if missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Written files, the mosaic last. Every name is checked before any is written.
+    """
+    from crclean.io import check_output_writable
+    from crclean.io._quicklook import write_png
+
+    if len(thumbnails) != len(table):
+        raise ValueError(f"got {len(thumbnails)} thumbnails for {len(table)} rows")
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create cutout folder {folder}: {error.strerror}") from None
+    names = [folder / f"lens_{int(row['id']):05d}.png" for row in table] + [folder / "mosaic.png"]
+    for name in names:
+        check_output_writable(name, overwrite=overwrite)
+    order = np.argsort(-np.asarray(table["score"], float), kind="stable")
+    for name, thumbnail in zip(names, thumbnails):
+        write_png(name, thumbnail)
+    if thumbnails:
+        size = thumbnails[0].shape[0]
+        n_rows = -(-len(thumbnails) // columns)
+        mosaic = np.full((n_rows * (size + 2), min(columns, len(thumbnails)) * (size + 2), 3), 40, np.uint8)
+        for slot, index in enumerate(order):
+            r, c = divmod(slot, columns)
+            mosaic[r * (size + 2) + 1:r * (size + 2) + 1 + size, c * (size + 2) + 1:c * (size + 2) + 1 + size] = thumbnails[index]
+    else:
+        mosaic = np.full((8, 8, 3), 40, np.uint8)
+    write_png(names[-1], mosaic)
+    return names

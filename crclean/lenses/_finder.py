@@ -1,0 +1,213 @@
+"""Find lenses in tiles of any size: resample, subtract sky, slide windows, merge."""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crclean.exceptions import InputError
+from crclean.lenses._background import subtract_background
+from crclean.lenses._catalog import make_catalog
+from crclean.lenses._manifest import DEFAULT_LENS_MODEL, LensModelSpec, get_lens_model, load_lens_network
+from crclean.lenses._normalise import normalise_image
+from crclean.lenses._resample import pixel_scale_arcsec, resample_to_scale
+from crclean.lenses._windows import nms, plan_windows, touches_inner_edge
+
+__all__ = ["LensFinder", "TileResult"]
+
+#: Pixel scales within this fraction of the model's are used as they are.
+SCALE_TOLERANCE = 0.02
+
+
+@dataclass
+class TileResult:
+    """What `LensFinder.find` returns for one tile.
+
+    Attributes
+    ----------
+    catalog : astropy.table.Table
+        One row per lens candidate (see `make_catalog`).
+    image : numpy.ndarray
+        The sky-subtracted tile at its own pixel scale (for cutouts).
+    seconds : float
+    resampled : bool
+        Whether the tile was resampled to the model's pixel scale.
+    notes : list of str
+    """
+
+    catalog: object
+    image: np.ndarray
+    seconds: float
+    resampled: bool
+    notes: list = field(default_factory=list)
+
+
+class LensFinder:
+    """An RT-DETR lens finder applied to whole survey tiles.
+
+    Parameters
+    ----------
+    model : str or LensModelSpec, optional
+        A name of `LENS_MODELS`.
+    conf : float, optional
+        Keep candidates scoring at least this, in (0, 1).
+    device : {'auto', 'cpu', 'cuda'}, optional
+    batch_size : int, optional
+        Windows per forward pass.
+    iou_threshold : float, optional
+        NMS overlap across windows.
+    network : torch.nn.Module, optional
+        Use this network instead of loading the model's weights (tests).
+    progress : bool, optional
+        Progress bar over windows on stderr.
+
+    References
+    ----------
+    Zhao, Y. et al. 2024, "DETRs Beat YOLOs on Real-time Object Detection", CVPR.
+    """
+
+    def __init__(self, model=DEFAULT_LENS_MODEL, *, conf=0.9, device="auto", batch_size=16, iou_threshold=0.3,
+                 network=None, progress=False):
+        self.spec = model if isinstance(model, LensModelSpec) else get_lens_model(model)
+        if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0 < conf < 1:
+            raise ValueError(f"conf must be a number in (0, 1), got {conf!r}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not 0 <= iou_threshold < 1:
+            raise ValueError(f"iou_threshold must be in [0, 1), got {iou_threshold!r}")
+        self.conf, self.device, self.batch_size = float(conf), device, batch_size
+        self.iou_threshold, self.progress = float(iou_threshold), progress
+        self.network = network
+
+    def load(self):
+        """Load the network (checking its weights) now rather than on the first tile.
+
+        Raises
+        ------
+        crclean.exceptions.ModelError
+            Missing or damaged weights.
+        """
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but PyTorch sees no GPU; use --device cpu")
+        self._torch_device = "cuda" if self.device == "auto" and torch.cuda.is_available() else (
+            "cpu" if self.device == "auto" else self.device)
+        if self.network is None:
+            self.network = load_lens_network(self.spec, device=self._torch_device)
+        else:
+            self.network = self.network.to(self._torch_device).eval()
+        return self
+
+    def _detect(self, normalised):
+        """Boxes and scores (tile pixels) of a normalised image at the model's scale."""
+        import torch
+
+        from crclean._progress import ProgressBar
+        from crclean.models.rtdetr import postprocess
+
+        window, overlap = self.spec.window, self.spec.overlap
+        ny, nx = normalised.shape
+        padded = np.zeros((max(ny, window), max(nx, window)), np.float32)
+        padded[:ny, :nx] = normalised
+        corners = plan_windows((ny, nx), window, overlap)
+        boxes, scores = [], []
+        with ProgressBar(len(corners), "lenses", enabled=self.progress) as bar, torch.no_grad():
+            for start in range(0, len(corners), self.batch_size):
+                chunk = corners[start:start + self.batch_size]
+                batch = np.stack([padded[y0:y0 + window, x0:x0 + window] for y0, x0 in chunk])
+                outputs = self.network(torch.as_tensor(batch[:, None], device=self._torch_device))
+                # Calibrated scores: a Platt map of the logits, applied before the cut.
+                outputs = {"pred_logits": outputs["pred_logits"] * self.spec.score_slope + self.spec.score_offset,
+                           "pred_boxes": outputs["pred_boxes"]}
+                for (y0, x0), result in zip(chunk, postprocess(outputs, (window, window), top_k=10,
+                                                                min_score=self.conf)):
+                    for box, score in zip(result["boxes"].cpu().numpy(), result["scores"].cpu().numpy()):
+                        box = box + np.array([x0, y0, x0, y0])
+                        if not touches_inner_edge(box, (y0, x0), window, padded.shape):
+                            boxes.append(box)
+                            scores.append(float(score))
+                bar.update(len(chunk))
+        boxes = np.array(boxes, float).reshape(-1, 4)
+        scores = np.array(scores, float)
+        keep = nms(boxes, scores, iou_threshold=self.iou_threshold)
+        boxes = boxes[keep]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, nx)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ny)
+        return boxes, scores[keep]
+
+    def find(self, image, *, wcs=None, pixel_scale=None, tile="", first_id=1):
+        """Search one tile.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            2-D pixels (any units, sky included or not); NaN marks missing data.
+            Never modified.
+        wcs : astropy.wcs.WCS, optional
+            Celestial WCS: gives the pixel scale (the tile is resampled to the
+            model's when they differ by more than 2%) and ``ra``/``dec``.
+        pixel_scale : float, optional
+            Arcsec per pixel for a tile without WCS; default the model's.
+        tile : str, optional
+            Name for the catalogue's ``tile`` column.
+        first_id : int, optional
+            ``id`` of the first row.
+
+        Returns
+        -------
+        TileResult
+
+        Raises
+        ------
+        crclean.exceptions.InputError
+            Not 2-D, smaller than 16 x 16, or (nearly) no finite pixel.
+        """
+        start = time.perf_counter()
+        image = np.asarray(image)
+        if image.ndim != 2 or min(image.shape) < 16:
+            raise InputError(f"{tile or 'image'}: need a 2-D image of at least 16x16 pixels, got shape {image.shape}")
+        if self.network is None or not hasattr(self, "_torch_device"):
+            self.load()
+        notes = []
+        if wcs is not None:
+            scale = pixel_scale_arcsec(wcs)
+        elif pixel_scale is not None:
+            if not np.isfinite(pixel_scale) or pixel_scale <= 0:
+                raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
+            scale = float(pixel_scale)
+        else:
+            scale = self.spec.pixel_scale
+            notes.append(f"{tile or 'image'} has no celestial WCS; assumed the model's "
+                         f"{self.spec.pixel_scale} arcsec/pixel and left ra/dec empty")
+        subtracted, sigma = subtract_background(image, where=tile or "image")
+        factor = 1.0
+        work = subtracted
+        resampled = abs(scale / self.spec.pixel_scale - 1) > SCALE_TOLERANCE
+        if resampled:
+            if wcs is None:
+                from astropy.wcs import WCS
+
+                wcs_for_resampling = WCS(naxis=2)
+                wcs_for_resampling.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+                wcs_for_resampling.wcs.cdelt = [-scale / 3600, scale / 3600]
+                wcs_for_resampling.wcs.crpix = [image.shape[1] / 2, image.shape[0] / 2]
+            else:
+                wcs_for_resampling = wcs
+            work, _, factor = resample_to_scale(subtracted, wcs_for_resampling, self.spec.pixel_scale,
+                                                where=tile or "image")
+            finite = work[np.isfinite(work)]
+            sigma = float(1.4826 * np.median(np.abs(finite - np.median(finite)))) if finite.size else sigma
+            if not sigma > 0:
+                raise InputError(f"{tile or 'image'}: no sky noise left after resampling")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NaN borders
+            boxes, scores = self._detect(normalise_image(work, sigma))
+        boxes = boxes * factor
+        catalog = make_catalog(boxes, scores, tile=tile, wcs=wcs, pixel_scale=scale,
+                               theta_e_slope=self.spec.theta_e_slope, theta_e_offset=self.spec.theta_e_offset,
+                               first_id=first_id)
+        return TileResult(catalog, subtracted, time.perf_counter() - start, resampled, notes)

@@ -1,0 +1,104 @@
+"""The lens-finder models crclean knows, and loading their verified weights."""
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from crclean.exceptions import ModelError
+
+__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "get_lens_model", "load_lens_network"]
+
+
+@dataclass(frozen=True)
+class LensModelSpec:
+    """One lens-finder model.
+
+    Attributes
+    ----------
+    name : str
+        What ``--model`` takes.
+    arch : str
+        Registered architecture (`crclean.models.ARCHITECTURES`).
+    config : dict
+        Constructor arguments of the architecture.
+    pixel_scale : float
+        Arcsec per pixel the model was trained at; tiles are resampled to it.
+    window : int
+        Side of the square windows fed to the network (multiple of 32).
+    overlap : int
+        Pixels shared by neighbouring windows; wider than the largest lens.
+    file : str
+        Checkpoint name in ``weights/``.
+    sha256 : str
+        Its checksum.
+    version : str
+    theta_e_slope, theta_e_offset : float
+        ``theta_E ~ slope * (mean box half-side in arcsec) + offset``, fitted
+        on the training simulations.
+    score_slope, score_offset : float
+        Score calibration ``sigmoid(slope * logit(raw) + offset)`` (Platt
+        1999), fitted on held-out simulated windows; identity by default.
+    description : str
+    """
+
+    name: str
+    arch: str
+    config: dict = field(default_factory=dict)
+    pixel_scale: float = 0.2
+    window: int = 128
+    overlap: int = 48
+    file: str = ""
+    sha256: str = ""
+    version: str = ""
+    theta_e_slope: float = 1.0
+    theta_e_offset: float = 0.0
+    score_slope: float = 1.0
+    score_offset: float = 0.0
+    description: str = ""
+
+
+LENS_MODELS = MappingProxyType({
+    "rtdetr-lens-v0": LensModelSpec(
+        name="rtdetr-lens-v0", arch="rtdetr", config={}, pixel_scale=0.2, window=128, overlap=48,
+        file="rtdetr-lens-v0.pt", sha256="9ab63866623ff455f6cc063aceb228be87687daa74fbb3a48b89d2b1939ebf48",
+        version="0", theta_e_slope=1.05, theta_e_offset=-0.80, score_slope=2.28, score_offset=-0.68,
+        description="RT-DETR (Zhao et al. 2024) trained on lenstronomy simulations; single band, "
+                    "0.2 arcsec/pixel, 0.6-1.1 arcsec seeing (DES/LSST-like)",
+    ),
+})
+
+DEFAULT_LENS_MODEL = "rtdetr-lens-v0"
+
+
+def get_lens_model(name):
+    """The `LensModelSpec` called ``name``; `ModelError` listing the known ones otherwise."""
+    try:
+        return LENS_MODELS[name]
+    except (KeyError, TypeError):
+        raise ModelError(f"unknown lens model {name!r}; choose one of: {', '.join(LENS_MODELS)}") from None
+
+
+def load_lens_network(spec, *, device="cpu"):
+    """Build the network of ``spec`` and load its checksum-verified weights.
+
+    Raises
+    ------
+    ModelError
+        If the weights are missing (not trained or not shipped yet), damaged,
+        or do not fit the architecture.
+    """
+    from crclean.models import build_network
+    from crclean.weights import SHIPPED_WEIGHTS_DIR, verified_state_dict
+
+    path = SHIPPED_WEIGHTS_DIR / spec.file
+    if not spec.sha256 or not path.is_file():
+        raise ModelError(
+            f"lens model {spec.name!r} has no trained weights at {path}; train them with "
+            "`crclean train lenses` (extra [train]) or install a crclean release that ships them")
+    state = verified_state_dict(path, spec.sha256, label=f"lens model {spec.name!r}")
+    network = build_network(spec.arch, spec.config)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ModelError(f"weights of lens model {spec.name!r} do not fit its architecture: {error}") from None
+    network.eval().requires_grad_(False)
+    return network.to(device)

@@ -1,0 +1,71 @@
+"""Bring a tile to the model's pixel scale with reproject, and map boxes back."""
+
+import warnings
+
+import numpy as np
+
+from crclean.exceptions import InputError
+
+__all__ = ["celestial_wcs", "pixel_scale_arcsec", "resample_to_scale"]
+
+
+def celestial_wcs(header):
+    """The 2-D celestial WCS of a header, or ``None`` when it has none."""
+    from astropy.wcs import FITSFixedWarning, WCS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header, naxis=2)
+        except Exception:  # astropy raises many types on broken WCS keywords
+            return None
+    return wcs.celestial if wcs.has_celestial else None
+
+
+def pixel_scale_arcsec(wcs):
+    """Mean pixel side in arcsec (square-root of the pixel area)."""
+    from astropy.wcs.utils import proj_plane_pixel_area
+
+    return float(np.sqrt(proj_plane_pixel_area(wcs)) * 3600.0)
+
+
+def resample_to_scale(image, wcs, target_scale, *, where="image"):
+    """Resample ``image`` to ``target_scale`` arcsec per pixel, same centre and orientation.
+
+    The new grid's pixel edges are the old ones scaled by
+    ``factor = target_scale / scale``: an edge at ``e`` in the new image is
+    at ``e * factor`` in the input, which is how boxes are mapped back.
+
+    Returns
+    -------
+    resampled : numpy.ndarray
+        NaN outside the input's footprint and where it was NaN.
+    new_wcs : astropy.wcs.WCS
+    factor : float
+        Input pixels per output pixel.
+
+    References
+    ----------
+    Robitaille, T. et al., reproject (``reproject_adaptive``: anti-aliased
+    resampling, DeForest 2004, Sol. Phys. 219, 3).
+    """
+    from reproject import reproject_adaptive
+
+    scale = pixel_scale_arcsec(wcs)
+    if not np.isfinite(scale) or scale <= 0:
+        raise InputError(f"{where}: its WCS gives a pixel scale of {scale} arcsec; fix the CD/CDELT keywords")
+    factor = target_scale / scale
+    ny, nx = image.shape
+    shape_out = (max(int(round(ny / factor)), 1), max(int(round(nx / factor)), 1))
+    new_wcs = wcs.deepcopy()
+    if new_wcs.wcs.has_cd():
+        new_wcs.wcs.cd = new_wcs.wcs.cd * factor
+    else:
+        new_wcs.wcs.cdelt = new_wcs.wcs.cdelt * factor
+    # 1-based CRPIX: output edge e maps to input edge e * factor.
+    new_wcs.wcs.crpix = (wcs.wcs.crpix - 0.5) / factor + 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reproject warns about NaN-only rows at borders
+        resampled, _ = reproject_adaptive((np.asarray(image, np.float64), wcs), new_wcs, shape_out=shape_out,
+                                          conserve_flux=False, boundary_mode="ignore")
+    return resampled.astype(np.float32), new_wcs, factor

@@ -1,0 +1,93 @@
+"""A small ResNet-like backbone giving feature maps at strides 8, 16 and 32.
+
+RT-DETR uses a ResNet or HGNet backbone and feeds its last three stages
+(strides 8/16/32) to the hybrid encoder (Zhao et al. 2024, sec. 4.1). Survey
+windows are single-band and small, so this one is a slim basic-block ResNet
+(He et al. 2016) with one input channel.
+
+References
+----------
+He, K. et al. 2016, "Deep Residual Learning for Image Recognition", CVPR.
+Zhao, Y. et al. 2024, "DETRs Beat YOLOs on Real-time Object Detection", CVPR.
+"""
+
+from torch import nn
+
+__all__ = ["ConvNormAct", "SmallResNet"]
+
+
+class ConvNormAct(nn.Sequential):
+    """Convolution, batch norm and (optionally) SiLU."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, *, act=True):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.SiLU() if act else nn.Identity(),
+        )
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride):
+        super().__init__()
+        self.conv1 = ConvNormAct(in_channels, out_channels, 3, stride)
+        self.conv2 = ConvNormAct(out_channels, out_channels, 3, 1, act=False)
+        if stride != 1 or in_channels != out_channels:
+            # ResNet-D style shortcut: average-pool, then 1x1, keeps every input pixel.
+            self.shortcut = nn.Sequential(
+                nn.AvgPool2d(stride, stride) if stride > 1 else nn.Identity(),
+                ConvNormAct(in_channels, out_channels, 1, 1, act=False),
+            )
+        else:
+            self.shortcut = nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, x):
+        return self.act(self.conv2(self.conv1(x)) + self.shortcut(x))
+
+
+class SmallResNet(nn.Module):
+    """Stem at stride 4, then four stages; returns the last three.
+
+    Parameters
+    ----------
+    in_channels : int, optional
+        Bands of the input (1 for single-band tiles).
+    widths : sequence of 4 int, optional
+        Channels of the stages at strides 4, 8, 16, 32.
+    depths : sequence of 4 int, optional
+        Basic blocks per stage.
+
+    Attributes
+    ----------
+    out_channels : list of int
+        Channels of the stride 8, 16, 32 maps.
+    """
+
+    def __init__(self, in_channels=1, *, widths=(24, 48, 96, 160), depths=(1, 1, 2, 1)):
+        super().__init__()
+        if len(widths) != 4 or len(depths) != 4:
+            raise ValueError(f"widths and depths need 4 entries, got {widths!r} and {depths!r}")
+        self.stem = nn.Sequential(
+            ConvNormAct(in_channels, widths[0] // 2, 3, 2),
+            ConvNormAct(widths[0] // 2, widths[0], 3, 1),
+            nn.MaxPool2d(3, 2, 1),
+        )
+        stages, previous = [], widths[0]
+        for index, (width, depth) in enumerate(zip(widths, depths)):
+            stride = 1 if index == 0 else 2
+            blocks = [_BasicBlock(previous, width, stride)]
+            blocks += [_BasicBlock(width, width, 1) for _ in range(depth - 1)]
+            stages.append(nn.Sequential(*blocks))
+            previous = width
+        self.stages = nn.ModuleList(stages)
+        self.out_channels = list(widths[1:])
+
+    def forward(self, x):
+        x = self.stem(x)
+        outputs = []
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            if index > 0:
+                outputs.append(x)
+        return outputs

@@ -1,0 +1,22 @@
+"""Simulated strong lenses and the training loop of crclean's lens finder.
+
+Needs the ``[train]`` extra (lenstronomy). Nothing at run time imports this.
+"""
+
+from crclean.training.lenses._metrics import average_precision, iou_matrix, match_detections
+from crclean.training.lenses._scene import Scene, StampBank, build_bank, compose_scene, moffat_kernel
+from crclean.training.lenses._train import DEFAULT_TRAIN_CONFIG, sample_window, train_lenses
+
+__all__ = [
+    "DEFAULT_TRAIN_CONFIG",
+    "train_lenses",
+    "sample_window",
+    "build_bank",
+    "compose_scene",
+    "moffat_kernel",
+    "Scene",
+    "StampBank",
+    "average_precision",
+    "iou_matrix",
+    "match_detections",
+]

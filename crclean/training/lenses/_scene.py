@@ -1,0 +1,196 @@
+"""Survey-like scenes: stamps pasted onto a sky, seen through a PSF, with noise.
+
+A scene of any shape (a 128-pixel training window or a benchmark tile) holds
+lenses, hard negatives, field galaxies and stars at the reference pixel scale,
+convolved with a Moffat (1969) PSF of random seeing (0.6-1.1 arcsec FWHM, as
+in DES and LSST), with Gaussian sky noise plus source Poisson noise. Each
+lens's true box is the extent of its arcs and lens core.
+
+References
+----------
+Moffat, A. F. J. 1969, A&A 3, 455.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from crclean.training.lenses._stamps import NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
+
+__all__ = ["StampBank", "build_bank", "moffat_kernel", "compose_scene", "Scene"]
+
+
+@dataclass
+class StampBank:
+    """Pre-rendered unit-flux stamps, re-used with random flips, rotations and fluxes."""
+
+    pixel_scale: float
+    lens: np.ndarray
+    arcs: np.ndarray
+    arc_mask: np.ndarray
+    theta_e: np.ndarray
+    negatives: np.ndarray
+    negative_kinds: np.ndarray
+    field: np.ndarray
+
+
+def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, progress=None):
+    """Render a bank of stamps; the same seed gives the same bank.
+
+    Parameters
+    ----------
+    seed : int
+    n_lenses, n_negatives, n_field : int
+        Stamps of each family.
+    size : int, optional
+        Stamp side in pixels.
+    pixel_scale : float, optional
+        Arcsec per pixel.
+    progress : callable, optional
+        Called with the number of stamps done after each one.
+    """
+    rng = np.random.default_rng(seed)
+    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in _counted(n_lenses, progress)]
+    kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
+    negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale) for kind in kinds]
+    fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
+    return StampBank(
+        pixel_scale=pixel_scale,
+        lens=np.stack([s["lens"] for s in lenses]), arcs=np.stack([s["arcs"] for s in lenses]),
+        arc_mask=np.stack([s["arc_mask"] for s in lenses]),
+        theta_e=np.array([s["theta_e"] for s in lenses], np.float32),
+        negatives=np.stack(negatives), negative_kinds=kinds, field=np.stack(fields))
+
+
+def _counted(n, progress):
+    for index in range(n):
+        yield index
+        if progress is not None:
+            progress(index + 1)
+
+
+def moffat_kernel(fwhm_pixels, beta, *, size=None):
+    """Unit-sum Moffat PSF image with the given FWHM (pixels)."""
+    alpha = fwhm_pixels / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+    size = size or int(2 * np.ceil(2.5 * fwhm_pixels) + 1)
+    axis = np.arange(size) - size // 2
+    r2 = axis[None, :] ** 2 + axis[:, None] ** 2
+    kernel = (1.0 + r2 / alpha ** 2) ** (-beta)
+    return kernel / kernel.sum()
+
+
+@dataclass
+class Scene:
+    """A simulated image with its truth.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        Sky-subtracted pixels (float32) unless a sky level was requested.
+    sigma : float
+        Sky noise.
+    boxes : numpy.ndarray
+        ``(n, 4)`` lens boxes ``(x0, y0, x1, y1)``, pixel ``i`` spanning ``[i, i+1)``.
+    theta_e : numpy.ndarray
+        Einstein radii of the lenses (arcsec).
+    objects : list of dict
+        Every pasted object: ``kind`` and centre ``x``, ``y`` (0-based pixels).
+    """
+
+    image: np.ndarray
+    sigma: float
+    boxes: np.ndarray
+    theta_e: np.ndarray
+    objects: list = field(default_factory=list)
+
+
+def _orient(rng, *arrays):
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    out = []
+    for array in arrays:
+        array = np.rot90(array, k)
+        out.append(np.ascontiguousarray(array[:, ::-1] if flip else array))
+    return out
+
+
+def _paste(canvas, stamp, x0, y0):
+    """Add ``stamp`` with its corner at integer ``(x0, y0)``, clipped to the canvas."""
+    ny, nx = canvas.shape
+    sy, sx = stamp.shape
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + sx, nx), min(y0 + sy, ny)
+    if cx1 > cx0 and cy1 > cy0:
+        canvas[cy0:cy1, cx0:cx1] += stamp[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+
+
+def _log_uniform(rng, low, high):
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, sigma=1.0,
+                  seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
+                  negative_kinds=None, sky_level=0.0):
+    """Paste objects into an image of ``shape`` and return it with its truth.
+
+    Lenses are placed with their whole box inside the image (``lens_margin``
+    pixels from the edge); other objects anywhere. Arc brightness is set by
+    the arcs' summed signal-to-noise over their footprint, drawn
+    log-uniformly from ``arc_snr_range``.
+    """
+    ny, nx = shape
+    size = bank.lens.shape[-1]
+    scale = bank.pixel_scale
+    canvas = np.zeros(shape, np.float64)
+    boxes, theta_e, objects = [], [], []
+    for _ in range(n_lenses):
+        index = int(rng.integers(len(bank.lens)))
+        lens, arcs, mask = _orient(rng, bank.lens[index], bank.arcs[index], bank.arc_mask[index])
+        half = size / 2.0
+        core = max(1.5, 0.35 * bank.theta_e[index] / scale)
+        rows, cols = np.nonzero(mask)
+        bx0 = min(cols.min(), half - core) if len(cols) else half - core
+        by0 = min(rows.min(), half - core) if len(rows) else half - core
+        bx1 = max(cols.max() + 1, half + core) if len(cols) else half + core
+        by1 = max(rows.max() + 1, half + core) if len(rows) else half + core
+        low_x, high_x = lens_margin - bx0, nx - lens_margin - bx1
+        low_y, high_y = lens_margin - by0, ny - lens_margin - by1
+        if high_x < low_x or high_y < low_y:
+            continue
+        x0, y0 = int(rng.integers(np.ceil(low_x), np.floor(high_x) + 1)), int(rng.integers(np.ceil(low_y), np.floor(high_y) + 1))
+        n_mask = max(int(mask.sum()), 1)
+        arc_flux = _log_uniform(rng, *arc_snr_range) * sigma * np.sqrt(n_mask) / max(float(arcs[mask].sum()), 0.05)
+        _paste(canvas, arcs * arc_flux + lens * arc_flux * _log_uniform(rng, *lens_to_arc_range), x0, y0)
+        boxes.append([x0 + bx0, y0 + by0, x0 + bx1, y0 + by1])
+        theta_e.append(float(bank.theta_e[index]))
+        objects.append({"kind": "lens", "x": x0 + half - 0.5, "y": y0 + half - 0.5})
+    choices = np.arange(len(bank.negatives))
+    if negative_kinds is not None:
+        choices = choices[np.isin(bank.negative_kinds, list(negative_kinds))]
+    for _ in range(n_negatives):
+        index = int(rng.choice(choices))
+        (stamp,) = _orient(rng, bank.negatives[index])
+        x0, y0 = int(rng.integers(-size // 4, nx - 3 * size // 4)), int(rng.integers(-size // 4, ny - 3 * size // 4))
+        _paste(canvas, stamp * sigma * _log_uniform(rng, 150.0, 8000.0), x0, y0)
+        objects.append({"kind": str(bank.negative_kinds[index]), "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
+    for _ in range(n_field):
+        (stamp,) = _orient(rng, bank.field[int(rng.integers(len(bank.field)))])
+        x0, y0 = int(rng.integers(-size // 2, nx - size // 2)), int(rng.integers(-size // 2, ny - size // 2))
+        _paste(canvas, stamp * sigma * _log_uniform(rng, 20.0, 5000.0), x0, y0)
+        objects.append({"kind": "field", "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
+    for _ in range(n_stars):
+        x, y = int(rng.integers(nx)), int(rng.integers(ny))
+        canvas[y, x] += sigma * _log_uniform(rng, 50.0, 50000.0)
+        objects.append({"kind": "star", "x": float(x), "y": float(y)})
+
+    fwhm = rng.uniform(*seeing_range) / scale
+    canvas = fftconvolve(canvas, moffat_kernel(fwhm, rng.uniform(2.5, 4.5)), mode="same")
+    noise = rng.normal(0.0, 1.0, shape)
+    if rng.random() < 0.3:  # resampled survey images have correlated noise
+        from scipy.ndimage import gaussian_filter
+
+        noise = gaussian_filter(noise, rng.uniform(0.4, 0.8))
+        noise /= noise.std()
+    variance = sigma ** 2 + np.clip(canvas, 0, None) * sigma / 20.0
+    image = canvas + noise * np.sqrt(variance) + sky_level
+    boxes = np.array(boxes, np.float32).reshape(-1, 4)
+    return Scene(image.astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects)

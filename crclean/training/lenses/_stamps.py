@@ -1,0 +1,156 @@
+"""Noise-free, unconvolved stamps: lenses (lenstronomy) and galaxies that are not.
+
+Lenses: a singular isothermal ellipsoid with external shear (Kormann et al.
+1994; lenstronomy's ``SIE`` + ``SHEAR``), a Sersic lens galaxy, and a Sersic
+source with star-forming clumps placed near the caustics, ray-traced with
+lenstronomy (Birrer & Amara 2018). Einstein radii span 0.5-3 arcsec.
+
+Hard negatives are what single-band lens searches confuse with arcs (e.g.
+Jacobs et al. 2019; Petrillo et al. 2019): ring galaxies, spirals, mergers
+and close pairs with tidal tails, and edge-on disks. Plain field galaxies and
+stars fill the rest of the sky.
+
+References
+----------
+Birrer, S. & Amara, A. 2018, Phys. Dark Universe 22, 189 (lenstronomy).
+Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
+Jacobs, C. et al. 2019, ApJS 243, 17.
+Petrillo, C. E. et al. 2019, MNRAS 484, 3879.
+"""
+
+import numpy as np
+
+from crclean.training.lenses._profiles import gaussian_ring, grid, normalised, sersic
+
+__all__ = ["lens_stamp", "negative_stamp", "field_galaxy_stamp", "NEGATIVE_KINDS"]
+
+NEGATIVE_KINDS = ("ring", "spiral", "pair", "edge_on")
+
+
+def _ellipticity(rng, sigma):
+    e1, e2 = np.clip(rng.normal(0.0, sigma, 2), -0.5, 0.5)
+    return float(e1), float(e2)
+
+
+def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0)):
+    """One strong lens.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    size : int
+        Stamp side in pixels.
+    pixel_scale : float
+        Arcsec per pixel.
+    theta_e_range : (float, float), optional
+        Einstein radii are drawn uniformly in this range (arcsec).
+
+    Returns
+    -------
+    dict
+        ``lens`` and ``arcs`` (unit-flux images), ``theta_e`` (arcsec),
+        ``arc_mask`` (bool: where the arcs are brighter than 8% of their
+        peak after a 0.8 arcsec seeing), and the lens centre offset.
+    """
+    # The profile classes directly: single-plane ray shooting needs no cosmology, and
+    # importing lenstronomy's LensModel/LightModel front ends costs seconds.
+    from lenstronomy.LensModel.Profiles.shear import Shear
+    from lenstronomy.LensModel.Profiles.sie import SIE
+    from lenstronomy.LightModel.Profiles.sersic import Sersic, SersicElliptic
+    from scipy.ndimage import gaussian_filter
+
+    theta_e = rng.uniform(*theta_e_range)
+    e1, e2 = _ellipticity(rng, 0.15)
+    gamma1, gamma2 = np.clip(rng.normal(0.0, 0.05, 2), -0.15, 0.15)
+    x0, y0 = rng.uniform(-0.5, 0.5, 2) * pixel_scale
+    x, y = grid(size, pixel_scale)
+    # Lens equation, one plane: beta = theta - alpha_SIE(theta) - alpha_shear(theta).
+    sie_x, sie_y = SIE().derivatives(x.ravel(), y.ravel(), theta_e, e1, e2, center_x=x0, center_y=y0)
+    shear_x, shear_y = Shear().derivatives(x.ravel(), y.ravel(), gamma1, gamma2, ra_0=x0, dec_0=y0)
+    beta_x, beta_y = x.ravel() - sie_x - shear_x, y.ravel() - sie_y - shear_y
+
+    # Source: a disk plus clumps, offset so that most sources are multiply imaged.
+    r_source = rng.uniform(0.08, 0.45)
+    offset = theta_e * np.sqrt(rng.uniform(0.0, 0.12)) + rng.uniform(0.0, 0.1)
+    angle = rng.uniform(0, 2 * np.pi)
+    sx, sy = x0 + offset * np.cos(angle), y0 + offset * np.sin(angle)
+    source = SersicElliptic().function(beta_x, beta_y, amp=1.0, R_sersic=r_source, n_sersic=rng.uniform(0.7, 2.5),
+                                       e1=_ellipticity(rng, 0.2)[0], e2=_ellipticity(rng, 0.2)[1],
+                                       center_x=sx, center_y=sy)
+    for _ in range(rng.integers(0, 6)):  # star-forming clumps
+        cx, cy = rng.normal(0.0, r_source, 2)
+        source = source + Sersic().function(beta_x, beta_y, amp=rng.uniform(0.5, 3.0),
+                                            R_sersic=rng.uniform(0.02, 0.07), n_sersic=1.0,
+                                            center_x=sx + cx, center_y=sy + cy)
+    arcs = normalised(source.reshape(x.shape))
+
+    q_light = float(np.clip(1 - np.hypot(e1, e2) * rng.uniform(0.8, 2.0), 0.4, 1.0))
+    phi_light = 0.5 * np.arctan2(e2, e1) + rng.normal(0.0, 0.2)
+    lens = normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0),
+                             q=q_light, phi=phi_light, x0=x0, y0=y0))
+    seen = gaussian_filter(arcs, 0.8 / 2.355 / pixel_scale)
+    return {"lens": lens, "arcs": arcs, "theta_e": float(theta_e), "arc_mask": seen > 0.08 * seen.max(),
+            "centre": (x0 / pixel_scale, y0 / pixel_scale)}
+
+
+def negative_stamp(rng, kind, *, size, pixel_scale):
+    """One galaxy that looks a little like a lens (unit flux).
+
+    Parameters
+    ----------
+    kind : {'ring', 'spiral', 'pair', 'edge_on'}
+    """
+    if kind not in NEGATIVE_KINDS:
+        raise ValueError(f"kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
+    x, y = grid(size, pixel_scale)
+    q, phi = rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)
+    if kind == "ring":
+        radius = rng.uniform(0.8, 4.0)
+        ring = gaussian_ring(x, y, radius=radius, width=rng.uniform(0.1, 0.5) * radius ** 0.5, q=q, phi=phi)
+        ring = ring * (1.0 + rng.uniform(0, 0.6) * np.cos(np.arctan2(y, x) - rng.uniform(0, 2 * np.pi)))
+        for _ in range(rng.integers(0, 6)):  # star-forming knots on the ring
+            a = rng.uniform(0, 2 * np.pi)
+            kx, ky = radius * np.cos(a), radius * q * np.sin(a)
+            ring = ring + rng.uniform(0.5, 2.0) * np.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * 0.1 ** 2))
+        nucleus = sersic(x, y, r_eff=rng.uniform(0.15, 0.8), n=rng.uniform(1.0, 4.0), q=q, phi=phi,
+                         x0=rng.normal(0, 0.2), y0=rng.normal(0, 0.2))
+        image = normalised(ring) * rng.uniform(0.3, 0.8) + normalised(nucleus) * rng.uniform(0.2, 0.7)
+    elif kind == "spiral":
+        r_disk = rng.uniform(0.6, 2.0)
+        u, v = (np.cos(phi) * x + np.sin(phi) * y), (-np.sin(phi) * x + np.cos(phi) * y) / q
+        radius, theta = np.hypot(u, v) + 1e-3, np.arctan2(v, u)
+        pitch = np.tan(np.radians(rng.uniform(10, 30)))
+        arms = 1.0 + rng.uniform(0.5, 1.0) * np.cos(2 * (theta - np.log(radius) / pitch))
+        disk = np.exp(-radius / (r_disk / 1.678)) * arms
+        bulge = sersic(x, y, r_eff=rng.uniform(0.2, 0.6), n=rng.uniform(2, 4), q=q, phi=phi)
+        image = normalised(disk) * rng.uniform(0.5, 0.9) + normalised(bulge) * rng.uniform(0.1, 0.5)
+    elif kind == "pair":
+        sep, a = rng.uniform(0.8, 3.0), rng.uniform(0, 2 * np.pi)
+        first = sersic(x, y, r_eff=rng.uniform(0.3, 1.0), n=rng.uniform(1, 4), q=q, phi=phi)
+        second = sersic(x, y, r_eff=rng.uniform(0.2, 0.8), n=rng.uniform(1, 4), q=rng.uniform(0.4, 1),
+                        phi=rng.uniform(0, np.pi), x0=sep * np.cos(a), y0=sep * np.sin(a))
+        image = normalised(first) + normalised(second) * rng.uniform(0.2, 1.0)
+        if rng.random() < 0.5:  # a curved tidal tail
+            bend = rng.uniform(1.5, 4.0)
+            tail = gaussian_ring(x, y, radius=bend, width=rng.uniform(0.15, 0.4),
+                                 x0=bend * np.cos(a + np.pi / 2), y0=bend * np.sin(a + np.pi / 2))
+            tail *= np.hypot(x, y) < rng.uniform(2.0, 4.5)
+            if tail.sum() > 0:
+                image = image + normalised(tail) * rng.uniform(0.1, 0.5)
+        image = image / image.sum()
+    else:  # edge_on
+        disk = sersic(x, y, r_eff=rng.uniform(0.8, 3.0), n=rng.uniform(0.7, 1.3), q=rng.uniform(0.08, 0.25), phi=phi)
+        bulge = sersic(x, y, r_eff=rng.uniform(0.2, 0.5), n=rng.uniform(1, 4), q=0.7, phi=phi)
+        image = normalised(disk) * rng.uniform(0.6, 0.95) + normalised(bulge) * rng.uniform(0.05, 0.4)
+    return np.asarray(image, np.float32) / float(image.sum())
+
+
+def field_galaxy_stamp(rng, *, size, pixel_scale):
+    """An ordinary galaxy: one or two Sersic components (unit flux)."""
+    x, y = grid(size, pixel_scale)
+    q, phi = rng.uniform(0.3, 1.0), rng.uniform(0, np.pi)
+    image = normalised(sersic(x, y, r_eff=np.exp(rng.uniform(np.log(0.15), np.log(1.5))),
+                              n=rng.uniform(0.6, 4.5), q=q, phi=phi))
+    if rng.random() < 0.3:
+        image = image + normalised(sersic(x, y, r_eff=rng.uniform(0.1, 0.4), n=4.0, q=q, phi=phi)) * rng.uniform(0.1, 1)
+    return np.asarray(image, np.float32) / float(image.sum())

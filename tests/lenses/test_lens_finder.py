@@ -1,0 +1,82 @@
+"""The runtime path: sky, windows, NMS, resampling with WCS, NaN borders, loading."""
+
+import numpy as np
+import pytest
+from lens_fixtures import blob_image, tan_wcs
+
+from crclean.exceptions import InputError, ModelError
+from crclean.lenses import LensFinder, LensModelSpec
+from crclean.lenses._background import subtract_background
+
+POSITIONS = [(40.0, 50.0), (125.0, 118.0), (210.0, 60.0), (61.0, 230.0)]  # (x, y), some on window seams
+
+
+def _nearest(catalog, x, y):
+    distance = np.hypot(catalog["x"] - x, catalog["y"] - y)
+    return float(distance.min()) if len(distance) else np.inf
+
+
+def test_finds_each_source_once_across_windows(blob_detector):
+    image = blob_image((260, 250), POSITIONS, seed=1)
+    finder = LensFinder(conf=0.9, network=blob_detector, device="cpu")
+    result = finder.find(image, pixel_scale=0.2, tile="t.fits")
+    catalog = result.catalog
+    assert len(catalog) == len(POSITIONS)
+    for x, y in POSITIONS:
+        assert _nearest(catalog, x, y) < 1.0
+    assert list(catalog["id"]) == [1, 2, 3, 4] and set(catalog["tile"]) == {"t.fits"}
+    assert np.all(np.isnan(catalog["ra"]))  # no WCS
+    assert not result.resampled
+    assert np.all(np.diff(catalog["score"]) <= 0)
+
+
+def test_resampled_tile_maps_detections_back_to_input_pixels(blob_detector):
+    shape, scale = (240, 260), 0.27
+    positions = [(60.0, 70.0), (180.0, 150.0), (130.0, 40.0)]
+    image = blob_image(shape, positions, seed=2, width=2.0)
+    wcs = tan_wcs(shape, scale)
+    result = LensFinder(conf=0.9, network=blob_detector, device="cpu").find(image, wcs=wcs, tile="t")
+    assert result.resampled
+    catalog = result.catalog
+    assert len(catalog) == 3
+    for x, y in positions:
+        assert _nearest(catalog, x, y) < 1.0
+        ra, dec = wcs.pixel_to_world_values(x, y)
+        separation = np.hypot((catalog["ra"] - ra) * np.cos(np.radians(dec)), catalog["dec"] - dec).min() * 3600
+        assert separation < 0.3
+    # 16 model pixels of 0.2 arcsec map to 16 * 0.2 / 0.27 input pixels.
+    assert np.allclose(catalog["xmax"] - catalog["xmin"] + 1, 16 * 0.2 / 0.27, atol=0.05)
+
+
+def test_nan_borders_are_skipped(blob_detector):
+    image = blob_image((200, 200), [(100.0, 100.0)], seed=3)
+    image[:, :30] = np.nan
+    image[-25:, :] = np.nan
+    catalog = LensFinder(conf=0.9, network=blob_detector).find(image, pixel_scale=0.2).catalog
+    assert len(catalog) == 1 and _nearest(catalog, 100, 100) < 1.0
+    assert np.isfinite(image[100, 100])  # the input is not modified: NaNs stay where they were
+    assert np.isnan(image[0, 0])
+
+
+def test_background_is_removed_and_noise_measured():
+    image = blob_image((200, 300), [], seed=4, sky=500.0)
+    subtracted, sigma = subtract_background(image)
+    assert abs(float(np.median(subtracted))) < 0.1 and sigma == pytest.approx(1.0, rel=0.1)
+    with pytest.raises(InputError, match="too little data"):
+        subtract_background(np.full((50, 50), np.nan))
+
+
+def test_bad_inputs_and_parameters_are_refused(blob_detector):
+    finder = LensFinder(network=blob_detector)
+    with pytest.raises(InputError, match="2-D image of at least 16x16"):
+        finder.find(np.zeros((8, 100)))
+    with pytest.raises(ValueError, match="conf must be"):
+        LensFinder(conf=1.5)
+    with pytest.raises(ModelError, match="unknown lens model 'nope'"):
+        LensFinder("nope")
+
+
+def test_missing_weights_raise_a_model_error():
+    spec = LensModelSpec(name="untrained", arch="rtdetr", file="no-such-file.pt", sha256="0" * 64)
+    with pytest.raises(ModelError, match="has no trained weights .*`crclean train lenses`"):
+        LensFinder(spec, device="cpu").load()

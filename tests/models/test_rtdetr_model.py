@@ -1,0 +1,76 @@
+"""The assembled detector: registry, size, outputs, loss, postprocessing."""
+
+import pytest
+import torch
+
+from crclean.models import build_network
+from crclean.models.rtdetr import SetCriterion, postprocess, varifocal_loss
+
+torch.set_num_threads(1)
+
+_SMALL = {"widths": (8, 16, 24, 32), "depths": (1, 1, 1, 1), "dim": 32, "encoder_ffn": 64,
+          "decoder_ffn": 64, "num_queries": 8, "decoder_layers": 2, "num_denoising": 6}
+
+
+def _targets():
+    return [{"labels": torch.zeros(1, dtype=torch.long), "boxes": torch.tensor([[0.3, 0.6, 0.25, 0.2]])},
+            {"labels": torch.zeros(0, dtype=torch.long), "boxes": torch.zeros(0, 4)}]
+
+
+def test_registry_builds_a_small_model():
+    model = build_network("rtdetr")
+    assert 1e6 < sum(p.numel() for p in model.parameters()) < 5e6
+    with pytest.raises(TypeError, match="unknown RT-DETR config keys"):
+        build_network("rtdetr", {"hidden": 3})
+
+
+def test_outputs_in_eval_and_training():
+    model = build_network("rtdetr", _SMALL).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 64, 96))
+    assert out["pred_logits"].shape == (2, 8, 1) and out["pred_boxes"].shape == (2, 8, 4)
+    assert ((out["pred_boxes"] >= 0) & (out["pred_boxes"] <= 1)).all()
+    model.train()
+    out = model(torch.randn(2, 1, 64, 64), _targets())
+    assert len(out["aux_outputs"]) == 1 and "enc_outputs" in out
+    # 6 positive denoising queries (one group per true box) and as many negatives
+    assert out["dn_meta"]["num_dn"] == 12 and out["dn_outputs"][0]["pred_boxes"].shape == (2, 12, 4)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        model(torch.randn(1, 1, 50, 64))
+
+
+def test_loss_decreases_when_overfitting_one_batch():
+    torch.manual_seed(0)
+    model = build_network("rtdetr", _SMALL)
+    criterion = SetCriterion()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    images = torch.zeros(2, 1, 64, 64)
+    images[0, 0, 32:45, 12:28] = 3.0  # the object of the first target
+    losses = []
+    for _ in range(25):
+        loss, _ = criterion(model(images, _targets()), _targets())
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_varifocal_loss_rewards_iou_aware_scores():
+    positive = torch.tensor([[True], [False]])
+    target = torch.tensor([[0.8], [0.0]])
+    good = varifocal_loss(torch.tensor([[1.386], [-4.0]]), target, positive)  # sigmoid(1.386) = 0.8
+    bad = varifocal_loss(torch.tensor([[-2.0], [2.0]]), target, positive)
+    assert good < bad
+
+
+def test_postprocess_gives_pixel_boxes_best_first():
+    outputs = {"pred_logits": torch.tensor([[[-3.0], [2.0], [0.0]]]),
+               "pred_boxes": torch.tensor([[[0.5, 0.5, 0.1, 0.1], [0.25, 0.5, 0.5, 0.25], [0.5, 0.5, 1.0, 1.0]]])}
+    (result,) = postprocess(outputs, (100, 200), top_k=2)
+    assert torch.allclose(result["scores"], torch.sigmoid(torch.tensor([2.0, 0.0])))
+    assert torch.allclose(result["boxes"][0], torch.tensor([0.0, 37.5, 100.0, 62.5]))
+    (kept,) = postprocess(outputs, (100, 200), top_k=3, min_score=0.6)
+    assert len(kept["scores"]) == 1
+    with pytest.raises(ValueError, match="top_k"):
+        postprocess(outputs, (10, 10), top_k=0)
