@@ -23,10 +23,14 @@ def _transunet(config):
     return TransUNet(**config)
 
 
+def _rtdetr(config):
+    from crclean.models.rtdetr import build_rtdetr
+
+    return build_rtdetr(config)
+
+
 ARCHITECTURES = MappingProxyType(
-    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet,
-     # Lazy: torch loads only when an RT-DETR is built.
-     "rtdetr": lambda config: __import__("crclean.models.rtdetr", fromlist=["build_rtdetr"]).build_rtdetr(config)}
+    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet, "rtdetr": _rtdetr}
 )
 
 
