@@ -85,7 +85,7 @@ def lacosmic_masks(e):
 
 
 def contenders(own_models):
-    runs = {f"crclean {name}": crclean_model(name) for name in own_models}
+    runs = {name: crclean_model(name) for name in own_models}
     runs["deepCR DECam (crclean port)"] = crclean_model("deepcr-decam")
     runs["deepCR DECam (deepCR package)"] = deepcr_package("decam", "adu")
     runs["deepCR ACS-WFC (crclean port)"] = crclean_model("deepcr-acs-wfc")

@@ -89,7 +89,8 @@ class Cleaner:
     batch_size : int, optional
         Tiles per forward pass; default 4 on the CPU, 32 on a GPU.
     tile_size : int, optional
-        Tile side in pixels (multiple of 16).
+        Tile side in pixels (multiple of 16). Default: the model's own
+        (``ModelSpec.tile_size``): 256 for deepCR's networks, 512 for crclean's.
     overlap : int, optional
         Pixels shared by neighbouring tiles (multiple of 16, at most half a
         tile). Default: the model's own (``ModelSpec.overlap``), enough for
@@ -99,7 +100,7 @@ class Cleaner:
     """
 
     def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                 batch_size=None, tile_size=256, overlap=None, progress=False):
+                 batch_size=None, tile_size=None, overlap=None, progress=False):
         from crclean.engine import TILE_MULTIPLE
 
         self.spec = get_model(model)
@@ -112,6 +113,8 @@ class Cleaner:
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
         if batch_size is not None:
             _check_positive_int("batch_size", batch_size)
+        if tile_size is None:
+            tile_size = self.spec.tile_size
         _check_positive_int("tile_size", tile_size, multiple=TILE_MULTIPLE)
         if overlap is None:
             overlap = min(self.spec.overlap, tile_size // 2)

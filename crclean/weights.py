@@ -52,9 +52,11 @@ class ModelSpec:
         ``'scale'`` (divide by ``scale``; deepCR) or ``'background'``
         (`crclean.engine.noise_normalise`: in units of the local sky noise,
         so gain, bias and units do not matter).
-    overlap : int
-        Default tile overlap in pixels: enough for the network's receptive
-        field that the result does not depend on the tile size (measured).
+    tile_size, overlap : int
+        Default tile side and overlap in pixels: the overlap is enough for
+        the network's receptive field that the result does not depend on the
+        tile size (measured), and the tile is large enough that the overlap
+        costs little.
     arch, config : str, dict
         Registered architecture name and its constructor arguments.
     package, resource : str
@@ -75,6 +77,7 @@ class ModelSpec:
     units: str = "adu"
     scale: float = 1.0
     normalisation: str = "scale"
+    tile_size: int = 256
     overlap: int = 32
     arch: str = ""
     config: dict = field(default_factory=dict)
@@ -95,8 +98,36 @@ def _deepcr(name, resource, sha256, units, instruments):
     )
 
 
+def _own(name, resource, sha256, instruments, config):
+    """A manifest entry for one of crclean's own TransUNet mask networks (in weights/)."""
+    return ModelSpec(
+        name=name, kind="network", instruments=instruments, normalisation="background",
+        # Stacked neighbourhood attention has a wide receptive field: with a
+        # 128 px overlap, 256 and 512 px tiles agree to 1.3e-4 (64 px: 0.05).
+        # 512 px tiles keep the overlap's cost to that of 256/64.
+        tile_size=512, overlap=128, arch="transunet", config=config, package=None, resource=resource,
+        sha256=sha256, version=resource.rsplit("-", 1)[-1].removesuffix(".pt"),
+        reference=f"crclean, trained on crclean's simulations; model card weights/{resource[:-3]}.md",
+    )
+
+
+# The architecture both shipped models were trained with (training/configs/*.toml).
+_TRANSUNET_SMALL = {"channels": [16, 32, 64], "embed_dim": 60, "depth": 6, "heads": 6,
+                    "mlp_dim": 100, "norm": "batch", "window": 5}
+
 MODELS = MappingProxyType(
     {
+        "crclean-ground": _own(
+            "crclean-ground", "crclean-ground-v2.pt",
+            "711ff1fe6e50d0656f8a2376ec1069f35b025983ef94f957d4a33b38bf42b719",
+            "ground-based CCDs, thin and thick (deep-depletion); raw or calibrated, any units",
+            _TRANSUNET_SMALL,
+        ),
+        "crclean-space": _own(
+            "crclean-space", "crclean-space-v1.pt",
+            "2642ec3c3721df7da4ce561bd7a6b69fadb69e38fd8c65ab46bf48e624f021f8",
+            "HST ACS/WFC-like space CCDs (sharp, undersampled PSF); any units", _TRANSUNET_SMALL,
+        ),
         "deepcr-decam": _deepcr(
             "deepcr-decam", "mask/decam.pth",
             "686de2afab28d13b2bff3c418ecf017d0b290ca5e8c811ef71f673ce12230815", "adu",
@@ -118,8 +149,9 @@ MODELS = MappingProxyType(
     }
 )
 
-#: Until crclean's own models land, deepCR's DECam network is the default.
-DEFAULT_MODEL = "deepcr-decam"
+#: crclean's ground model: it beats deepCR, Cosmic-CoNN and LA Cosmic on both
+#: ground sets of benchmarks/masks.py (docs/benchmarks.md).
+DEFAULT_MODEL = "crclean-ground"
 
 def _shipped_weights_dir():
     # The top-level weights/ folder is installed as the data package

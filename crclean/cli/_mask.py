@@ -31,8 +31,8 @@ __all__ = ["mask_command"]
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Tiles per forward pass [default: 4 on CPU, 32 on GPU].")
-@click.option("--tile-size", type=click.IntRange(min=32), default=256, show_default=True,
-              help="Tile side in pixels (multiple of 16).")
+@click.option("--tile-size", type=click.IntRange(min=32), default=None,
+              help="Tile side in pixels, a multiple of 16 [default: the model's; see `crclean models`].")
 @click.option("--overlap", type=click.IntRange(min=0), default=None,
               help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile) "
                    "[default: the model's, enough for seamless tiles; see `crclean models`].")
@@ -127,7 +127,8 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
         from crclean._dask import clean_on_dask
 
         options = dict(model=model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
-                       device=device, batch_size=batch_size, tile_size=tile_size, overlap=cleaner.overlap)
+                       device=device, batch_size=batch_size, tile_size=cleaner.tile_size,
+                       overlap=cleaner.overlap)
         outcomes = clean_on_dask(jobs, options, scheduler=scheduler, workers=workers) if jobs else iter(())
     else:
         outcomes = (clean_one(cleaner, path, target, **options) for path, target, options in jobs)

@@ -18,7 +18,7 @@ def models_command():
         if spec.kind == "network":
             units = "any (normalised by the sky noise)" if spec.normalisation == "background" else spec.units
             click.echo(f"  units:    {units}")
-            click.echo(f"  overlap:  {spec.overlap} px by default")
+            click.echo(f"  tiles:    {spec.tile_size} px, overlapping by {spec.overlap} px, by default")
             try:
                 location = str(weights_path(spec))
             except ModelError as error:

@@ -112,10 +112,13 @@ def plan_tiles(shape, tile_size, overlap, *, multiple=16):
 def blend_window(tile_size, overlap):
     """2-D blend weights for one tile.
 
-    The 1-D profile is zero over a guard band of ``overlap // 4`` pixels at
-    each end, a raised cosine over the next ``overlap // 2`` pixels, and one in
-    the middle. Neighbouring tiles' ramps overlap, so every pixel of the image
-    gets a positive total weight.
+    The 1-D profile rises over a short raised-cosine ramp of
+    ``min(overlap // 2, 16)`` pixels after a zero-weight guard band that takes
+    the rest of half the overlap, and is one in the middle. The guard band is
+    where a tile's own edge (its zero padding) still reaches the prediction,
+    so the wider the network's receptive field, the larger the overlap it
+    needs (each model declares its own). Neighbouring tiles' ramps overlap, so
+    every pixel of the image gets a positive total weight.
 
     Parameters
     ----------
@@ -129,8 +132,8 @@ def blend_window(tile_size, overlap):
     """
     profile = np.ones(tile_size, dtype=np.float64)
     if overlap > 0:
-        guard = overlap // 4
-        ramp_len = overlap - 2 * guard
+        ramp_len = min(overlap // 2, 16)
+        guard = (overlap - ramp_len) // 2
         t = (np.arange(ramp_len) + 0.5) / ramp_len
         ramp = np.sin(0.5 * np.pi * t) ** 2
         edge = np.concatenate([np.zeros(guard), ramp])

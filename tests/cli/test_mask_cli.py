@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from crclean import __version__
 from crclean.cli import main
+from crclean.weights import DEFAULT_MODEL
 
 
 def run(*args, input=None):
@@ -35,7 +36,7 @@ def test_single_ground_frame(ground_fits):
         flagged = (dq & 8192) > 0
         assert (flagged & truth).sum() / truth.sum() > 0.9
         assert hdul[0].header["NCRPIX"] == flagged.sum()
-        assert hdul[0].header["CRMODEL"] == "deepcr-decam"
+        assert hdul[0].header["CRMODEL"] == DEFAULT_MODEL == "crclean-ground"
         assert hdul[0].header["CRVERS"] == __version__
         assert "crclean" in str(hdul[0].header["HISTORY"])
         prob = hdul["CRPROB"].data
@@ -230,7 +231,8 @@ def test_read_only_output_folder(ground_fits, tmp_path, monkeypatch):
 def test_version_and_models():
     assert run("--version").output.strip() == f"crclean, version {__version__}"
     listing = run("models").output
-    assert "deepcr-decam  (default)" in listing and "lacosmic" in listing and "sha256" in listing
+    assert "crclean-ground  (default)" in listing and "deepcr-decam" in listing and "lacosmic" in listing
+    assert "sha256" in listing
 
 
 def test_python_dash_m_runs():

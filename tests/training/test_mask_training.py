@@ -84,3 +84,20 @@ def test_shipped_configs_load():
     configs = Path(crclean.training.__file__).parent / "configs"
     for path in configs.glob("*.toml"):
         assert load_config(path)["arch"] == "transunet"
+
+
+def test_scaled_cosmic_rays_get_a_matching_truth():
+    from crclean.training.mask._data import _scale_cosmic_rays
+    from crclean.training.simulate import simulate_exposure
+
+    exposure = simulate_exposure((128, 128), seed=7, profile="ground_thin", cr_rate=3.0)
+    image, target, ignore = _scale_cosmic_rays(exposure, 5.0)
+    hits = exposure.cr_electrons > 0
+    unclipped = hits & ~exposure.saturated_mask & (image < image.max())  # the full well caps the rest
+    added = (image - exposure.clean_adu)[unclipped]
+    expected = (5.0 * (exposure.image_adu - exposure.clean_adu))[unclipped]
+    np.testing.assert_allclose(added, expected, rtol=1e-3, atol=1e-2)
+    assert target.sum() >= exposure.cr_mask.sum()  # brighter hits: more pixels above 3 sigma
+    assert not (target & ignore).any() and not (target & exposure.defect_mask).any()
+    assert ((target | ignore) == hits).all()
+    np.testing.assert_array_equal(image[~hits], exposure.image_adu[~hits])

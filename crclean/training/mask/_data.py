@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean.engine._background import noise_normalise
-from crclean.training.simulate import simulate_exposure
+from crclean.training.simulate import MASK_THRESHOLD_SIGMA, PROFILES, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET"]
 
@@ -59,7 +59,24 @@ class SamplePool:
         return out
 
 
-def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), progress=None):
+def _scale_cosmic_rays(exposure, scale):
+    """The exposure with its cosmic-ray charge times ``scale``, and the truth redone.
+
+    Real hits span a wider range of brightness relative to the sky noise than
+    one detector profile gives (heavy ions, alpha particles, faint skies); a
+    model that never saw hits hundreds of sigma bright takes them for stars.
+    """
+    ceiling = PROFILES[exposure.profile].full_well / exposure.gain + exposure.bias
+    ceiling = max(ceiling, float(exposure.image_adu.max()))
+    image = np.minimum(exposure.clean_adu + scale * (exposure.image_adu - exposure.clean_adu), ceiling)
+    hit = exposure.cr_electrons > 0
+    target = hit & (scale * exposure.cr_electrons > MASK_THRESHOLD_SIGMA * exposure.noise_sigma_electrons)
+    target &= ~exposure.defect_mask
+    return image.astype(np.float32), target, hit & ~target
+
+
+def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
+               progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -77,6 +94,9 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), pr
     cr_rate : (float, float)
         Range of cosmic-ray rates (events / cm^2 / s), drawn per exposure;
         raised above the natural rate so every crop teaches something.
+    cr_scale : (float, float)
+        Range of a factor on every exposure's cosmic-ray charge, drawn
+        log-uniformly per exposure (1, 1: as simulated).
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -90,9 +110,13 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), pr
     for i in range(n):
         exposure = simulate_exposure((size, size), seed=seed + i, profile=profiles[i % len(profiles)],
                                      split=split, cr_rate=float(rng.uniform(*cr_rate)))
-        arrays["inputs"][i] = noise_normalise(exposure.image_adu)
-        arrays["target"][i] = exposure.cr_mask
-        arrays["weight"][i] = ~exposure.ignore_mask
+        image, target, ignore = exposure.image_adu, exposure.cr_mask, exposure.ignore_mask
+        if cr_scale[0] != cr_scale[1]:
+            scale = float(np.exp(rng.uniform(np.log(cr_scale[0]), np.log(cr_scale[1]))))
+            image, target, ignore = _scale_cosmic_rays(exposure, scale)
+        arrays["inputs"][i] = noise_normalise(image)
+        arrays["target"][i] = target
+        arrays["weight"][i] = ~ignore
         arrays["star_cores"][i] = exposure.star_core_mask
         if progress is not None:
             progress(1)

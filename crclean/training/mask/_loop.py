@@ -17,9 +17,9 @@ __all__ = ["load_config", "train_mask", "predict_pool"]
 _DEFAULTS = {
     "model": {},
     "data": {"profiles": ["ground_thin", "ground_thick"], "size": 256, "train_exposures": 1200,
-             "validation_exposures": 48, "cr_rate": [0.5, 3.0], "seed": 0},
+             "validation_exposures": 48, "cr_rate": [0.5, 3.0], "cr_scale": [1.0, 1.0], "seed": 0},
     "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
-              "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0},
+              "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": ""},
 }
 
 
@@ -59,7 +59,7 @@ def _pool(out_dir, kind, data, progress):
     with ProgressBar(n, f"simulating {kind} exposures", enabled=progress) as bar:
         pool = build_pool(n, size=data["size"], profiles=data["profiles"], seed=seed,
                           split="train" if train else "validation", cr_rate=tuple(data["cr_rate"]),
-                          progress=bar.update)
+                          cr_scale=tuple(data["cr_scale"]), progress=bar.update)
     np.savez(cache, **vars(pool))
     return pool
 
@@ -114,6 +114,9 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     train_pool = _pool(out_dir, "train", data, progress)
     validation_pool = _pool(out_dir, "validation", data, progress)
     network = build_network(config["arch"], config["model"])
+    if train["init"]:
+        # Fine-tuning: start from a state dict (a path relative to where the run starts).
+        network.load_state_dict(torch.load(train["init"], map_location="cpu", weights_only=True))
     optimiser = torch.optim.AdamW(network.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
 
     def schedule(step):  # linear warm-up, then cosine decay to 5%
