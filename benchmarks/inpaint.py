@@ -37,7 +37,6 @@ scored on the same true-mask pixels: cosmic rays it misses stay in.
 """
 
 import argparse
-import re
 import sys
 import time
 import warnings
@@ -46,6 +45,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from _docs import write_section
+
 from crclean.inpaint import INPAINTERS, get_inpainter
 from crclean.training.simulate import simulate_exposure
 
@@ -53,7 +54,6 @@ SETS = {"ground thin CCD": "ground_thin", "ground thick CCD": "ground_thick", "s
 SEED = 30_000_000  # far from training (0...), validation (10_000_000...) and the mask benchmark (20_000_000...)
 APERTURE_FWHM = 1.5
 ANNULUS_FWHM = (3.0, 5.0)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_sets(size, n_exposures, cr_rate):
@@ -190,18 +190,6 @@ def table(rows):
     return "\n".join(lines)
 
 
-def write_docs(text, command):
-    docs = ROOT / "docs" / "benchmarks.md"
-    section = (f"<!-- inpaint:start -->\n## Inpainting\n\nCommand (run from the repository root):\n\n"
-               f"    {command}\n\n{text}\n<!-- inpaint:end -->")
-    current = docs.read_text() if docs.exists() else "# Benchmarks\n"
-    if "<!-- inpaint:start -->" in current:
-        current = re.sub(r"<!-- inpaint:start -->.*<!-- inpaint:end -->", lambda _: section, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    docs.write_text(current)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="exposure side in pixels")
@@ -221,7 +209,7 @@ def main(argv=None):
     print(text)
     if args.write_docs:
         command = "python benchmarks/inpaint.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_docs(header + "\n\n" + text, command.strip())
+        write_section("inpaint", "Inpainting", command, f"{header}\n\n{text}")
 
 
 if __name__ == "__main__":

@@ -18,13 +18,14 @@ sigclip; its TPR at a given FPR is the best sweep point within that FPR.
 """
 
 import argparse
-import re
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from _docs import write_section
 
 from crclean.training.mask import mask_scores
 from crclean.training.simulate import simulate_exposure
@@ -188,18 +189,6 @@ def plot(curves, path):
     figure.savefig(path, dpi=90)
 
 
-def write_docs(text, command):
-    docs = ROOT / "docs" / "benchmarks.md"
-    section = (f"<!-- masks:start -->\n## Cosmic-ray masks\n\nCommand (run from the repository root):\n\n"
-               f"    {command}\n\n{text}\n\n![ROC curves](benchmarks_masks_roc.png)\n<!-- masks:end -->")
-    current = docs.read_text() if docs.exists() else "# Benchmarks\n"
-    if "<!-- masks:start -->" in current:
-        current = re.sub(r"<!-- masks:start -->.*<!-- masks:end -->", lambda _: section, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    docs.write_text(current)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="exposure side in pixels")
@@ -225,7 +214,8 @@ def main(argv=None):
     if args.write_docs:
         plot(curves, ROOT / "docs" / "benchmarks_masks_roc.png")
         command = "python benchmarks/masks.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_docs(header + "\n\n" + text, command.strip())
+        write_section("masks", "Cosmic-ray masks", command,
+                      f"{header}\n\n{text}\n\n![ROC curves](benchmarks_masks_roc.png)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ default 1024 px crops), model load included.
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,8 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
+from _docs import write_section
 
 # Runs inside the subprocess: does the work, prints {"seconds": ..., "rss_mb": ...}.
 _CHILD = r"""
@@ -121,16 +119,7 @@ def main(argv=None):
     print(table)
     if args.write_docs:
         command = "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        section = (f"<!-- throughput:start -->\n## Throughput and memory\n\nCommand:\n\n    {command.strip()}\n\n"
-                   f"{header}\n\n{table}\n<!-- throughput:end -->")
-        docs = ROOT / "docs" / "benchmarks.md"
-        current = docs.read_text() if docs.exists() else "# Benchmarks\n"
-        if "<!-- throughput:start -->" in current:
-            current = re.sub(r"<!-- throughput:start -->.*<!-- throughput:end -->", lambda _: section, current,
-                             flags=re.S)
-        else:
-            current = current.rstrip() + "\n\n" + section + "\n"
-        docs.write_text(current)
+        write_section("throughput", "Throughput and memory", command, f"{header}\n\n{table}")
 
 
 if __name__ == "__main__":
