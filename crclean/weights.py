@@ -102,10 +102,11 @@ def _own(name, resource, sha256, instruments, config):
     """A manifest entry for one of crclean's own TransUNet mask networks (in weights/)."""
     return ModelSpec(
         name=name, kind="network", instruments=instruments, normalisation="background",
-        # Stacked neighbourhood attention has a wide receptive field: with a
-        # 128 px overlap, 256 and 512 px tiles agree to 1.3e-4 (64 px: 0.05).
-        # 512 px tiles keep the overlap's cost to that of 256/64.
-        tile_size=512, overlap=128, arch="transunet", config=config, package=None, resource=resource,
+        # Stacked neighbourhood attention has a wide receptive field: on a
+        # 600 px exposure, 256-512 px tiles agree with one 1024 px tile to
+        # 1e-5 with a 160 px overlap (128 px: up to 6e-3; 96 px: 1e-2).
+        # 1024 px tiles keep the overlap's cost near 40%.
+        tile_size=1024, overlap=160, arch="transunet", config=config, package=None, resource=resource,
         sha256=sha256, version=resource.rsplit("-", 1)[-1].removesuffix(".pt"),
         reference=f"crclean, trained on crclean's simulations; model card weights/{resource[:-3]}.md",
     )

@@ -30,9 +30,10 @@ __all__ = ["mask_command"]
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Tiles per forward pass [default: 4 on CPU, 32 on GPU].")
+              help="Tiles per forward pass [default: about 1 Mpx of tiles on CPU, 8 Mpx on GPU].")
 @click.option("--tile-size", type=click.IntRange(min=32), default=None,
-              help="Tile side in pixels, a multiple of 16 [default: the model's; see `crclean models`].")
+              help="Largest tile side in pixels, a multiple of 16 [default: the model's; "
+                   "see `crclean models`].")
 @click.option("--overlap", type=click.IntRange(min=0), default=None,
               help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile) "
                    "[default: the model's, enough for seamless tiles; see `crclean models`].")

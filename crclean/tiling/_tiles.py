@@ -1,8 +1,11 @@
 """Overlapping tiles, smooth blend weights and stitching.
 
 The image is padded once (reflect) by half the overlap on every side, then
-covered by square tiles whose origins sit on a fixed grid of step
-``tile_size - overlap``. Each tile's prediction is multiplied by a separable
+covered by tiles whose origins sit on a regular grid. ``tile_size`` is the
+largest tile side; along each axis the tiles are shrunk, in steps of the
+model's alignment, to the smallest length that still needs no more tiles, so
+a 2048 px wide CCD is covered by three 816 px tiles rather than three of
+1024 px that run far past its edge. Each tile's prediction is multiplied by a separable
 window that is exactly zero in a guard band at the tile border (where a
 convolution sees the tile's own zero padding) and rises smoothly to one;
 the weighted sum is divided by the summed weights. Because the padding is the
@@ -38,7 +41,10 @@ class TilePlan:
     origins : list of tuple of int
         ``(row, col)`` of each tile's first pixel in the padded image.
     tile_size, overlap : int
-        As requested.
+        As requested (``tile_size`` is the largest tile side).
+    tile_shape : tuple of int
+        ``(rows, cols)`` of every tile of this plan, each at most
+        ``tile_size``.
     """
 
     shape: tuple
@@ -47,6 +53,7 @@ class TilePlan:
     origins: list
     tile_size: int
     overlap: int
+    tile_shape: tuple
 
     @property
     def n_tiles(self):
@@ -74,14 +81,14 @@ def _validate(shape, tile_size, overlap, multiple):
 
 
 def plan_tiles(shape, tile_size, overlap, *, multiple=16):
-    """Plan overlapping square tiles covering an image.
+    """Plan overlapping tiles covering an image.
 
     Parameters
     ----------
     shape : tuple of int
         Image shape ``(ny, nx)``; each side at least `MIN_IMAGE_SIZE`.
     tile_size : int
-        Tile side in pixels, a multiple of `multiple`.
+        Largest tile side in pixels, a multiple of `multiple`.
     overlap : int
         Pixels shared by neighbouring tiles, a multiple of `multiple`, at
         most ``tile_size // 2``.
@@ -93,23 +100,30 @@ def plan_tiles(shape, tile_size, overlap, *, multiple=16):
     TilePlan
     """
     _validate(shape, tile_size, overlap, multiple)
-    step = tile_size - overlap
     # Half the overlap of reflected context on each side, so edge pixels get
     # the same treatment as interior ones.
     margin = overlap // 2
-    pad, padded, starts = [], [], []
+    pad, padded, starts, tile_shape = [], [], [], []
     for n in shape:
         inner = n + 2 * margin
-        n_tiles = max(1, -(-(inner - tile_size) // step) + 1)
-        total = (n_tiles - 1) * step + tile_size
+        n_tiles = max(1, -(-(inner - tile_size) // (tile_size - overlap)) + 1)
+        # The shortest step (a multiple of the alignment, so every origin
+        # stays on the same grid whatever the tile size) that covers the axis
+        # with n_tiles tiles.
+        step = -(-(inner - overlap) // n_tiles)
+        step = -(-step // multiple) * multiple
+        length = step + overlap
+        total = (n_tiles - 1) * step + length
         pad.append((margin, total - n - margin))
         padded.append(total)
         starts.append([i * step for i in range(n_tiles)])
+        tile_shape.append(length)
     origins = [(r, c) for r in starts[0] for c in starts[1]]
-    return TilePlan(tuple(shape), tuple(padded), tuple(pad), origins, tile_size, overlap)
+    return TilePlan(tuple(shape), tuple(padded), tuple(pad), origins, tile_size, overlap,
+                    tuple(tile_shape))
 
 
-def blend_window(tile_size, overlap):
+def blend_window(tile_shape, overlap):
     """2-D blend weights for one tile.
 
     The 1-D profile rises over a short raised-cosine ramp of
@@ -122,15 +136,22 @@ def blend_window(tile_size, overlap):
 
     Parameters
     ----------
-    tile_size, overlap : int
+    tile_shape : int or tuple of int
+        Tile side, or ``(rows, cols)``.
+    overlap : int
         As for `plan_tiles`.
 
     Returns
     -------
     numpy.ndarray
-        ``(tile_size, tile_size)`` float32 weights in [0, 1].
+        float32 weights in [0, 1] of the tile's shape.
     """
-    profile = np.ones(tile_size, dtype=np.float64)
+    rows, cols = (tile_shape, tile_shape) if np.isscalar(tile_shape) else tile_shape
+    return np.outer(_blend_profile(rows, overlap), _blend_profile(cols, overlap)).astype(np.float32)
+
+
+def _blend_profile(length, overlap):
+    profile = np.ones(length, dtype=np.float64)
     if overlap > 0:
         ramp_len = min(overlap // 2, 16)
         guard = (overlap - ramp_len) // 2
@@ -138,8 +159,8 @@ def blend_window(tile_size, overlap):
         ramp = np.sin(0.5 * np.pi * t) ** 2
         edge = np.concatenate([np.zeros(guard), ramp])
         profile[: edge.size] = edge
-        profile[tile_size - edge.size :] = edge[::-1]
-    return np.outer(profile, profile).astype(np.float32)
+        profile[length - edge.size :] = edge[::-1]
+    return profile
 
 
 class Stitcher:
@@ -153,16 +174,16 @@ class Stitcher:
 
     def __init__(self, plan):
         self.plan = plan
-        self._window = blend_window(plan.tile_size, plan.overlap)
+        self._window = blend_window(plan.tile_shape, plan.overlap)
         self._sum = np.zeros(plan.padded_shape, dtype=np.float32)
         self._weight = np.zeros(plan.padded_shape, dtype=np.float32)
 
     def add(self, origin, prediction):
         """Add one tile's prediction at ``origin`` (row, col) of the padded image."""
         r, c = origin
-        size = self.plan.tile_size
-        self._sum[r : r + size, c : c + size] += prediction * self._window
-        self._weight[r : r + size, c : c + size] += self._window
+        rows, cols = self.plan.tile_shape
+        self._sum[r : r + rows, c : c + cols] += prediction * self._window
+        self._weight[r : r + rows, c : c + cols] += self._window
 
     def result(self):
         """Blended prediction cropped back to the original image shape."""

@@ -20,9 +20,10 @@ def test_both_own_models_ship():
 def test_result_does_not_depend_on_tile_size(name):
     exposure = simulate_exposure((299, 299), seed=20_500_000, profile=PROFILE[name], split="validation",
                                  cr_rate=1.0)
-    # With the model's default overlap (128 px), from its default 512 px tiles down to 256.
+    # With the model's default overlap (160 px), from one tile (its default
+    # 1024 px) down to four tiles of 320 x 320 px.
     large = Cleaner(name, inpaint=None, device="cpu").clean_array(exposure.image_adu)
-    small = Cleaner(name, tile_size=256, inpaint=None, device="cpu").clean_array(exposure.image_adu)
+    small = Cleaner(name, tile_size=336, inpaint=None, device="cpu").clean_array(exposure.image_adu)
     assert (large.probability > 0.5).sum() > 100
     assert np.abs(large.probability - small.probability).max() < 1e-3
 

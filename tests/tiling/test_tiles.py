@@ -14,7 +14,7 @@ def test_every_pixel_gets_positive_weight(shape, tile_size, overlap):
     plan = plan_tiles(shape, tile_size, overlap)
     stitcher = Stitcher(plan)
     for origin in plan.origins:
-        stitcher.add(origin, np.ones((tile_size, tile_size), np.float32))
+        stitcher.add(origin, np.ones(plan.tile_shape, np.float32))
     (top, _), (left, _) = plan.pad
     weight = stitcher._weight[top : top + shape[0], left : left + shape[1]]
     assert weight.min() > 0.05
@@ -24,9 +24,22 @@ def test_every_pixel_gets_positive_weight(shape, tile_size, overlap):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_tiles_lie_inside_padded_image_on_aligned_grid(shape):
     plan = plan_tiles(shape, 256, 32, multiple=16)
+    rows, cols = plan.tile_shape
+    assert rows <= 256 and cols <= 256 and rows % 16 == 0 and cols % 16 == 0
     assert all(r % 16 == 0 and c % 16 == 0 for r, c in plan.origins)
-    assert all(r + 256 <= plan.padded_shape[0] and c + 256 <= plan.padded_shape[1] for r, c in plan.origins)
+    assert all(r + rows <= plan.padded_shape[0] and c + cols <= plan.padded_shape[1] for r, c in plan.origins)
     assert plan.pad[0][0] == plan.pad[1][0] == 16
+
+
+@pytest.mark.parametrize("n, tiles, length", [(2048, 3, 816), (4096, 5, 960), (1024, 2, 640), (150, 1, 288)])
+def test_tiles_shrink_to_cover_an_axis_with_little_waste(n, tiles, length):
+    # A 2048 px axis with 1024 px tiles and 128 px overlap needs three tiles
+    # either way; balanced, they are 816 px long instead of running 640 px
+    # past the image edge.
+    plan = plan_tiles((n, 64), 1024, 128)
+    assert plan.tile_shape[0] == length
+    assert len({r for r, _ in plan.origins}) == tiles
+    assert plan.padded_shape[0] - (n + 128) < 16 * tiles
 
 
 def test_stitching_a_local_function_does_not_depend_on_tile_size():
@@ -45,7 +58,8 @@ def test_stitching_a_local_function_does_not_depend_on_tile_size():
         padded = pad_image(image, plan)
         stitcher = Stitcher(plan)
         for r, c in plan.origins:
-            stitcher.add((r, c), box(padded[r : r + tile_size, c : c + tile_size]))
+            rows, cols = plan.tile_shape
+            stitcher.add((r, c), box(padded[r : r + rows, c : c + cols]))
         results.append(stitcher.result())
     np.testing.assert_allclose(results[0], results[1], atol=1e-5)
 
@@ -55,6 +69,7 @@ def test_blend_window_is_zero_in_guard_band_and_one_inside():
     assert window.shape == (256, 256)
     assert np.all(window[:8] == 0) and np.all(window[:, -8:] == 0)
     assert np.all(window[24:-24, 24:-24] == 1)
+    assert blend_window((96, 160), 32).shape == (96, 160)
 
 
 @pytest.mark.parametrize(

@@ -81,9 +81,14 @@ def test_shipped_configs_load():
 
     import crclean.training
 
-    configs = Path(crclean.training.__file__).parent / "configs"
-    for path in configs.glob("*.toml"):
-        assert load_config(path)["arch"] == "transunet"
+    from crclean.models import build_network
+
+    configs = sorted((Path(crclean.training.__file__).parent / "configs").glob("*.toml"))
+    assert {path.stem for path in configs} >= {"ground", "space", "ground-unet"}
+    for path in configs:
+        config = load_config(path)
+        network = build_network(config["arch"], config["model"])
+        assert sum(p.numel() for p in network.parameters()) > 100_000
 
 
 def test_scaled_cosmic_rays_get_a_matching_truth():

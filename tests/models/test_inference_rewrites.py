@@ -1,0 +1,54 @@
+"""Inference rewrites keep a network's output and leave the original alone."""
+
+import pytest
+import torch
+from torch import nn
+
+from crclean.engine import default_batch_size
+from crclean.models import build_network
+from crclean.models._inference import fold_batch_norm, prepare_for_inference
+
+
+def _trained_looking(arch, config):
+    # Non-trivial BatchNorm statistics, as a trained network has.
+    torch.manual_seed(0)
+    network = build_network(arch, config)
+    for module in network.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    return network.eval()
+
+
+@pytest.mark.parametrize("arch, config, n_norms", [
+    ("transunet", {"norm": "batch", "window": 5}, 12),
+    ("unet", {"channels": [8, 16], "norm": "batch"}, 6),
+    ("deepcr-unet", {"hidden": 8}, 6),
+])
+def test_prepared_network_gives_the_same_logits(arch, config, n_norms):
+    network = _trained_looking(arch, config)
+    x = torch.randn(2, 1, 96, 128)
+    with torch.inference_mode():
+        expected = network(x)
+        prepared, memory_format = prepare_for_inference(network, torch.device("cpu"))
+        got = prepared(x.contiguous(memory_format=memory_format))
+    assert memory_format == torch.channels_last
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in prepared.modules())
+    # The original keeps its BatchNorm layers (prepare works on a copy).
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in network.modules()) == n_norms
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_folding_refuses_a_network_in_training_mode():
+    network = build_network("unet", {"channels": [8, 16], "norm": "batch"})
+    with pytest.raises(ValueError, match="evaluation mode"):
+        fold_batch_norm(network)
+
+
+@pytest.mark.parametrize("device, tile_size, expected", [
+    ("cpu", 256, 16), ("cpu", 1024, 1), ("cpu", 2048, 1), ("cuda", 1024, 8), ("cuda", 256, 128),
+])
+def test_default_batch_holds_a_fixed_number_of_pixels(device, tile_size, expected):
+    assert default_batch_size(torch.device(device), tile_size) == expected
