@@ -9,7 +9,9 @@ do not mix in, and is scored against the exposure without cosmic rays (``clean_a
 Detector defects (hot pixels, bad columns, saturated pixels and bleed
 trails: ``defect_mask``) are added to the mask every method gets, as a
 pipeline's DQ array would flag them, so no method draws on them; astroscrappy
-gets them as its ``inmask``.
+gets them as its ``inmask``. crclean's rows are every method of
+``crclean.inpaint.INPAINTERS``; ``learned`` runs the shipped network on the
+CPU with PyTorch's default threads.
 
     python benchmarks/inpaint.py                     # prints the table
     python benchmarks/inpaint.py --write-docs        # also docs/benchmarks.md

@@ -1,17 +1,20 @@
 """Throughput and peak memory of `crclean mask` against deepCR and Cosmic-CoNN.
 
 Each measurement runs in a fresh subprocess, so its peak resident memory
-(``ru_maxrss``) is its own, and every contender gets the same FITS file:
+(``VmHWM``) is its own, and every contender gets the same FITS file:
 
 - a 2k x 4k and a 4k x 4k float32 exposure (simulated ground frames);
 - a many-extension file (``--extensions`` images of 512 x 1024), to show
   whether memory grows with the number of extensions.
 
 crclean is timed end to end as a user runs it (``crclean mask FILE -o OUT``:
-reading, model load, inference, inpainting, writing). deepCR and Cosmic-CoNN
-have no FITS handling, so they are timed on the array after reading it, with
-their own tiling (deepCR: 256 px patches without overlap; Cosmic-CoNN: its
-default 1024 px crops), model load included.
+reading, model load, inference, inpainting, writing), and again as
+``crclean-array``: `crclean.Cleaner.clean_array` on the arrays after reading,
+without inpainting, which is the same work deepCR and Cosmic-CoNN do here.
+They have no FITS handling, so they are timed on the array after reading it,
+with their own tiling (deepCR: 256 px patches without overlap; Cosmic-CoNN:
+its default 1024 px crops), model load included. The gap between ``crclean``
+and ``crclean-array`` is the share of FITS I/O and inpainting.
 
     python benchmarks/throughput.py                 # prints the table
     python benchmarks/throughput.py --write-docs    # also docs/benchmarks.md
@@ -19,6 +22,7 @@ default 1024 px crops), model load included.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,8 +34,11 @@ from _docs import write_section
 
 # Runs inside the subprocess: does the work, prints {"seconds": ..., "rss_mb": ...}.
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 kind, path, out, extra = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+import torch
+if int(sys.argv[5]):
+    torch.set_num_threads(int(sys.argv[5]))
 start = time.perf_counter()
 if kind == "crclean":
     from click.testing import CliRunner
@@ -43,7 +50,12 @@ else:
     from astropy.io import fits
     with fits.open(path) as hdul:
         images = [h.data.astype(np.float32) for h in hdul if h.data is not None and h.data.ndim == 2]
-    if kind == "deepcr":
+    if kind == "crclean-array":
+        from crclean import Cleaner
+        cleaner = Cleaner(*extra, inpaint=None)
+        for image in images:
+            cleaner.clean_array(image)
+    elif kind == "deepcr":
         from deepCR import deepCR
         model = deepCR(mask="decam", device="CPU")
         for image in images:
@@ -56,7 +68,11 @@ else:
         for image in images:
             model.detect_cr(image, ret_numpy=True)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through
+# fork and exec, so it would report the benchmark's own peak.
+with open("/proc/self/status") as status:
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "rss_mb": peak_kb / 1024}))
 """
 
 
@@ -81,9 +97,11 @@ def make_files(folder, extensions):
     return files
 
 
-def measure(kind, path, out, extra=()):
-    done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path), str(out), json.dumps(list(extra))],
-                          capture_output=True, text=True)
+def measure(kind, path, out, extra=(), threads=0):
+    # OMP_NUM_THREADS as well as torch.set_num_threads: numpy and oneDNN read it.
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path), str(out), json.dumps(list(extra)),
+                           str(threads)], capture_output=True, text=True, env=env)
     if done.returncode:
         return None, done.stderr.strip().splitlines()[-1] if done.stderr else "failed"
     return json.loads(done.stdout.strip().splitlines()[-1]), None
@@ -92,8 +110,10 @@ def measure(kind, path, out, extra=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extensions", type=int, default=60)
-    parser.add_argument("--contenders", nargs="*", default=["crclean", "deepcr", "cosmic-conn"])
+    parser.add_argument("--contenders", nargs="*", default=["crclean", "crclean-array", "deepcr", "cosmic-conn"])
     parser.add_argument("--crclean-args", default="", help="extra options for crclean mask, e.g. '--model x'")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="PyTorch/OpenMP threads per run (default: PyTorch's, one per core)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     import torch
@@ -104,22 +124,31 @@ def main(argv=None):
         files = make_files(folder, args.extensions)
         for label, (path, pixels) in files.items():
             for kind in args.contenders:
-                extra = args.crclean_args.split() if kind == "crclean" else []
-                result, error = measure(kind, path, folder / "out.fits", extra)
+                extra = []
+                if kind == "crclean":
+                    extra = args.crclean_args.split()
+                elif kind == "crclean-array" and "--model" in args.crclean_args.split():
+                    options = args.crclean_args.split()
+                    extra = [options[options.index("--model") + 1]]
+                result, error = measure(kind, path, folder / "out.fits", extra, args.threads)
                 if result is None:
                     rows.append(f"| {label} | {kind} | failed: {error} | | |")
                     continue
                 rows.append(f"| {label} | {kind} | {pixels / 1e6 / result['seconds']:.3f} | "
                             f"{result['seconds']:.1f} | {result['rss_mb']:.0f} |")
                 print(rows[-1], flush=True)
-    header = (f"CPU: {torch.get_num_threads()} threads ({subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores); "
+    header = (f"CPU: {args.threads or torch.get_num_threads()} thread(s) per run "
+              f"({subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores); "
               f"crclean options: `{args.crclean_args or 'defaults'}`.")
     table = "\n".join(["| image | tool | Mpx/s | seconds | peak RSS (MB) |", "|---|---|---|---|---|", *rows])
     print(header)
     print(table)
     if args.write_docs:
         command = "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_section("throughput", "Throughput and memory", command, f"{header}\n\n{table}")
+        key, title = "throughput", "Throughput and memory"
+        if args.threads:
+            key, title = f"throughput-{args.threads}t", f"{title}, {args.threads} thread(s) per run"
+        write_section(key, title, command, f"{header}\n\n{table}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""One file of a batch: clean it, and turn failures and warnings into a result.
+"""One file of a batch: process it, and turn failures and warnings into a result.
 
 Used by the CLI's local loop and by Dask workers alike, so a file fails the
 same way wherever it runs: its error is reported, the others go on.
+`clean_one` is ``crclean mask``'s; ``crclean lenses`` has
+`crclean.lenses._batch.search_tile`.
 """
 
 import warnings
@@ -19,8 +21,9 @@ class FileOutcome:
     Attributes
     ----------
     input_path : str
-    report : crclean.clean.FileReport or None
-        Set when the file was written.
+    report : object or None
+        Set when the file succeeded: a `crclean.clean.FileReport` (mask) or a
+        `crclean.lenses._batch.TileSearch` (lenses).
     error : str or None
         One-line message when it failed.
     warnings : list of str

@@ -1,10 +1,11 @@
-"""Run ``crclean mask`` over many files on a Dask cluster.
+"""Run a per-file task of crclean over many files on a Dask cluster.
 
-One task per file; each worker process builds its `Cleaner` (and loads the
-model) once and reuses it for every file it is given. Results are written by
-the workers to the same output names as a local run, and each file's outcome
-comes back as a `crclean._batch.FileOutcome`, so failures are reported per
-file with the same exit-status rules.
+One task per file. Only the file's path and plain options go to a worker;
+each worker process builds the expensive part (a `Cleaner` for ``crclean
+mask``, a `LensFinder` for ``crclean lenses``: the model) once, keeps it, and
+reuses it for every file it is given. Each file's outcome comes back as a
+`crclean._batch.FileOutcome`, so failures are reported per file with the
+same exit-status rules as a local run.
 
 References
 ----------
@@ -12,38 +13,66 @@ Rocklin, M. 2015, "Dask: Parallel Computation with Blocked algorithms and
 Task Scheduling", Proc. 14th Python in Science Conf.
 """
 
+import threading
+
 from crclean._batch import FileOutcome, clean_one
 from crclean.exceptions import CrcleanError
 
-__all__ = ["clean_on_dask"]
+__all__ = ["clean_on_dask", "run_on_dask"]
 
-# Per worker process: Cleaner options -> loaded Cleaner.
-_CLEANERS = {}
-
-
-def _clean_on_worker(input_path, output_path, cleaner_options, file_options):
-    from crclean.clean import Cleaner
-
-    key = repr(sorted(cleaner_options.items()))
-    if key not in _CLEANERS:
-        _CLEANERS[key] = Cleaner(**cleaner_options, progress=False)
-    return clean_one(_CLEANERS[key], input_path, output_path, **file_options)
+# Per worker process: (setup function, its options) -> what it built. The lock
+# keeps threads of one worker from loading the same model twice.
+_RESOURCES = {}
+_RESOURCES_LOCK = threading.Lock()
 
 
-def clean_on_dask(jobs, cleaner_options, *, scheduler=None, workers=None):
-    """Clean files on a Dask cluster; yield one `FileOutcome` per file as each finishes.
+def _resource(setup, setup_options):
+    key = (setup.__module__, setup.__qualname__, repr(sorted(setup_options.items())))
+    with _RESOURCES_LOCK:
+        if key not in _RESOURCES:
+            _RESOURCES[key] = setup(**setup_options)
+        return _RESOURCES[key]
+
+
+def _run_on_worker(task, setup, setup_options, input_path, task_options):
+    try:
+        resource = _resource(setup, setup_options)
+    except (CrcleanError, ValueError, OSError) as error:
+        return FileOutcome(input_path, error=f"{input_path}: the Dask worker could not load the model: {error}")
+    return task(resource, input_path, **task_options)
+
+
+def run_on_dask(task, jobs, *, setup, setup_options, scheduler=None, workers=None, ordered=False):
+    """Run ``task(resource, input_path, **options)`` per file on a Dask cluster; yield a `FileOutcome` per file.
 
     Parameters
     ----------
-    jobs : list of (input_path, output_path, file_options)
-        ``file_options`` go to `crclean._batch.clean_one`.
-    cleaner_options : dict
-        Keyword arguments of `crclean.Cleaner` (picklable values only).
+    task : callable
+        ``task(resource, input_path, **options) -> FileOutcome``; it must not
+        raise for a bad file. A module-level function (workers import it by name).
+    jobs : list of (input_path, options)
+        ``options`` is a dict of picklable keyword arguments of ``task``.
+    setup : callable
+        ``setup(**setup_options)`` builds ``resource`` (e.g. loads a model); a
+        module-level function, run once per worker process for each distinct
+        ``setup_options`` and kept there, so the model never crosses the network.
+    setup_options : dict
+        Picklable keyword arguments of ``setup``.
     scheduler : str, optional
         Address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
     workers : int, optional
         Without ``scheduler``: start a local cluster of this many
-        single-threaded worker processes.
+        single-threaded worker processes (closed at the end).
+    ordered : bool, optional
+        Yield outcomes in the order of ``jobs`` (each as soon as it and those
+        before it are done) rather than as they finish.
+
+    Yields
+    ------
+    FileOutcome
+        One per job. A task that broke on the worker (or a worker that died)
+        gives an outcome with ``error`` set; a ``setup`` that fails with a
+        crclean, value or OS error fails each file it was needed for.
 
     Raises
     ------
@@ -70,10 +99,11 @@ def clean_on_dask(jobs, cleaner_options, *, scheduler=None, workers=None):
         raise CrcleanError(f"cannot reach the Dask scheduler at {scheduler}: {error}; "
                            "check the address and that the scheduler is running") from None
     try:
-        futures = {client.submit(_clean_on_worker, str(source), str(target), cleaner_options, options,
-                                 pure=False): str(source)
-                   for source, target, options in jobs}
-        for future in as_completed(futures):
+        # A dict keeps submission order; pure=False makes a repeated path its own task.
+        futures = {client.submit(_run_on_worker, task, setup, setup_options, str(input_path), options,
+                                 pure=False): str(input_path)
+                   for input_path, options in jobs}
+        for future in (iter(futures) if ordered else as_completed(futures)):
             try:
                 yield future.result()
             except Exception as error:  # a worker died or the task broke: report, go on
@@ -82,3 +112,34 @@ def clean_on_dask(jobs, cleaner_options, *, scheduler=None, workers=None):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _new_cleaner(**cleaner_options):
+    from crclean.clean import Cleaner
+
+    return Cleaner(**cleaner_options, progress=False)
+
+
+def clean_on_dask(jobs, cleaner_options, *, scheduler=None, workers=None):
+    """Clean files on a Dask cluster; yield one `FileOutcome` per file as each finishes.
+
+    Parameters
+    ----------
+    jobs : list of (input_path, output_path, file_options)
+        ``file_options`` go to `crclean._batch.clean_one`.
+    cleaner_options : dict
+        Keyword arguments of `crclean.Cleaner` (picklable values only).
+    scheduler : str, optional
+        Address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
+    workers : int, optional
+        Without ``scheduler``: start a local cluster of this many
+        single-threaded worker processes.
+
+    Raises
+    ------
+    crclean.exceptions.CrcleanError
+        If dask.distributed is missing or the scheduler cannot be reached.
+    """
+    file_jobs = [(source, dict(options, output_path=str(target))) for source, target, options in jobs]
+    return run_on_dask(clean_one, file_jobs, setup=_new_cleaner, setup_options=cleaner_options,
+                       scheduler=scheduler, workers=workers)

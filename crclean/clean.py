@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean import __version__
+from crclean._precision import PRECISIONS
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.weights import DEFAULT_MODEL, get_model
 
@@ -99,10 +100,16 @@ class Cleaner:
         its receptive field: 32 for deepCR's networks, 160 for crclean's.
     progress : bool, optional
         Draw a progress bar on stderr (only on a terminal).
+    precision : {'auto', 'float32', 'float16', 'bfloat16'}, optional
+        Arithmetic of the network: 'float16' or 'bfloat16' run it under
+        ``torch.autocast``. 'auto' is float16 on a GPU and float32 on the
+        CPU (where half precision is no faster). Measured with crclean's
+        models: float16 keeps probabilities within 0.006 of float32 and
+        flipped no mask pixel; bfloat16 differs by up to 0.05.
     """
 
     def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                 batch_size=None, tile_size=None, overlap=None, progress=False):
+                 batch_size=None, tile_size=None, overlap=None, progress=False, precision="auto"):
         from crclean.engine import TILE_MULTIPLE
 
         self.spec = get_model(model)
@@ -113,6 +120,8 @@ class Cleaner:
             raise ValueError(f"inpaint must be one of: {known} (or None), got {inpaint!r}")
         if device not in ("auto", "cpu") and not str(device).startswith("cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of: {', '.join(PRECISIONS)}, got {precision!r}")
         if batch_size is not None:
             _check_positive_int("batch_size", batch_size)
         if tile_size is None:
@@ -135,6 +144,7 @@ class Cleaner:
         self.tile_size = tile_size
         self.overlap = overlap
         self.progress = progress
+        self.precision = precision
         self._masker = None
 
     @property
@@ -159,6 +169,7 @@ class Cleaner:
         # Loaded on first use so that building a Cleaner (and validating the
         # options) costs nothing, and a batch loads the model exactly once.
         if self._masker is None:
+            from crclean._precision import resolve_precision
             from crclean.engine import LacosmicMasker, NetworkMasker, default_batch_size, resolve_device
             from crclean.weights import load_network
 
@@ -172,6 +183,7 @@ class Cleaner:
                     network, self.spec, device=device,
                     batch_size=self.batch_size or default_batch_size(device, self.tile_size),
                     tile_size=self.tile_size, overlap=self.overlap,
+                    precision=resolve_precision(self.precision, device),
                 )
         return self._masker
 
@@ -248,7 +260,9 @@ class Cleaner:
         is inpainted (unless inpainting is off) and gains a ``DQ`` extension
         with ``dq_bit`` set on cosmic rays (OR-ed into an existing DQ), an
         optional ``CRPROB`` extension, and provenance keywords. The file is
-        written atomically; the input is never modified.
+        written atomically; the input is never modified. Each image is
+        written (see `crclean.io.ProductWriter`) before the next is read, so
+        memory does not grow with the number of extensions.
 
         Parameters
         ----------
@@ -271,65 +285,78 @@ class Cleaner:
         -------
         FileReport
         """
-        from crclean.io import (
-            PlaneResult,
-            check_output_writable,
-            open_exposure,
-            provenance_keywords,
-            read_plane,
-            select_planes,
-            write_products,
-        )
+        from crclean.io import ProductWriter, check_output_writable, open_exposure, select_planes
 
         if dq_bit <= 0 or dq_bit & (dq_bit - 1) or dq_bit >= 2**15:
             raise ValueError(f"dq_bit must be a power of two between 1 and 16384, got {dq_bit!r}")
         start = time.perf_counter()
         check_output_writable(output_path, overwrite=overwrite)
+        planes, quicklook = [], None
         with open_exposure(input_path) as exposure:
             indices = select_planes(exposure, ext)
-            results, planes = [], []
-            for index in indices:
-                plane = read_plane(exposure, index, gain=gain, readnoise=readnoise)
-                label = f"{exposure.path.name}[{plane.label}]"
-                defects = None
-                if plane.dq_index is not None:
-                    # Bits already set by the observatory's pipeline (not our own).
-                    flags = np.asarray(exposure.hdul[plane.dq_index].data)
-                    if flags.dtype.kind in "iu":
-                        defects = (flags & ~np.array(dq_bit, flags.dtype)) != 0
-                saturation = plane.header.get("SATURATE")
-                result = self.clean_array(
-                    plane.data, units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
-                    exptime=plane.exptime,
-                    saturation=saturation if isinstance(saturation, (int, float)) else None,
-                    defects=defects, label=label,
-                )
-                keywords = provenance_keywords(
-                    version=__version__, model=self.spec.name, weights_sha256=self.weights_sha256,
-                    threshold=self.threshold, n_flagged=result.n_flagged, inpaint=self.inpaint,
-                    tile_size=self.tile_size, overlap=self.overlap, dq_bit=dq_bit,
-                )
-                history = (
-                    f"crclean {__version__} mask: model {self.spec.name}, threshold "
-                    f"{self.threshold:g}, {result.n_flagged} pixels flagged (DQ bit {dq_bit}), "
-                    f"inpaint {self.inpaint or 'off'}"
-                )
-                results.append(PlaneResult(
-                    hdu_index=index, mask=result.mask, cleaned=result.cleaned,
-                    probability=result.probability if write_probability else None,
-                    keywords=keywords, history=history,
-                ))
-                planes.append((plane.label, result.n_flagged, plane.data.size))
-                if quicklook_path is not None and len(results) == 1:
-                    from crclean.io._quicklook import quicklook_rgb
+            with ProductWriter(exposure, output_path, indices, dq_bit=dq_bit,
+                               overwrite=overwrite) as writer:
+                for index in indices:
+                    plane, result = self._clean_plane(exposure, index, gain=gain,
+                                                      readnoise=readnoise, dq_bit=dq_bit)
+                    planes.append((plane.label, result.n_flagged, plane.data.size))
+                    if quicklook_path is not None and quicklook is None:
+                        from crclean.io._quicklook import quicklook_rgb
 
-                    quicklook = quicklook_rgb(plane.data, result.mask, result.cleaned)
-            written = write_products(exposure, results, output_path, dq_bit=dq_bit, overwrite=overwrite)
+                        quicklook = quicklook_rgb(plane.data, result.mask, result.cleaned)
+                    writer.write(self._plane_result(index, result, dq_bit, write_probability))
+                    # Written: free it before the next plane is read, so that a file
+                    # of many extensions needs the memory of one.
+                    del plane, result
+                written = writer.finish()
         if quicklook_path is not None:
             from crclean.io._quicklook import write_png
 
             write_png(quicklook_path, quicklook)
         return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path)
+
+    def _clean_plane(self, exposure, index, *, gain, readnoise, dq_bit):
+        """Read image HDU ``index`` of ``exposure`` and clean it: ``(ImagePlane, CleanResult)``."""
+        from crclean.io import read_dq, read_plane
+
+        plane = read_plane(exposure, index, gain=gain, readnoise=readnoise)
+        defects = None
+        if plane.dq_index is not None:
+            # Bits already set by the observatory's pipeline (not our own).
+            flags = read_dq(exposure, plane.dq_index)
+            if flags.dtype.kind in "iu":
+                defects = (flags & ~np.array(dq_bit, flags.dtype)) != 0
+        saturation = plane.header.get("SATURATE")
+        result = self.clean_array(
+            plane.data, units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
+            exptime=plane.exptime,
+            saturation=saturation if isinstance(saturation, (int, float)) else None,
+            defects=defects, label=f"{exposure.path.name}[{plane.label}]",
+        )
+        return plane, result
+
+    def _plane_result(self, index, result, dq_bit, write_probability):
+        """The `crclean.io.PlaneResult` of HDU ``index``, with provenance keywords."""
+        from crclean.io import PlaneResult, provenance_keywords
+
+        keywords = provenance_keywords(
+            version=__version__, model=self.spec.name, weights_sha256=self.weights_sha256,
+            threshold=self.threshold, n_flagged=result.n_flagged, inpaint=self.inpaint,
+            tile_size=self.tile_size, overlap=self.overlap, dq_bit=dq_bit,
+        )
+        history = (
+            f"crclean {__version__} mask: model {self.spec.name}, threshold "
+            f"{self.threshold:g}, {result.n_flagged} pixels flagged (DQ bit {dq_bit}), "
+            f"inpaint {self.inpaint or 'off'}"
+        )
+        autocast = getattr(self._masker, "precision", None)
+        if autocast is not None:
+            history += f", {str(autocast).removeprefix('torch.')} autocast"
+        return PlaneResult(
+            hdu_index=index, mask=result.mask, cleaned=result.cleaned,
+            probability=result.probability if write_probability else None,
+            keywords=keywords, history=history,
+        )
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",

@@ -98,36 +98,53 @@ def _deepcr(name, resource, sha256, units, instruments):
     )
 
 
-def _own(name, resource, sha256, instruments, config):
-    """A manifest entry for one of crclean's own TransUNet mask networks (in weights/)."""
+def _own(name, resource, sha256, instruments, arch, config, *, tile_size, overlap):
+    """A manifest entry for one of crclean's own mask networks (in weights/)."""
     return ModelSpec(
         name=name, kind="network", instruments=instruments, normalisation="background",
-        # Stacked neighbourhood attention has a wide receptive field: on a
-        # 600 px exposure, 256-512 px tiles agree with one 1024 px tile to
-        # 1e-5 with a 160 px overlap (128 px: up to 6e-3; 96 px: 1e-2).
-        # 1024 px tiles keep the overlap's cost near 40%.
-        tile_size=1024, overlap=160, arch="transunet", config=config, package=None, resource=resource,
+        tile_size=tile_size, overlap=overlap, arch=arch, config=config, package=None, resource=resource,
         sha256=sha256, version=resource.rsplit("-", 1)[-1].removesuffix(".pt"),
         reference=f"crclean, trained on crclean's simulations; model card weights/{resource[:-3]}.md",
     )
 
 
-# The architecture both shipped models were trained with (training/configs/*.toml).
+# The architectures crclean's models were trained with (training/configs/*.toml).
 _TRANSUNET_SMALL = {"channels": [16, 32, 64], "embed_dim": 60, "depth": 6, "heads": 6,
                     "mlp_dim": 100, "norm": "batch", "window": 5}
+_UNET_SMALL = {"channels": [16, 32, 64], "norm": "batch"}
+# Stacked neighbourhood attention has a wide receptive field: on a 600 px
+# exposure, 256-512 px tiles agree with one 1024 px tile to 1e-5 with a 160 px
+# overlap (128 px: up to 6e-3; 96 px: 1e-2). The UNet's is small: 64 px give
+# 1e-7 (48 px: 1e-4). 1024 px tiles keep the overlap's cost low.
+_TRANSUNET_TILES = {"tile_size": 1024, "overlap": 160}
+_UNET_TILES = {"tile_size": 1024, "overlap": 64}
+
 
 MODELS = MappingProxyType(
     {
         "crclean-ground": _own(
-            "crclean-ground", "crclean-ground-v2.pt",
+            "crclean-ground", "crclean-ground-unet-v1.pt",
+            "60e8f6d325003e9b126b28d2d6225dd224f0426e725c0dec3eb4b75d5e950354",
+            "ground-based CCDs, thin and thick (deep-depletion); raw or calibrated, any units",
+            "unet", _UNET_SMALL, **_UNET_TILES,
+        ),
+        "crclean-ground-transunet": _own(
+            "crclean-ground-transunet", "crclean-ground-v2.pt",
             "711ff1fe6e50d0656f8a2376ec1069f35b025983ef94f957d4a33b38bf42b719",
             "ground-based CCDs, thin and thick (deep-depletion); raw or calibrated, any units",
-            _TRANSUNET_SMALL,
+            "transunet", _TRANSUNET_SMALL, **_TRANSUNET_TILES,
         ),
         "crclean-space": _own(
-            "crclean-space", "crclean-space-v1.pt",
+            "crclean-space", "crclean-space-unet-v1.pt",
+            "b7ed150a316e07b34deac7e63c5250f2cd6d22d5a695b2ba2d9f57f760dbc423",
+            "HST ACS/WFC-like space CCDs (sharp, undersampled PSF); any units",
+            "unet", _UNET_SMALL, **_UNET_TILES,
+        ),
+        "crclean-space-transunet": _own(
+            "crclean-space-transunet", "crclean-space-v1.pt",
             "2642ec3c3721df7da4ce561bd7a6b69fadb69e38fd8c65ab46bf48e624f021f8",
-            "HST ACS/WFC-like space CCDs (sharp, undersampled PSF); any units", _TRANSUNET_SMALL,
+            "HST ACS/WFC-like space CCDs (sharp, undersampled PSF); any units",
+            "transunet", _TRANSUNET_SMALL, **_TRANSUNET_TILES,
         ),
         "deepcr-decam": _deepcr(
             "deepcr-decam", "mask/decam.pth",

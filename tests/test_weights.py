@@ -20,7 +20,7 @@ def test_default_model_is_a_network():
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(ModelError, match="unknown model .hst.; choose one of: crclean-ground, crclean-space, deepcr-decam"):
+    with pytest.raises(ModelError, match="unknown model .hst.; choose one of: crclean-ground, crclean-ground-transunet, crclean-space, crclean-space-transunet, deepcr-decam"):
         get_model("hst")
 
 

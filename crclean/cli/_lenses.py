@@ -1,12 +1,11 @@
 """``crclean lenses``: find strong gravitational lenses in survey tiles."""
 
-import warnings
 from pathlib import Path
 
 import click
 
 from crclean.cli._options import ExtensionList, echo_warnings, read_inputs
-from crclean.exceptions import CrcleanError, UnitsWarning
+from crclean.exceptions import CrcleanError
 from crclean.lenses._manifest import DEFAULT_LENS_MODEL, LENS_MODELS
 
 __all__ = ["lenses_command"]
@@ -20,29 +19,6 @@ def _format_for_terminal(table):
                       ("ymax", ".1f"), ("score", ".3f"), ("ra", ".6f"), ("dec", ".6f"), ("theta_e_arcsec", ".2f")):
         shown[name].format = fmt
     return "\n".join(shown.pformat(max_lines=-1, max_width=-1))
-
-
-def _search_file(finder, path, extensions, first_id, want_images):
-    """Every selected plane of one FITS file -> (tables, images)."""
-    from crclean.io import open_exposure, read_plane, select_planes
-    from crclean.lenses._resample import celestial_wcs
-
-    tables, images, notes, seconds = [], [], [], 0.0
-    with open_exposure(path) as exposure:
-        indices = select_planes(exposure, extensions)
-        for index in indices:
-            with warnings.catch_warnings():
-                # Gain and units are irrelevant here: the finder works in units of the sky noise.
-                warnings.simplefilter("ignore", UnitsWarning)
-                plane = read_plane(exposure, index)
-            name = str(path) if len(indices) == 1 else f"{path}[{plane.label}]"
-            result = finder.find(plane.data, wcs=celestial_wcs(plane.header), tile=name,
-                                 first_id=first_id + sum(len(t) for t in tables))
-            tables.append(result.catalog)
-            images.append(result.image if want_images else None)
-            notes.extend(result.notes)
-            seconds += result.seconds
-    return tables, images, notes, seconds
 
 
 @click.command("lenses")
@@ -62,9 +38,14 @@ def _search_file(finder, path, extensions, first_id, want_images):
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Send the tiles to a running Dask scheduler (e.g. tcp://host:8786), one task per file.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Start a local Dask cluster of N single-threaded worker processes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
 @click.pass_context
-def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, device, overwrite, quiet):
+def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, device, overwrite, scheduler, workers,
+                   quiet):
     """Find strong gravitational lenses in survey tiles and write a catalogue.
 
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
@@ -72,11 +53,13 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, devic
     after sky subtraction; tiles whose WCS pixel scale differs from the
     model's are resampled and detections mapped back. Columns: id, tile, x, y
     (0-based pixel centre), xmin, ymin, xmax, ymax, score, ra, dec,
-    theta_e_arcsec. Exit status: 0 when every tile was searched, 1 when any
-    failed, 2 for usage errors.
+    theta_e_arcsec. With --workers or --scheduler the files are searched on
+    a Dask cluster and the same catalogue is assembled here. Exit status: 0
+    when every tile was searched, 1 when any failed, 2 for usage errors.
     """
     from crclean.io import check_output_writable
-    from crclean.lenses import LensFinder, cutout_thumbnail, write_catalog, write_cutouts, write_regions
+    from crclean.lenses import LensFinder, write_catalog, write_cutouts, write_regions
+    from crclean.lenses._batch import load_finder, search_tile
 
     paths = read_inputs(tiles)
     if not paths:
@@ -85,37 +68,54 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, devic
         raise click.BadParameter(f"{output} must end in .ecsv, .csv or .fits", param_hint="'-o' / '--output'")
     if regions and Path(regions).suffix.lower() != ".reg":
         raise click.BadParameter(f"{regions} must end in .reg", param_hint="'--regions'")
+    if scheduler and workers:
+        raise click.UsageError("use either --scheduler (a running cluster) or --workers (a local one), not both")
     extensions = [item for group in ext for item in group] or None
+    finder_options = dict(model=model, conf=conf, device=device)
     try:
         for target in (output, regions):
             if target:
                 check_output_writable(target, overwrite=overwrite)
-        finder = LensFinder(model, conf=conf, device=device, progress=not quiet).load()
+        finder = LensFinder(**finder_options, progress=not quiet)
+        if not (scheduler or workers):
+            finder.load()
     except (CrcleanError, ValueError) as error:
         raise click.ClickException(str(error)) from None
 
+    # Paths and options go out, never the model: each worker loads its own finder once.
+    jobs = [(path, dict(extensions=extensions, cutouts=bool(cutouts))) for path in paths]
+    if scheduler or workers:
+        from crclean._dask import run_on_dask
+
+        outcomes = run_on_dask(search_tile, jobs, setup=load_finder, setup_options=finder_options,
+                               scheduler=scheduler, workers=workers, ordered=True)
+    else:
+        outcomes = (search_tile(finder, path, **options) for path, options in jobs)
+
     tables, thumbnails, failures, seen = [], [], 0, set()
-    for path in paths:
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                found, images, notes, seconds = _search_file(
-                    finder, path, extensions, 1 + sum(len(t) for t in tables), bool(cutouts))
-            echo_warnings([str(w.message) for w in caught], seen)
-        except (CrcleanError, ValueError, OSError) as error:
-            echo_warnings([str(w.message) for w in caught], seen)
-            click.echo(f"crclean: error: {error}", err=True)
-            failures += 1
-            continue
-        for note in notes:
-            click.echo(f"crclean: note: {note}", err=True)
-        for table, image in zip(found, images):
-            tables.append(table)
-            if cutouts:
-                thumbnails.extend(cutout_thumbnail(image, row) for row in table)
-        if not quiet:
-            count = sum(len(t) for t in found)
-            click.echo(f"{path}: {count} candidate(s) with score >= {conf:g}, {seconds:.1f} s", err=True)
+    # search_tile never raises for a bad file; a CrcleanError here means the
+    # cluster itself could not be used.
+    try:
+        for outcome in outcomes:
+            echo_warnings(outcome.warnings, seen)
+            if outcome.error is not None:
+                click.echo(f"crclean: error: {outcome.error}", err=True)
+                failures += 1
+                continue
+            found = outcome.report
+            for note in found.notes:
+                click.echo(f"crclean: note: {note}", err=True)
+            offset = sum(len(t) for t in tables)  # each file numbers its rows from 1
+            for table in found.tables:
+                table["id"] += offset
+                tables.append(table)
+            thumbnails.extend(found.thumbnails)
+            if not quiet:
+                count = sum(len(t) for t in found.tables)
+                click.echo(f"{outcome.input_path}: {count} candidate(s) with score >= {conf:g}, "
+                           f"{found.seconds:.1f} s", err=True)
+    except CrcleanError as error:
+        raise click.ClickException(str(error)) from None
 
     if tables:
         from astropy.table import vstack

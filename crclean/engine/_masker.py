@@ -75,9 +75,12 @@ class NetworkMasker:
         Tiles per forward pass.
     tile_size, overlap : int
         See `crclean.tiling.plan_tiles`.
+    precision : torch.dtype or None, optional
+        Run the network under ``torch.autocast`` with this dtype (see
+        `crclean._precision.resolve_precision`); None for float32.
     """
 
-    def __init__(self, network, spec, *, device, batch_size, tile_size=256, overlap=32):
+    def __init__(self, network, spec, *, device, batch_size, tile_size=256, overlap=32, precision=None):
         from crclean.models._inference import prepare_for_inference
 
         self.network, self._memory_format = prepare_for_inference(network, device)
@@ -86,6 +89,7 @@ class NetworkMasker:
         self.batch_size = batch_size
         self.tile_size = tile_size
         self.overlap = overlap
+        self.precision = precision
 
     def predict(self, data, *, units="adu", gain=None, exptime=None, readnoise=None,
                 saturation=None, label="image", progress=False):
@@ -132,7 +136,9 @@ class NetworkMasker:
                 batch = np.stack([padded[r : r + rows, c : c + cols] for r, c in origins])
                 tensor = torch.from_numpy(batch[:, None]).to(self.device)
                 tensor = tensor.contiguous(memory_format=self._memory_format)
-                probability = torch.sigmoid(self.network(tensor))[:, 0].float().cpu().numpy()
+                with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision is not None):
+                    logits = self.network(tensor)
+                probability = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
                 for origin, tile in zip(origins, probability):
                     stitcher.add(origin, tile)
                 bar.update(len(origins))

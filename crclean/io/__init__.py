@@ -12,9 +12,9 @@ Examples
 
 from crclean.io._paths import check_output_writable, output_path_for
 from crclean.io._provenance import PROVENANCE_KEYWORDS, provenance_keywords
-from crclean.io._read import Exposure, ImagePlane, open_exposure, read_plane
+from crclean.io._read import Exposure, ImagePlane, open_exposure, read_dq, read_plane
 from crclean.io._select import select_planes
-from crclean.io._write import PlaneResult, write_products
+from crclean.io._write import PlaneResult, ProductWriter, write_products
 
 __all__ = [
     "ImagePlane",
@@ -22,9 +22,11 @@ __all__ = [
     "open_exposure",
     "select_planes",
     "read_plane",
+    "read_dq",
     "output_path_for",
     "check_output_writable",
     "PlaneResult",
+    "ProductWriter",
     "write_products",
     "PROVENANCE_KEYWORDS",
     "provenance_keywords",

@@ -12,6 +12,7 @@ __all__ = [
     "is_table",
     "describe_hdus",
     "paired_dq_index",
+    "release_data",
 ]
 
 # Extensions that accompany a science image rather than being one.
@@ -107,3 +108,16 @@ def paired_dq_index(hdul, index):
         and hdu_shape(hdu) == shape
     ]
     return matches[0] if len(matches) == 1 else None
+
+
+def release_data(hdu):
+    """Forget the data astropy keeps in memory once ``hdu.data`` was read.
+
+    Without memory mapping astropy holds every array it has read until the
+    file is closed, so a file read one HDU at a time would end up wholly in
+    memory. For an HDU read from a file the next ``hdu.data`` reads the file
+    again; for one built in memory the data are gone (use it only once they
+    are written).
+    """
+    if "data" in vars(hdu):  # astropy caches .data on the instance
+        del hdu.data  # astropy's documented way to drop the array

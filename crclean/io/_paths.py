@@ -2,13 +2,22 @@
 
 import os
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 
 from astropy.io import fits
 
 from crclean.exceptions import OutputError
 
-__all__ = ["fits_suffix", "output_path_for", "check_output_writable", "atomic_write"]
+__all__ = [
+    "fits_suffix",
+    "output_path_for",
+    "check_output_writable",
+    "temporary_path",
+    "output_errors",
+    "publish",
+    "atomic_write",
+]
 
 _FITS_EXTENSIONS = {".fits", ".fit", ".fts"}
 _COMPRESSION_EXTENSIONS = {".fz", ".gz"}
@@ -117,24 +126,48 @@ def check_output_writable(path, *, overwrite):
         )
 
 
-def atomic_write(hdul, output_path, *, overwrite):
-    """Write ``hdul`` to ``output_path`` through a temporary file.
+def temporary_path(output_path, *, part=""):
+    """A fresh hidden name next to ``output_path`` for writing it safely.
 
-    The temporary file sits in the output folder with the same FITS suffix
-    chain (so ``.gz`` still gzips), is synced to disk, checked against the
-    FITS standard, then renamed into place. On any failure it is removed.
+    The name keeps ``output_path``'s FITS suffix chain (so ``.gz`` still
+    gzips) unless ``part`` is given: ``part="extra"`` names a plain
+    ``.fits`` scratch file that belongs to the same product.
     """
-    folder = output_path.parent
+    output_path = Path(output_path)
     chain = fits_suffix(output_path.name)
     stem = output_path.name[: len(output_path.name) - len(chain)]
-    temporary = folder / f".{stem}.tmp-{secrets.token_hex(6)}{chain}"
+    token = secrets.token_hex(6)
+    if part:
+        return output_path.parent / f".{stem}.tmp-{token}.{part}.fits"
+    return output_path.parent / f".{stem}.tmp-{token}{chain}"
+
+
+@contextmanager
+def output_errors(output_path):
+    """Report an `OSError` while writing ``output_path`` as an `OutputError`."""
     try:
-        try:
-            hdul.writeto(temporary, output_verify="exception")
-        except fits.VerifyError:
-            # Headers copied from the input break the standard; let astropy fix them.
-            temporary.unlink(missing_ok=True)
-            hdul.writeto(temporary, output_verify="fix")
+        yield
+    except OSError as exc:
+        raise OutputError(
+            f"{output_path} cannot be written ({exc}); check the folder's "
+            "permissions and free space"
+        ) from exc
+
+
+def publish(temporary, output_path, *, overwrite):
+    """Move a finished temporary file to ``output_path``.
+
+    The file is synced to disk and checked against the FITS standard first;
+    an ``output_path`` that appeared meanwhile is kept unless ``overwrite``.
+    The caller removes ``temporary`` when this raises.
+
+    Raises
+    ------
+    crclean.exceptions.OutputError
+        If the file fails verification, ``output_path`` exists (without
+        ``overwrite``), or the file system refuses.
+    """
+    with output_errors(output_path):
         descriptor = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(descriptor)
@@ -148,10 +181,26 @@ def atomic_write(hdul, output_path, *, overwrite):
         if output_path.exists() and not overwrite:
             raise OutputError(f"{output_path} exists; pass --overwrite to replace it")
         os.replace(temporary, output_path)
-    except OSError as exc:
-        raise OutputError(
-            f"{output_path} cannot be written ({exc}); check the folder's "
-            "permissions and free space"
-        ) from exc
+
+
+def atomic_write(hdul, output_path, *, overwrite):
+    """Write ``hdul`` to ``output_path`` through a temporary file.
+
+    The whole HDUList is written at once; `crclean.io.ProductWriter` streams
+    one HDU at a time instead. The temporary file sits in the output folder
+    (see `temporary_path`) and is renamed into place by `publish`; on any
+    failure it is removed.
+    """
+    output_path = Path(output_path)
+    temporary = temporary_path(output_path)
+    try:
+        with output_errors(output_path):
+            try:
+                hdul.writeto(temporary, output_verify="exception")
+            except fits.VerifyError:
+                # Headers copied from the input break the standard; let astropy fix them.
+                temporary.unlink(missing_ok=True)
+                hdul.writeto(temporary, output_verify="fix")
+        publish(temporary, output_path, overwrite=overwrite)
     finally:
         temporary.unlink(missing_ok=True)

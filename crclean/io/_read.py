@@ -11,7 +11,14 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
 from crclean.exceptions import InputError
-from crclean.io._hdus import describe_hdus, hdu_extver, hdu_label, hdu_shape, paired_dq_index
+from crclean.io._hdus import (
+    describe_hdus,
+    hdu_extver,
+    hdu_label,
+    hdu_shape,
+    paired_dq_index,
+    release_data,
+)
 from crclean.io._select import check_plane
 from crclean.io._units import (
     header_exptime,
@@ -21,7 +28,7 @@ from crclean.io._units import (
     validate_override,
 )
 
-__all__ = ["ImagePlane", "Exposure", "open_exposure", "read_plane"]
+__all__ = ["ImagePlane", "Exposure", "open_exposure", "read_plane", "read_dq"]
 
 # What astropy, numpy, gzip and zlib raise on damaged files.
 _READ_ERRORS = (OSError, ValueError, TypeError, EOFError, zlib.error)
@@ -101,7 +108,8 @@ def open_exposure(path):
     """Open a FITS file (plain, ``.gz`` or fpack ``.fz``) read-only.
 
     Every header is read at once so that damaged and truncated files fail
-    here, before any compute. The file is never modified.
+    here, before any compute; data are read only when asked for, one HDU at
+    a time (`read_plane`, `read_dq`). The file is never modified.
 
     Parameters
     ----------
@@ -214,6 +222,8 @@ def read_plane(exposure, hdu_index, *, gain=None, readnoise=None):
             f"{label} (HDU {hdu_index}) of {path} cannot be read: the file is "
             f"truncated or corrupt ({exc}); copy or download it again"
         ) from exc
+    finally:
+        release_data(hdu)  # so that reading plane after plane holds one at a time
     if data.shape != hdu_shape(hdu):
         raise InputError(
             f"{label} (HDU {hdu_index}) of {path} cannot be read: its data do not "
@@ -236,3 +246,44 @@ def read_plane(exposure, hdu_index, *, gain=None, readnoise=None):
         exptime=header_exptime(headers, where=where),
         dq_index=paired_dq_index(hdul, hdu_index),
     )
+
+
+def read_dq(exposure, dq_index):
+    """Read the flags of a DQ extension into a new array.
+
+    Like `read_plane`, it leaves no copy in the open file, so reading an
+    exposure plane after plane holds one plane's data at a time.
+
+    Parameters
+    ----------
+    exposure : Exposure
+        An opened file.
+    dq_index : int
+        Index of an image HDU, usually `ImagePlane.dq_index`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values as astropy reads them (``BZERO`` applied): integers for a
+        standard DQ, whatever was stored otherwise.
+
+    Raises
+    ------
+    crclean.exceptions.InputError
+        If the HDU is out of range, holds no data, or cannot be read.
+    """
+    hdul, path = exposure.hdul, exposure.path
+    if isinstance(dq_index, bool) or not isinstance(dq_index, (int, np.integer)):
+        raise TypeError(f"dq_index must be an int, got {dq_index!r}")
+    if not 0 <= dq_index < len(hdul):
+        raise InputError(f"dq_index {dq_index} is out of range for {path} ({len(hdul)} HDUs)")
+    hdu = hdul[int(dq_index)]
+    try:
+        values = hdu.data
+        if values is None:
+            raise ValueError("it holds no data")
+        return np.array(values)
+    except _READ_ERRORS as exc:
+        raise InputError(f"DQ HDU {dq_index} of {path} cannot be read ({exc})") from exc
+    finally:
+        release_data(hdu)

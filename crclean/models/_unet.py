@@ -1,4 +1,5 @@
-"""A plain UNet mask network (the baseline for crclean's TransUNet).
+"""A plain UNet: the baseline mask network for crclean's TransUNet, and the
+body of the learned inpainter (two input channels).
 
 References
 ----------
@@ -16,7 +17,7 @@ __all__ = ["UNet"]
 
 
 class UNet(nn.Module):
-    """Encoder-decoder with skip connections; one logit per pixel.
+    """Encoder-decoder with skip connections; one output per pixel.
 
     Parameters
     ----------
@@ -26,14 +27,17 @@ class UNet(nn.Module):
     norm : {'group', 'batch', 'none'}, optional
     groups : int, optional
         Groups of GroupNorm.
+    in_channels : int, optional
+        Input planes: 1 for a mask network, 2 for the inpainter (image and
+        mask).
     """
 
-    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8):
+    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1):
         super().__init__()
         channels = list(channels)
         self.size_multiple = 2 ** (len(channels) - 1)
         self.encoders = nn.ModuleList()
-        previous = 1
+        previous = in_channels
         for width in channels:
             self.encoders.append(ConvBlock(previous, width, norm=norm, groups=groups))
             previous = width

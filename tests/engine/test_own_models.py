@@ -9,11 +9,13 @@ from crclean.training.simulate import simulate_exposure
 from crclean.weights import MODELS
 
 OWN = [name for name, spec in MODELS.items() if spec.kind == "network" and spec.package is None]
-PROFILE = {"crclean-ground": "ground_thick", "crclean-space": "space"}
+PROFILE = {"crclean-ground": "ground_thick", "crclean-ground-transunet": "ground_thick", "crclean-space": "space",
+           "crclean-space-transunet": "space"}
 
 
 def test_both_own_models_ship():
-    assert set(OWN) == {"crclean-ground", "crclean-space"}
+    assert set(OWN) == {"crclean-ground", "crclean-ground-transunet", "crclean-space",
+                         "crclean-space-transunet"}
 
 
 @pytest.mark.parametrize("name", OWN)
@@ -41,13 +43,14 @@ def test_finds_held_out_cosmic_rays_in_any_units(name):
     assert np.abs(in_adu.probability - in_electrons.probability).max() < 0.02
 
 
-def test_bright_hits_are_found_like_faint_ones():
-    # crclean-ground v1 took hits brighter than ~100 sigma for stars and missed
-    # them; v2 was fine-tuned on cosmic rays scaled 0.7-12x.
+@pytest.mark.parametrize("name", ["crclean-ground", "crclean-ground-transunet"])
+def test_bright_hits_are_found_like_faint_ones(name):
+    # The first TransUNet took hits brighter than ~100 sigma for stars and
+    # missed them; both ground models now train on cosmic rays scaled 0.7-12x.
     from synthetic import synthetic_exposure
 
     image, truth = synthetic_exposure((150, 200), seed=11)  # hits of 200-3000 ADU on a sky noise of ~14
-    found = Cleaner("crclean-ground", inpaint=None, device="cpu").clean_array(image).mask
+    found = Cleaner(name, inpaint=None, device="cpu").clean_array(image).mask
     bright = truth & (image - 800.0 > 1400.0)
     assert bright.sum() > 30
     assert (found & bright).sum() / bright.sum() > 0.9

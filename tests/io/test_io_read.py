@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 from crclean.exceptions import InputError, UnitsWarning
-from crclean.io import ImagePlane, open_exposure, read_plane, select_planes
+from crclean.io import ImagePlane, open_exposure, read_dq, read_plane, select_planes
 
 # SAAO 1.0 m STE3 CCD frame shipped with ccdproc: int16 + BZERO 32768, GAIN 1.9, RDNOISE 5.0.
 CCDPROC_RAW = Path(ccdproc.__file__).parent / "tests/data/a8280271.fits"
@@ -391,3 +391,23 @@ def test_fits_fz_and_fits_gz(tmp_path):
             plane = read_plane(exposure, index)
         np.testing.assert_array_equal(plane.data, data.astype(np.float32))
     assert plane.gain is None
+
+
+def test_reading_again_after_release(tmp_path):
+    """read_plane and read_dq keep no copy in the file, yet read the same twice."""
+    flags = np.array([[0, 1], [40000, 65535]], np.uint16).repeat(20, 0).repeat(25, 1)
+    raw = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50) + 30000
+    source = tmp_path / "u16.fits.fz"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(raw, name="SCI"),
+                  fits.CompImageHDU(flags, name="DQ")]).writeto(source)
+    with open_exposure(source) as exposure:
+        first, second = read_plane(exposure, 1), read_plane(exposure, 1)
+        np.testing.assert_array_equal(first.data, raw.astype(np.float32))
+        np.testing.assert_array_equal(second.data, first.data)
+        assert first.dq_index == 2
+        dq = read_dq(exposure, 2)
+        assert dq.dtype == np.uint16
+        np.testing.assert_array_equal(dq, flags)
+        np.testing.assert_array_equal(read_dq(exposure, 2), flags)
+        with pytest.raises(InputError, match="dq_index 3 is out of range for .*u16.fits.fz"):
+            read_dq(exposure, 3)

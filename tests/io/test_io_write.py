@@ -300,11 +300,14 @@ def test_existing_output_and_overwrite(tmp_path):
         assert len(hdul) == 7
 
 
-def _failing_writeto(error):
-    def writeto(self, name, **options):
-        Path(name).write_bytes(b"partial")
+def _failing_flush(error):
+    """An HDUList.flush (how products are streamed to disk) that fails after writing."""
+    original = fits.HDUList.flush
+
+    def flush(self, *args, **options):
+        original(self, *args, **options)
         raise error
-    return writeto
+    return flush
 
 
 @pytest.mark.parametrize(
@@ -314,7 +317,7 @@ def _failing_writeto(error):
 def test_failed_write_leaves_no_temporary(tmp_path, monkeypatch, error, expected):
     source = write_hst(tmp_path / "hst.fits")
     before = sorted(os.listdir(tmp_path))
-    monkeypatch.setattr(fits.HDUList, "writeto", _failing_writeto(error))
+    monkeypatch.setattr(fits.HDUList, "flush", _failing_flush(error))
     with open_exposure(source) as exposure:
         with pytest.raises(expected) as info:
             write_products(exposure, [PlaneResult(1, some_mask((40, 50)))], tmp_path / "o.fits")
@@ -326,13 +329,13 @@ def test_failed_write_leaves_no_temporary(tmp_path, monkeypatch, error, expected
 def test_output_appearing_during_write_is_kept(tmp_path, monkeypatch):
     source = write_hst(tmp_path / "hst.fits")
     output = tmp_path / "o.fits"
-    original = fits.HDUList.writeto
+    original = fits.HDUList.flush
 
-    def writeto(self, name, **options):
-        original(self, name, **options)
+    def flush(self, *args, **options):
+        original(self, *args, **options)
         output.write_bytes(b"someone else's")
 
-    monkeypatch.setattr(fits.HDUList, "writeto", writeto)
+    monkeypatch.setattr(fits.HDUList, "flush", flush)
     with open_exposure(source) as exposure:
         with pytest.raises(OutputError, match="o.fits exists"):
             write_products(exposure, [PlaneResult(1, some_mask((40, 50)))], output)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean.engine._background import noise_normalise
+from crclean.training._common import random_crops
 from crclean.training.simulate import MASK_THRESHOLD_SIGMA, PROFILES, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET"]
@@ -46,17 +47,7 @@ class SamplePool:
 
     def batch(self, rng, batch_size, crop):
         """Random crops with random rotations and flips, as float32 arrays."""
-        n, size, _ = self.inputs.shape
-        index = rng.integers(0, n, batch_size)
-        rows = rng.integers(0, size - crop + 1, batch_size)
-        cols = rng.integers(0, size - crop + 1, batch_size)
-        out = [np.empty((batch_size, crop, crop), np.float32) for _ in range(3)]
-        for b, (i, r, c) in enumerate(zip(index, rows, cols)):
-            turns, flip = rng.integers(0, 4), rng.integers(0, 2)
-            for array, dest in zip((self.inputs, self.target, self.weight), out):
-                patch = np.rot90(array[i, r : r + crop, c : c + crop], turns)
-                dest[b] = patch[:, ::-1] if flip else patch
-        return out
+        return random_crops(rng, (self.inputs, self.target, self.weight), batch_size, crop)
 
 
 def _scale_cosmic_rays(exposure, scale):

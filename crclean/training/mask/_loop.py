@@ -2,12 +2,12 @@
 
 import json
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from crclean._progress import ProgressBar
+from crclean.training._common import read_config, warmup_cosine
 from crclean.training.mask._card import write_model_card
 from crclean.training.mask._data import VALIDATION_SEED_OFFSET, SamplePool, build_pool
 from crclean.training.mask._metrics import mask_scores
@@ -29,22 +29,7 @@ def load_config(config):
     Required keys: ``name`` and ``arch``; see
     ``crclean/training/configs/ground.toml`` for a complete example.
     """
-    if not isinstance(config, dict):
-        path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such config file")
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    for key in ("name", "arch"):
-        if key not in config:
-            raise ValueError(f"training config needs a {key!r} entry")
-    merged = {key: value for key, value in config.items() if key not in _DEFAULTS}
-    for section, defaults in _DEFAULTS.items():
-        unknown = set(config.get(section, {})) - set(defaults) if defaults else set()
-        if unknown:
-            raise ValueError(f"unknown keys in [{section}]: {', '.join(sorted(unknown))}")
-        merged[section] = {**defaults, **config.get(section, {})}
-    return merged
+    return read_config(config, _DEFAULTS, task="mask")
 
 
 def _pool(out_dir, kind, data, progress):
@@ -119,13 +104,8 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
         network.load_state_dict(torch.load(train["init"], map_location="cpu", weights_only=True))
     optimiser = torch.optim.AdamW(network.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
 
-    def schedule(step):  # linear warm-up, then cosine decay to 5%
-        if step < train["warmup"]:
-            return (step + 1) / train["warmup"]
-        t = (step - train["warmup"]) / max(1, train["steps"] - train["warmup"])
-        return float(0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: warmup_cosine(step, warmup=train["warmup"], steps=train["steps"]))
     step, best, best_state, seconds = 0, {"tpr_at_fpr_1e-4": -1.0}, None, 0.0
     checkpoint_path = out_dir / "checkpoint.pt"
     if resume and checkpoint_path.exists():

@@ -1,0 +1,90 @@
+"""Pieces every training loop shares: configs, the learning-rate schedule, random crops."""
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_config", "warmup_cosine", "random_crops"]
+
+
+def read_config(config, defaults, *, task):
+    """Read a TOML training config (path or dict) and fill in ``defaults``.
+
+    Parameters
+    ----------
+    config : str, pathlib.Path or dict
+    defaults : dict
+        Section name -> default keys; a section with an empty dict takes any
+        keys (a model's constructor arguments).
+    task : str
+        What the config must train: ``'mask'`` (a config without a ``task``
+        entry is one) or ``'inpaint'``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    ValueError
+        On a missing ``name``/``arch``, a config for another task, or an
+        unknown key (named with its section).
+    """
+    if not isinstance(config, dict):
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    found = config.get("task", "mask")
+    if found != task:
+        raise ValueError(f"this is a config for task {found!r}, not {task!r}; use `crclean train {found}`")
+    for key in ("name", "arch"):
+        if key not in config:
+            raise ValueError(f"training config needs a {key!r} entry")
+    merged = {key: value for key, value in config.items() if key not in defaults}
+    for section, section_defaults in defaults.items():
+        unknown = set(config.get(section, {})) - set(section_defaults) if section_defaults else set()
+        if unknown:
+            raise ValueError(f"unknown keys in [{section}]: {', '.join(sorted(unknown))}")
+        merged[section] = {**section_defaults, **config.get(section, {})}
+    return merged
+
+
+def warmup_cosine(step, *, warmup, steps):
+    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to 5%."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return float(0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
+
+
+def random_crops(rng, arrays, batch_size, crop):
+    """The same random crops, 90-degree rotations and flips of several stacks.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    arrays : sequence of numpy.ndarray
+        Each ``(n, ..., size, size)``: the last two axes are cropped.
+    batch_size, crop : int
+
+    Returns
+    -------
+    list of numpy.ndarray
+        float32 ``(batch_size, ..., crop, crop)`` per input array.
+    """
+    n, size = arrays[0].shape[0], arrays[0].shape[-1]
+    index = rng.integers(0, n, batch_size)
+    rows = rng.integers(0, size - crop + 1, batch_size)
+    cols = rng.integers(0, size - crop + 1, batch_size)
+    out = [np.empty((batch_size, *array.shape[1:-2], crop, crop), np.float32) for array in arrays]
+    for b, (i, r, c) in enumerate(zip(index, rows, cols)):
+        turns, flip = rng.integers(0, 4), rng.integers(0, 2)
+        for array, dest in zip(arrays, out):
+            patch = np.rot90(array[i, ..., r : r + crop, c : c + crop], turns, axes=(-2, -1))
+            dest[b] = patch[..., ::-1] if flip else patch
+    return out
