@@ -14,13 +14,35 @@ def train_group():
     """Train crclean's own models on simulated data."""
 
 
+def _run_options(example_config):
+    """The options every ``crclean train`` command takes (config, out, resume, quiet)."""
+    def decorate(command):
+        for option in reversed([
+            click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+                         help=f"TOML training config, e.g. {_CONFIGS / example_config}."),
+            click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+                         help="Folder for pools, checkpoints, log, weights and model card."),
+            click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt."),
+            click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+        ]):
+            command = option(command)
+        return command
+    return decorate
+
+
+def _check_run(load, config_path, out_dir, resume):
+    """Refuse a bad config, or an existing run without --resume, before any work."""
+    try:
+        load(config_path)
+    except (OSError, ValueError) as error:
+        raise click.UsageError(f"--config {config_path}: {error}") from None
+    checkpoint = Path(out_dir) / "checkpoint.pt"
+    if checkpoint.exists() and not resume:
+        raise click.UsageError(f"{checkpoint} exists; pass --resume to continue it or choose another --out")
+
+
 @train_group.command("mask")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help=f"TOML training config, e.g. {_CONFIGS / 'ground.toml'}.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for pools, checkpoints, log, weights and model card.")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@_run_options("ground-unet.toml")
 def train_mask_command(config_path, out_dir, resume, quiet):
     """Train a cosmic-ray mask network and write weights plus a model card.
 
@@ -31,25 +53,14 @@ def train_mask_command(config_path, out_dir, resume, quiet):
     """
     from crclean.training.mask import load_config, train_mask
 
-    try:
-        load_config(config_path)
-    except (OSError, ValueError) as error:
-        raise click.UsageError(f"--config {config_path}: {error}") from None
-    checkpoint = Path(out_dir) / "checkpoint.pt"
-    if checkpoint.exists() and not resume:
-        raise click.UsageError(f"{checkpoint} exists; pass --resume to continue it or choose another --out")
+    _check_run(load_config, config_path, out_dir, resume)
     best = train_mask(config_path, out_dir=out_dir, resume=resume, progress=not quiet)
     click.echo(f"best validation (step {best['step']}): TPR at FPR 1e-4 {best['tpr_at_fpr_1e-4']:.4f}, "
                f"precision at 95% recall {best['precision_at_recall_0.95']:.4f}, dice {best['dice']:.4f}")
 
 
 @train_group.command("inpaint")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help=f"TOML training config, e.g. {_CONFIGS / 'inpaint.toml'}.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for pools, checkpoints, log, weights and model card.")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@_run_options("inpaint.toml")
 def train_inpaint_command(config_path, out_dir, resume, quiet):
     """Train the learned inpainter and write weights plus a model card.
 
@@ -62,13 +73,7 @@ def train_inpaint_command(config_path, out_dir, resume, quiet):
     """
     from crclean.training.inpaint import load_inpaint_config, train_inpaint
 
-    try:
-        load_inpaint_config(config_path)
-    except (OSError, ValueError) as error:
-        raise click.UsageError(f"--config {config_path}: {error}") from None
-    checkpoint = Path(out_dir) / "checkpoint.pt"
-    if checkpoint.exists() and not resume:
-        raise click.UsageError(f"{checkpoint} exists; pass --resume to continue it or choose another --out")
+    _check_run(load_inpaint_config, config_path, out_dir, resume)
     best = train_inpaint(config_path, out_dir=out_dir, resume=resume, progress=not quiet)
     ratios = ", ".join(f"{name} {best[f'rms_{name}']:.3f} (grow {best[f'grow_rms_{name}']:.3f})"
                        for name in load_inpaint_config(config_path)["data"]["profiles"])

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from crclean.inpaint._checks import checked_image_and_mask
 from crclean.inpaint._median import _median_of_valid
 
 __all__ = ["grow_fill"]
@@ -107,17 +108,11 @@ def grow_fill(image, mask, *, size=3, statistic="median", smooth=True):
     van Dokkum, P. & Pasha, I. 2024, PASP 136, 034503, "maskfill: a fast
     and simple algorithm to fill masked pixels in astronomical images".
     """
-    image = np.asarray(image)
-    mask = np.asarray(mask)
-    if image.ndim != 2 or image.shape != mask.shape:
-        raise ValueError(f"image and mask must be 2-D of one shape, got {image.shape} and {mask.shape}")
-    if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
-        raise ValueError(f"image must hold real numbers, got dtype {image.dtype}")
+    image, mask = checked_image_and_mask(image, mask)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
         raise ValueError(f"size must be an odd integer >= 3, got {size!r}")
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
-    mask = mask.astype(bool)
     out = image.astype(np.result_type(image.dtype, np.float32), copy=True)
     if not mask.any():
         return out

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from crclean.inpaint._checks import checked_image_and_mask
+
 __all__ = ["harmonic_fill"]
 
 # Pulls a masked region that touches no good pixel towards the fallback value;
@@ -47,13 +49,7 @@ def harmonic_fill(image, mask):
     Press, W. H. et al. 2007, Numerical Recipes, 3rd ed., section 3.7.4
     ("Laplace interpolation" of missing data).
     """
-    image = np.asarray(image)
-    mask = np.asarray(mask)
-    if image.ndim != 2 or image.shape != mask.shape:
-        raise ValueError(f"image and mask must be 2-D of one shape, got {image.shape} and {mask.shape}")
-    if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
-        raise ValueError(f"image must hold real numbers, got dtype {image.dtype}")
-    mask = mask.astype(bool)
+    image, mask = checked_image_and_mask(image, mask)
     out = image.astype(np.result_type(image.dtype, np.float32), copy=True)
     if not mask.any():
         return out

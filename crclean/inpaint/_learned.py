@@ -20,6 +20,7 @@ import numpy as np
 
 from crclean.engine import TILE_MULTIPLE, background_mesh, resolve_device
 from crclean.engine._background import ASINH_SIGMA
+from crclean.inpaint._checks import checked_image_and_mask
 from crclean.inpaint._grow import grow_fill
 from crclean.weights import ModelSpec
 
@@ -193,12 +194,7 @@ def learned_fill(image, mask, *, tile_size=None, overlap=None, batch_size=None, 
     Irregular Holes Using Partial Convolutions" (holes given as a mask
     channel, loss on the holes).
     """
-    image = np.asarray(image)
-    mask = np.asarray(mask)
-    if image.ndim != 2 or image.shape != mask.shape:
-        raise ValueError(f"image and mask must be 2-D of one shape, got {image.shape} and {mask.shape}")
-    if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
-        raise ValueError(f"image must hold real numbers, got dtype {image.dtype}")
+    image, mask = checked_image_and_mask(image, mask)
     from crclean.tiling import MIN_IMAGE_SIZE
 
     if min(image.shape) < MIN_IMAGE_SIZE:
@@ -206,7 +202,6 @@ def learned_fill(image, mask, *, tile_size=None, overlap=None, batch_size=None, 
                          f"needs at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} (use 'grow' for smaller)")
     tile_size = LEARNED_INPAINTER.tile_size if tile_size is None else tile_size
     overlap = min(LEARNED_INPAINTER.overlap, tile_size // 2) if overlap is None else overlap
-    mask = mask.astype(bool)
     out = image.astype(np.result_type(image.dtype, np.float32), copy=True)
     if not mask.any():
         return out

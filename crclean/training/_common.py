@@ -1,11 +1,14 @@
-"""Pieces every training loop shares: configs, the learning-rate schedule, random crops."""
+"""Pieces every training loop shares: configs, the learning-rate schedule, random crops, pools."""
 
 import tomllib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_config", "warmup_cosine", "random_crops"]
+__all__ = ["read_config", "warmup_cosine", "random_crops", "CropPool", "VALIDATION_SEED_OFFSET"]
+
+#: Validation seeds start here; training seeds stay below.
+VALIDATION_SEED_OFFSET = 10_000_000
 
 
 def read_config(config, defaults, *, task):
@@ -88,3 +91,21 @@ def random_crops(rng, arrays, batch_size, crop):
             patch = np.rot90(array[i, ..., r : r + crop, c : c + crop], turns, axes=(-2, -1))
             dest[b] = patch[..., ::-1] if flip else patch
     return out
+
+
+class CropPool:
+    """Base of a dataclass of stacked exposures that batches come from.
+
+    Subclasses are dataclasses with an ``inputs`` field and name in
+    ``crop_fields`` the fields a batch crops, in order. ``crop_fields`` is a
+    plain class attribute, so it is no dataclass field and not in ``vars``.
+    """
+
+    crop_fields = ()
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def batch(self, rng, batch_size, crop):
+        """Random crops with random rotations and flips, as float32 arrays (see `random_crops`)."""
+        return random_crops(rng, [getattr(self, field) for field in self.crop_fields], batch_size, crop)

@@ -1,34 +1,26 @@
 """The model card of a trained inpainting network."""
 
-from crclean.weights import sha256_of
+from crclean.training._card import training_summary, write_card
 
 __all__ = ["write_inpaint_card"]
 
 
 def write_inpaint_card(path, *, config, weights_path, scores, n_parameters):
-    """Write a markdown model card beside a weights file.
+    """Write the model card of a trained inpainting network beside its weights file.
 
     Parameters
     ----------
-    path : pathlib.Path
-        The card.
+    path, weights_path, n_parameters
+        As in `crclean.training._card.write_card`.
     config : dict
         The training config (after `load_inpaint_config`).
-    weights_path : pathlib.Path
-        The exported state dict.
     scores : dict
         Best validation scores (from `fill_scores`, plus ``step`` and ``seconds``).
-    n_parameters : int
     """
     data, train = config["data"], config["train"]
+    architecture_note = ("; input: the `grow` fill in asinh sky-noise units and the hole map; output: a bounded "
+                         "correction to the fill (`crclean.inpaint._learned`)")
     lines = [
-        f"# {config['name']}",
-        "",
-        f"- file: `{weights_path.name}` ({weights_path.stat().st_size / 1e6:.2f} MB)",
-        f"- sha256: `{sha256_of(weights_path)}`",
-        f"- architecture: `{config['arch']}` {config['model']} ({n_parameters:,} parameters); "
-        "input: the `grow` fill in asinh sky-noise units and the hole map; output: a bounded "
-        "correction to the fill (`crclean.inpaint._learned`)",
         f"- intended for: {config.get('instruments', 'see the training data')}; filling pixels a "
         "cosmic-ray mask flags (`--inpaint learned`)",
         "- input: any units; the image is put in units of its local sky noise "
@@ -40,8 +32,7 @@ def write_inpaint_card(path, *, config, weights_path, scores, n_parameters):
         f"rays, grown by 1 px in {data['grow_fraction']:.0%} of exposures, with the faint wings in "
         f"{data['wings_fraction']:.0%}, plus the detector defects; stars {data['star_density'][0]:g}-"
         f"{data['star_density'][1]:g} times the profile's density",
-        f"- training: {scores.get('step', '?')} of {train['steps']} steps (best validation), "
-        f"batch {train['batch_size']} x {train['crop']}^2 crops, AdamW lr {train['lr']}, "
+        training_summary(scores, train) +
         f"Huber loss (delta {train['huber_delta']}) of (fill - clean) / noise on cosmic-ray pixels, "
         f"star cores weighted {1 + train['star_weight']:g}x, "
         f"{scores.get('seconds', '?')} s on {train['threads']} CPU thread(s)",
@@ -60,4 +51,5 @@ def write_inpaint_card(path, *, config, weights_path, scores, n_parameters):
                          f"{cores[0]} | {cores[1]} |")
     lines += ["", f"Mean ratio learned / grow: {scores['rms_ratio']:.3f}.", "",
               "Made by `crclean train inpaint`; see docs/training.md.", ""]
-    path.write_text("\n".join(lines))
+    write_card(path, config=config, weights_path=weights_path, n_parameters=n_parameters, body=lines,
+               architecture_note=architecture_note)

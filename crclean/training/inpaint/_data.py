@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from crclean.inpaint._learned import encode
-from crclean.training._common import random_crops
+from crclean.training._common import CropPool
 from crclean.training.simulate import PROFILES, simulate_exposure
 
 __all__ = ["FillPool", "build_fill_pool"]
@@ -32,7 +32,7 @@ _BOX = np.ones((3, 3), bool)
 
 
 @dataclass
-class FillPool:
+class FillPool(CropPool):
     """Network inputs and truth of simulated exposures, stacked.
 
     Attributes
@@ -60,13 +60,7 @@ class FillPool:
     star_cores: np.ndarray
     profile: np.ndarray
 
-    def __len__(self):
-        return len(self.inputs)
-
-    def batch(self, rng, batch_size, crop):
-        """Random crops with random rotations and flips, as float32 arrays."""
-        return random_crops(rng, (self.inputs, self.target, self.noise, self.weight, self.star_cores),
-                            batch_size, crop)
+    crop_fields = ("inputs", "target", "noise", "weight", "star_cores")
 
 
 def fill_sample(exposure, *, grow, wings):

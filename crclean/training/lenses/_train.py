@@ -168,6 +168,7 @@ def train_lenses(config_path_or_dict, *, resume=False, progress=True, log=None):
 
     from crclean._progress import ProgressBar
     from crclean.models.rtdetr import SetCriterion, build_rtdetr
+    from crclean.training._loop import restore_checkpoint
     from crclean.training.lenses._card import write_weights_and_card
 
     config = _merged(config_path_or_dict)
@@ -183,10 +184,7 @@ def train_lenses(config_path_or_dict, *, resume=False, progress=True, log=None):
     state = {"step": 0, "history": [], "best_ap50": -1.0}
     last = folder / "last.pt"
     if resume and last.is_file():
-        checkpoint = torch.load(last, map_location="cpu", weights_only=True)
-        model.load_state_dict(checkpoint["model"])
-        ema.load_state_dict(checkpoint["ema"])
-        optimiser.load_state_dict(checkpoint["optimiser"])
+        checkpoint = restore_checkpoint(last, {"model": model, "ema": ema, "optimiser": optimiser})
         state = json.loads(checkpoint["state"])
         log(f"resumed from {last} at step {state['step']}")
     bank = _bank(config, config["seed"], folder, log)

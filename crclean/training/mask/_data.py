@@ -12,17 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean.engine._background import noise_normalise
-from crclean.training._common import random_crops
+from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool
 from crclean.training.simulate import MASK_THRESHOLD_SIGMA, PROFILES, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET"]
 
-#: Validation seeds start here; training seeds stay below.
-VALIDATION_SEED_OFFSET = 10_000_000
-
 
 @dataclass
-class SamplePool:
+class SamplePool(CropPool):
     """Normalised exposures and their truth, stacked.
 
     Attributes
@@ -42,12 +39,7 @@ class SamplePool:
     weight: np.ndarray
     star_cores: np.ndarray
 
-    def __len__(self):
-        return len(self.inputs)
-
-    def batch(self, rng, batch_size, crop):
-        """Random crops with random rotations and flips, as float32 arrays."""
-        return random_crops(rng, (self.inputs, self.target, self.weight), batch_size, crop)
+    crop_fields = ("inputs", "target", "weight")
 
 
 def _scale_cosmic_rays(exposure, scale):

@@ -1,15 +1,11 @@
 """Train a mask network: validate, checkpoint, resume, export weights and a model card."""
 
-import json
-import time
-from pathlib import Path
+from functools import partial
 
-import numpy as np
-
-from crclean._progress import ProgressBar
-from crclean.training._common import read_config, warmup_cosine
+from crclean.training._common import read_config
+from crclean.training._loop import cached_pool, fit, predict_stack, start_run
 from crclean.training.mask._card import write_model_card
-from crclean.training.mask._data import VALIDATION_SEED_OFFSET, SamplePool, build_pool
+from crclean.training.mask._data import SamplePool, build_pool
 from crclean.training.mask._metrics import mask_scores
 
 __all__ = ["load_config", "train_mask", "predict_pool"]
@@ -33,34 +29,17 @@ def load_config(config):
 
 
 def _pool(out_dir, kind, data, progress):
-    """Simulate a pool once and keep it beside the checkpoints (resume reuses it)."""
-    cache = out_dir / f"pool_{kind}.npz"
-    if cache.exists():
-        with np.load(cache) as stored:
-            return SamplePool(**{key: stored[key] for key in stored.files})
-    train = kind == "train"
-    n = data["train_exposures"] if train else data["validation_exposures"]
-    seed = data["seed"] + (0 if train else VALIDATION_SEED_OFFSET)
-    with ProgressBar(n, f"simulating {kind} exposures", enabled=progress) as bar:
-        pool = build_pool(n, size=data["size"], profiles=data["profiles"], seed=seed,
-                          split="train" if train else "validation", cr_rate=tuple(data["cr_rate"]),
-                          cr_scale=tuple(data["cr_scale"]), progress=bar.update)
-    np.savez(cache, **vars(pool))
-    return pool
+    """The cached train or validation pool of a run (see `cached_pool`)."""
+    build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
+                    cr_scale=tuple(data["cr_scale"]))
+    return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
 def predict_pool(network, pool, *, batch_size=8):
     """Probabilities of a network on every exposure of a pool (whole, untiled)."""
     import torch
 
-    network.eval()
-    out = np.empty(pool.inputs.shape, np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(pool), batch_size):
-            batch = torch.from_numpy(pool.inputs[start : start + batch_size, None])
-            out[start : start + batch_size] = torch.sigmoid(network(batch))[:, 0].numpy()
-    network.train()
-    return out
+    return predict_stack(network, pool.inputs[:, None], batch_size=batch_size, activation=torch.sigmoid)
 
 
 def train_mask(config, *, out_dir, resume=False, progress=True):
@@ -90,11 +69,7 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
 
     config = load_config(config)
     data, train = config["data"], config["train"]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(train["threads"])
-    torch.manual_seed(train["seed"])
-    rng = np.random.default_rng(train["seed"])
+    out_dir, rng = start_run(out_dir, train)
 
     train_pool = _pool(out_dir, "train", data, progress)
     validation_pool = _pool(out_dir, "validation", data, progress)
@@ -102,50 +77,20 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     if train["init"]:
         # Fine-tuning: start from a state dict (a path relative to where the run starts).
         network.load_state_dict(torch.load(train["init"], map_location="cpu", weights_only=True))
-    optimiser = torch.optim.AdamW(network.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, warmup=train["warmup"], steps=train["steps"]))
-    step, best, best_state, seconds = 0, {"tpr_at_fpr_1e-4": -1.0}, None, 0.0
-    checkpoint_path = out_dir / "checkpoint.pt"
-    if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        network.load_state_dict(state["network"])
-        optimiser.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, best, best_state, seconds = state["step"], state["best"], state["best_state"], state["seconds"]
-        rng.bit_generator.state = json.loads(state["rng"])
-    network.train()
-    start = time.perf_counter() - seconds
-    with ProgressBar(train["steps"], f"training {config['name']}", enabled=progress) as bar:
-        bar.update(step)
-        while step < train["steps"]:
-            inputs, target, weight = (torch.from_numpy(a[:, None])
-                                      for a in train_pool.batch(rng, train["batch_size"], train["crop"]))
-            loss = dice_bce_loss(network(inputs), target, weight)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimiser.step()
-            scheduler.step()
-            step += 1
-            bar.update(1)
-            if step % train["validate_every"] == 0 or step == train["steps"]:
-                scores = mask_scores(predict_pool(network, validation_pool), validation_pool.target,
-                                     ignore=validation_pool.weight == 0,
-                                     star_cores=validation_pool.star_cores)
-                scores.update(step=step, loss=float(loss.detach()), seconds=round(time.perf_counter() - start, 1))
-                with open(out_dir / "log.jsonl", "a") as log:
-                    log.write(json.dumps(scores) + "\n")
-                if scores["tpr_at_fpr_1e-4"] > best["tpr_at_fpr_1e-4"]:
-                    best = scores
-                    best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-                torch.save({"network": network.state_dict(), "optimiser": optimiser.state_dict(),
-                            "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                            "best_state": best_state, "seconds": time.perf_counter() - start,
-                            "rng": json.dumps(rng.bit_generator.state)}, checkpoint_path)
-    weights_path = out_dir / f"{config['name']}.pt"
-    torch.save(best_state, weights_path)
+    def batch_loss(network, rng):
+        inputs, target, weight = (torch.from_numpy(a[:, None])
+                                  for a in train_pool.batch(rng, train["batch_size"], train["crop"]))
+        return dice_bce_loss(network(inputs), target, weight)
+
+    def validate(network):
+        return mask_scores(predict_pool(network, validation_pool), validation_pool.target,
+                           ignore=validation_pool.weight == 0, star_cores=validation_pool.star_cores)
+
+    best, weights_path = fit(network, train, name=config["name"], out_dir=out_dir, rng=rng, resume=resume,
+                             progress=progress, batch_loss=batch_loss, validate=validate,
+                             improved=lambda scores, best: scores["tpr_at_fpr_1e-4"] > best["tpr_at_fpr_1e-4"],
+                             best={"tpr_at_fpr_1e-4": -1.0})
     write_model_card(out_dir / f"{config['name']}.md", config=config, weights_path=weights_path,
                      scores=best, n_parameters=sum(p.numel() for p in network.parameters()))
     return best
