@@ -246,9 +246,11 @@ class Cleaner:
             with np.errstate(invalid="ignore"):
                 bad |= data >= saturation
         bad &= ~mask
+        # The learned inpainter runs where the mask network does.
+        options = {"device": self.device} if self.inpaint == "learned" else {}
         if not bad.any():
-            return inpaint(self.inpaint, data, mask)
-        cleaned = inpaint(self.inpaint, np.where(bad, np.nan, data), mask)
+            return inpaint(self.inpaint, data, mask, **options)
+        cleaned = inpaint(self.inpaint, np.where(bad, np.nan, data), mask, **options)
         cleaned[bad] = data[bad]
         return cleaned
 

@@ -38,9 +38,12 @@ def get_inpainter(method):
     return getattr(importlib.import_module(module), function)
 
 
-def inpaint(method, image, mask):
-    """Fill ``mask`` pixels of ``image`` with the named method (a new array)."""
-    return get_inpainter(method)(image, mask)
+def inpaint(method, image, mask, **options):
+    """Fill ``mask`` pixels of ``image`` with the named method (a new array).
+
+    ``options`` go to the method (e.g. ``device`` for ``'learned'``).
+    """
+    return get_inpainter(method)(image, mask, **options)
 
 
 def __getattr__(name):

@@ -163,3 +163,21 @@ def test_crclean_mask_inpaint_learned(tmp_path):
         hits = flagged & truth
         assert np.isfinite(hdul[0].data[flagged]).all()
         assert (hdul[0].data[hits] < image[hits]).mean() > 0.95
+
+
+def test_cleaner_runs_the_learned_inpainter_on_its_own_device(monkeypatch):
+    import crclean.clean
+    from crclean import Cleaner
+    from synthetic import synthetic_exposure
+
+    calls = []
+
+    def spy(method, image, mask, **options):
+        calls.append((method, options))
+        return np.asarray(image, np.float32).copy()
+
+    monkeypatch.setattr(crclean.clean, "inpaint", spy)
+    image, _ = synthetic_exposure((64, 64), seed=3)
+    Cleaner("crclean-ground", inpaint="learned", device="cpu").clean_array(image)
+    Cleaner("crclean-ground", inpaint="grow", device="cpu").clean_array(image)
+    assert calls == [("learned", {"device": "cpu"}), ("grow", {})]
