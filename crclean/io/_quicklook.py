@@ -4,8 +4,8 @@ Written with numpy and zlib alone, so crclean needs no plotting library.
 """
 
 import os
+import secrets
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -36,9 +36,11 @@ def png_bytes(rgb):
 def write_png(path, rgb):
     """Write ``rgb`` to ``path`` atomically (temporary file, then rename)."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # open(..., "xb") rather than mkstemp: mkstemp makes the file 0600, and
+    # the rename would keep that; "x" honours the umask like any other output.
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with open(temporary, "xb") as stream:
             stream.write(png_bytes(rgb))
         os.replace(temporary, path)
     except BaseException:

@@ -1,7 +1,7 @@
 """The lens catalogue: build it, and write it, ds9 regions and PNG cutouts."""
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +81,9 @@ def _atomic(path, writer, *, overwrite):
 
     path = Path(path)
     check_output_writable(path, overwrite=overwrite)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    # A fresh name rather than mkstemp, whose 0600 file the rename would keep:
+    # the writer creates it with the umask's permissions like any output.
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         writer(temporary)
         os.replace(temporary, path)

@@ -68,3 +68,17 @@ def test_cutouts_and_mosaic(tmp_path, catalog):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
     with pytest.raises(OutputError, match="exists"):
         write_cutouts(table, thumbs, tmp_path / "cuts")
+
+
+def test_outputs_get_the_permissions_of_a_normal_new_file(tmp_path, catalog):
+    import os
+
+    table, _ = catalog
+    reference = tmp_path / "reference.txt"
+    reference.write_text("x")
+    mode = os.stat(reference).st_mode & 0o777
+    written = [write_catalog(table, tmp_path / "c.ecsv"), write_catalog(table, tmp_path / "c.fits"),
+               write_regions(table, tmp_path / "c.reg")]
+    # A 0600 temporary file renamed into place would hide them from the group.
+    assert [os.stat(path).st_mode & 0o777 for path in written] == [mode] * 3
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
