@@ -16,7 +16,7 @@ __all__ = [
     "temporary_path",
     "output_errors",
     "publish",
-    "atomic_write",
+    "replace_via_temporary",
 ]
 
 _FITS_EXTENSIONS = {".fits", ".fit", ".fts"}
@@ -183,24 +183,18 @@ def publish(temporary, output_path, *, overwrite):
         os.replace(temporary, output_path)
 
 
-def atomic_write(hdul, output_path, *, overwrite):
-    """Write ``hdul`` to ``output_path`` through a temporary file.
+def replace_via_temporary(output_path, write):
+    """Write a non-FITS output through a hidden temporary file beside it.
 
-    The whole HDUList is written at once; `crclean.io.ProductWriter` streams
-    one HDU at a time instead. The temporary file sits in the output folder
-    (see `temporary_path`) and is renamed into place by `publish`; on any
-    failure it is removed.
+    ``write(temporary)`` creates the file (so it gets the umask's
+    permissions, unlike ``tempfile.mkstemp``'s 0600); it is then renamed
+    over ``output_path``, and removed on any failure. Callers check for an
+    existing output first (`check_output_writable`).
     """
     output_path = Path(output_path)
     temporary = temporary_path(output_path)
     try:
-        with output_errors(output_path):
-            try:
-                hdul.writeto(temporary, output_verify="exception")
-            except fits.VerifyError:
-                # Headers copied from the input break the standard; let astropy fix them.
-                temporary.unlink(missing_ok=True)
-                hdul.writeto(temporary, output_verify="fix")
-        publish(temporary, output_path, overwrite=overwrite)
+        write(temporary)
+        os.replace(temporary, output_path)
     finally:
         temporary.unlink(missing_ok=True)

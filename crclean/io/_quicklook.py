@@ -3,8 +3,6 @@
 Written with numpy and zlib alone, so crclean needs no plotting library.
 """
 
-import os
-import secrets
 import struct
 import zlib
 from pathlib import Path
@@ -35,17 +33,9 @@ def png_bytes(rgb):
 
 def write_png(path, rgb):
     """Write ``rgb`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    # open(..., "xb") rather than mkstemp: mkstemp makes the file 0600, and
-    # the rename would keep that; "x" honours the umask like any other output.
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(temporary, "xb") as stream:
-            stream.write(png_bytes(rgb))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from crclean.io._paths import replace_via_temporary
+
+    replace_via_temporary(path, lambda temporary: Path(temporary).write_bytes(png_bytes(rgb)))
 
 
 def _bin(image, factor, reduce):

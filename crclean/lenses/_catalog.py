@@ -1,7 +1,5 @@
 """The lens catalogue: build it, and write it, ds9 regions and PNG cutouts."""
 
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
@@ -78,18 +76,11 @@ def make_catalog(boxes, scores, *, tile="", wcs=None, pixel_scale=None, theta_e_
 def _atomic(path, writer, *, overwrite):
     """Write through a temporary file in the same folder, then rename."""
     from crclean.io import check_output_writable
+    from crclean.io._paths import replace_via_temporary
 
     path = Path(path)
     check_output_writable(path, overwrite=overwrite)
-    # A fresh name rather than mkstemp, whose 0600 file the rename would keep:
-    # the writer creates it with the umask's permissions like any output.
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        writer(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_via_temporary(path, writer)
     return path
 
 
