@@ -1,19 +1,29 @@
 """Benchmark of `crclean lenses` on held-out simulated survey tiles (not cutouts).
 
-Tiles of 1000 x 1000 pixels at 0.2 arcsec/pixel are built from stamp banks
-rendered with seeds the training never used: each lens tile holds one lens
-among 12 hard negatives (a third of them ring galaxies), ~100 field galaxies
-and ~25 stars; lens-free tiles hold the same minus the lens. Tiles carry a sky
-level with a gradient, a per-tile noise level, and some a NaN border; they go
-through the full runtime path (`crclean.lenses.LensFinder.find`).
+Two tile simulators:
 
+- ``crclean`` (default): 1000 x 1000 tiles at 0.2 arcsec/pixel from crclean's
+  own simulator, with stamp banks rendered from seeds the training never used.
+  Each lens tile holds one lens among 12 hard negatives (a third of them ring
+  galaxies), 15 bright ellipticals without arcs, ~100 field galaxies and ~25
+  stars; lens-free tiles hold the same minus the lens. Tiles carry a sky level with a gradient, a per-tile noise
+  level, and some a NaN border.
+- ``independent``: 800 x 800 DECam-like tiles at 0.263 arcsec/pixel from
+  ``benchmarks/_independent_lenses.py``, a simulator that shares no code with
+  the training one (power-law lenses, double-Gaussian PSF, Poisson noise in
+  counts with the sky left in, bright ellipticals without arcs). The finder
+  has to resample these tiles to its own pixel scale.
+
+Every tile goes through the full runtime path (`crclean.lenses.LensFinder.find`).
 Reports AP@50 (detections pooled over all tiles, score >= 0.05), completeness
-and false positives per square degree at --conf, false positives on ring
-galaxies, and CPU seconds per square degree (one torch thread).
+and false positives per square degree at several thresholds, false positives
+on ring galaxies, completeness by arc signal-to-noise and Einstein radius, and
+CPU seconds per square degree (one torch thread).
 
 Usage::
 
-    python benchmarks/lenses.py [--checkpoint PATH] [--tiles 40] [--free-tiles 20] [--conf 0.9]
+    python benchmarks/lenses.py [--simulator crclean|independent] [--checkpoint PATH]
+                                [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
 """
 
 import argparse
@@ -21,13 +31,15 @@ import time
 
 import numpy as np
 
+from _docs import write_section
 
-def _tile_wcs(shape, scale):
+
+def _tile_wcs(shape, scale, *, ra=40.0, dec=-30.0):
     from astropy.wcs import WCS
 
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = [40.0, -30.0]
+    wcs.wcs.crval = [ra, dec]
     wcs.wcs.crpix = [shape[1] / 2 + 0.5, shape[0] / 2 + 0.5]
     wcs.wcs.cd = np.array([[-scale, 0.0], [0.0, scale]]) / 3600.0
     return wcs
@@ -46,90 +58,160 @@ def _network(checkpoint):
     return network.eval()
 
 
+def crclean_tiles(args):
+    """Tiles from crclean's own simulator with held-out stamp banks."""
+    from crclean.training.lenses import build_bank, compose_scene
+
+    scale, size = 0.2, args.size or 1000
+    start = time.perf_counter()
+    bank = build_bank(args.seed, n_lenses=max(args.tiles, 200), n_negatives=240, n_field=300, pixel_scale=scale)
+    print(f"held-out stamp bank (seed {args.seed}) rendered in {time.perf_counter() - start:.0f} s")
+    rng = np.random.default_rng(args.seed + 1)
+    shape = (size, size)
+    wcs = _tile_wcs(shape, scale)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for index in range(args.tiles + args.free_tiles):
+        sigma = rng.uniform(3.0, 10.0)
+        scene = compose_scene(rng, bank, shape, n_lenses=int(index < args.tiles), n_negatives=12, n_field=100,
+                              n_stars=25, n_ellipticals=15, sigma=sigma, seeing_range=(0.65, 1.05), lens_margin=4,
+                              sky_level=rng.uniform(100, 1000))
+        image = scene.image + sigma * (2.0 * xx - 1.0 * yy)  # a sky gradient
+        if index % 4 == 3:
+            image[:, : rng.integers(20, 80)] = np.nan  # a chip edge
+        lenses = [o for o in scene.objects if o["kind"] == "lens"]
+        yield {"image": image, "wcs": wcs, "pixel_scale": scale, "boxes": scene.boxes, "lenses": lenses,
+               "objects": [o for o in scene.objects if o["kind"] != "lens"]}
+
+
+def independent_tiles(args):
+    """Tiles from the independent simulator (see ``_independent_lenses.py``)."""
+    from _independent_lenses import make_tile
+
+    rng = np.random.default_rng(args.seed + 2)
+    shape = (args.size or 800,) * 2
+    for index in range(args.tiles + args.free_tiles):
+        yield make_tile(rng, shape, has_lens=index < args.tiles)
+
+
+SIMULATORS = {"crclean": crclean_tiles, "independent": independent_tiles}
+SNR_BINS = (0, 30, 60, 120, np.inf)
+THETA_E_BINS = (0.0, 1.0, 1.5, 2.0, np.inf)
+
+
+def _nearest_kind(objects, cx, cy, radius):
+    near = [o for o in objects if o["kind"] != "star" and np.hypot(o["x"] - cx, o["y"] - cy) < radius]
+    return min(near, key=lambda o: np.hypot(o["x"] - cx, o["y"] - cy))["kind"] if near else "sky/star"
+
+
+def _binned(values, found, edges, label):
+    cells = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (values >= low) & (values < high)
+        name = f"{label} {low:g}-{high:g}" if np.isfinite(high) else f"{label} >= {low:g}"
+        cells.append((name, f"{found[inside].mean():.2f} ({int(inside.sum())})" if inside.any() else "-"))
+    return cells
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="rtdetr-lens-v0")
+    parser.add_argument("--simulator", choices=sorted(SIMULATORS), default="crclean")
+    parser.add_argument("--model", default=None, help="lens model name (default: crclean's default lens model)")
     parser.add_argument("--checkpoint", help="evaluate this state dict instead of the shipped weights")
-    parser.add_argument("--tiles", type=int, default=40, help="tiles with one lens each")
-    parser.add_argument("--free-tiles", type=int, default=20, help="lens-free tiles")
-    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--tiles", type=int, default=120, help="tiles with one lens each")
+    parser.add_argument("--free-tiles", type=int, default=40, help="lens-free tiles")
+    parser.add_argument("--size", type=int, default=None, help="tile side (default 1000 crclean, 800 independent)")
     parser.add_argument("--conf", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
 
     import torch
 
     from crclean.lenses import LensFinder
-    from crclean.training.lenses import average_precision, build_bank, compose_scene, match_detections
+    from crclean.lenses._manifest import DEFAULT_LENS_MODEL
+    from crclean.training.lenses import average_precision, match_detections
+    from crclean.training.lenses._metrics import iou_matrix
 
     torch.set_num_threads(args.threads)
-    scale = 0.2
-    start = time.perf_counter()
-    bank = build_bank(args.seed, n_lenses=max(args.tiles, 1), n_negatives=240, n_field=300, pixel_scale=scale)
-    print(f"held-out stamp bank (seed {args.seed}) rendered in {time.perf_counter() - start:.0f} s")
+    model = args.model or DEFAULT_LENS_MODEL
     network = _network(args.checkpoint) if args.checkpoint else None
-    finder = LensFinder(args.model, conf=0.05, device="cpu", network=network).load()
+    finder = LensFinder(model, conf=0.05, device="cpu", network=network).load()
+    thresholds = sorted({0.5, 0.7, args.conf})
 
-    rng = np.random.default_rng(args.seed + 1)
-    shape = (args.size, args.size)
-    wcs = _tile_wcs(shape, scale)
-    scores, hits, n_lenses, seconds = [], [], 0, 0.0
-    found_at_conf, fp_at_conf, fp_ring, n_negatives, n_rings = 0, 0, 0, 0, 0
-    fp_kinds = {}
-    for index in range(args.tiles + args.free_tiles):
-        has_lens = index < args.tiles
-        sigma = rng.uniform(3.0, 10.0)
-        scene = compose_scene(rng, bank, shape, n_lenses=int(has_lens), n_negatives=12, n_field=100,
-                              n_stars=25, sigma=sigma, seeing_range=(0.65, 1.05), lens_margin=4,
-                              sky_level=rng.uniform(100, 1000))
-        yy, xx = np.mgrid[0:args.size, 0:args.size] / args.size
-        image = scene.image + sigma * (2.0 * xx - 1.0 * yy)  # a sky gradient
-        if index % 4 == 3:
-            image[:, : rng.integers(20, 80)] = np.nan  # a chip edge
+    scores, hits, seconds, area = [], [], 0.0, 0.0
+    truth_best = []  # per lens: the best score of a detection with IoU >= 0.5
+    truth_snr, truth_theta = [], []
+    false_by_threshold = {t: 0 for t in thresholds}
+    fp_kinds, fp_ring, n_others, n_rings = {}, 0, 0, 0
+    for index, tile in enumerate(SIMULATORS[args.simulator](args)):
         tick = time.perf_counter()
-        catalog = finder.find(image, wcs=wcs, tile=f"tile{index:03d}").catalog
+        catalog = finder.find(tile["image"], wcs=tile["wcs"], tile=f"tile{index:03d}").catalog
         seconds += time.perf_counter() - tick
+        area += tile["image"].size * (tile["pixel_scale"] / 3600.0) ** 2
         boxes = np.stack([catalog["xmin"], catalog["ymin"], catalog["xmax"] + 1, catalog["ymax"] + 1], -1) \
             if len(catalog) else np.zeros((0, 4))
         score = np.asarray(catalog["score"], float)
-        hit = match_detections(boxes, score, scene.boxes)
+        truth = np.asarray(tile["boxes"], float).reshape(-1, 4)
+        hit = match_detections(boxes, score, truth)
         scores.append(score)
         hits.append(hit)
-        n_lenses += len(scene.boxes)
-        confident = score >= args.conf
-        found_at_conf += int(match_detections(boxes[confident], score[confident], scene.boxes).sum())
-        others = [o for o in scene.objects if o["kind"] not in ("lens", "field", "star")]
-        n_negatives += len(others) + sum(o["kind"] == "field" for o in scene.objects)
-        n_rings += sum(o["kind"] == "ring" for o in others)
-        for box in boxes[confident & ~hit]:
-            fp_at_conf += 1
-            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            near = [o for o in scene.objects if o["kind"] != "star" and np.hypot(o["x"] - cx, o["y"] - cy) < 15]
-            kind = min(near, key=lambda o: np.hypot(o["x"] - cx, o["y"] - cy))["kind"] if near else "sky/star"
+        overlaps = iou_matrix(boxes, truth) >= 0.5
+        for column, lens in enumerate(tile["lenses"]):
+            matched = score[overlaps[:, column]]
+            truth_best.append(matched.max() if matched.size else 0.0)
+            truth_snr.append(lens["arc_snr"])
+            truth_theta.append(lens["theta_e"])
+        objects = tile["objects"]
+        n_others += sum(o["kind"] != "star" for o in objects)
+        n_rings += sum(o["kind"] == "ring" for o in objects)
+        for threshold in thresholds:
+            false_by_threshold[threshold] += int(((score >= threshold) & ~hit).sum())
+        radius = 3.0 / tile["pixel_scale"]
+        for box in boxes[(score >= args.conf) & ~hit]:
+            kind = _nearest_kind(objects, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, radius)
             fp_kinds[kind] = fp_kinds.get(kind, 0) + 1
             fp_ring += kind == "ring"
-        print(f"  tile {index:3d} lens={int(has_lens)} detections>={args.conf}: {int(confident.sum())} "
+        confident = score >= args.conf
+        print(f"  tile {index:3d} lenses={len(truth)} detections>={args.conf}: {int(confident.sum())} "
               f"(true {int((hit & confident).sum())}) {seconds:.0f} s", flush=True)
 
-    area = (args.tiles + args.free_tiles) * (args.size * scale / 3600.0) ** 2
+    truth_best, n_lenses = np.asarray(truth_best), len(truth_best)
     ap50 = average_precision(np.concatenate(scores), np.concatenate(hits), max(n_lenses, 1))
     rows = [
+        ("simulator", args.simulator),
+        ("model", args.checkpoint or model),
         ("tiles (with lens / lens-free)", f"{args.tiles} / {args.free_tiles}"),
         ("area (deg^2)", f"{area:.4f}"),
-        ("lenses / non-lens galaxies (rings)", f"{n_lenses} / {n_negatives} ({n_rings})"),
+        ("lenses / other galaxies (rings)", f"{n_lenses} / {n_others} ({n_rings})"),
         ("AP@50", f"{ap50:.3f}"),
-        (f"completeness at conf {args.conf}", f"{found_at_conf / max(n_lenses, 1):.3f}"),
-        (f"false positives at conf {args.conf}", f"{fp_at_conf}"),
-        (f"false positives / deg^2 at conf {args.conf}", f"{fp_at_conf / area:.1f}"),
-        ("false positives on ring galaxies", f"{fp_ring}"),
-        ("false positives by nearest object", ", ".join(f"{k} {v}" for k, v in sorted(fp_kinds.items())) or "-"),
-        ("CPU seconds / deg^2 (1 thread)", f"{seconds / area:.0f}"),
     ]
+    for threshold in thresholds:
+        rows += [(f"completeness at conf {threshold:g}", f"{np.mean(truth_best >= threshold):.3f}"),
+                 (f"false positives at conf {threshold:g} (per deg^2)",
+                  f"{false_by_threshold[threshold]} ({false_by_threshold[threshold] / area:.1f})")]
+    rows += [
+        (f"false positives on ring galaxies at conf {args.conf:g}", f"{fp_ring}"),
+        (f"false positives by nearest object at conf {args.conf:g}",
+         ", ".join(f"{k} {v}" for k, v in sorted(fp_kinds.items())) or "-"),
+    ]
+    found = truth_best >= args.conf
+    rows += [(f"completeness at conf {args.conf:g}, {name}", value)
+             for name, value in _binned(np.asarray(truth_snr), found, SNR_BINS, "arc S/N")
+             + _binned(np.asarray(truth_theta), found, THETA_E_BINS, "theta_E (arcsec)")]
+    threads = "1 thread" if args.threads == 1 else f"{args.threads} threads"
+    rows.append((f"CPU seconds / deg^2 ({threads})", f"{seconds / area:.0f}"))
     width = max(len(name) for name, _ in rows)
-    print(f"\n{'metric'.ljust(width)} | value\n{'-' * width}-|------")
-    for name, value in rows:
-        print(f"{name.ljust(width)} | {value}")
+    table = "\n".join([f"| {'metric'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
+                      + [f"| {name.ljust(width)} | {value} |" for name, value in rows])
+    print("\n" + table)
+    if args.write_docs:
+        command = f"python benchmarks/lenses.py --simulator {args.simulator}" + (
+            f" --checkpoint {args.checkpoint}" if args.checkpoint else "")
+        write_section(f"lenses-{args.simulator}", f"Lens finder on {args.simulator} tiles", command,
+                      "Completeness counts a lens found when a detection at or above the threshold has IoU >= 0.5 "
+                      "with its box; by-bin figures give the fraction and, in brackets, the number of lenses.\n\n"
+                      + table + "\n")
 
 
 if __name__ == "__main__":

@@ -64,9 +64,16 @@ LENS_MODELS = MappingProxyType({
         description="RT-DETR (Zhao et al. 2024) trained on lenstronomy simulations; single band, "
                     "0.2 arcsec/pixel, 0.6-1.1 arcsec seeing (DES/LSST-like)",
     ),
+    "rtdetr-lens-v1": LensModelSpec(
+        name="rtdetr-lens-v1", arch="rtdetr", config={}, pixel_scale=0.2, window=128, overlap=48,
+        file="rtdetr-lens-v1.pt", sha256="8fa253cc74e0af83f1ccbc3375a85c5878218d8cdedad3bdba2613cd72dd59d7",
+        version="1", theta_e_slope=1.074, theta_e_offset=-0.878, score_slope=2.402, score_offset=-0.855,
+        description="rtdetr-lens-v0 fine-tuned on a larger bank with arc-free ellipticals, saturated stars "
+                    "and wider PSF/noise ranges; single band, 0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
+    ),
 })
 
-DEFAULT_LENS_MODEL = "rtdetr-lens-v0"
+DEFAULT_LENS_MODEL = "rtdetr-lens-v1"
 
 
 def get_lens_model(name):

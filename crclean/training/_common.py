@@ -1,7 +1,11 @@
 """Pieces every training loop shares: configs, the learning-rate schedule, random crops, pools."""
 
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 import numpy as np
 

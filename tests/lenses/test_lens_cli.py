@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from lens_fixtures import BlobDetector, blob_image, tan_wcs
 
 from crclean.cli._lenses import lenses_command
+from crclean.lenses._manifest import DEFAULT_LENS_MODEL
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_writes_catalogue_regions_and_cutouts(tmp_path, tile, fake_weights):
     result = _run([tile, "-o", out, "--regions", tmp_path / "c.reg", "--cutouts", tmp_path / "cuts", "-q"])
     assert result.exit_code == 0, result.output
     table = Table.read(out)
-    assert len(table) == 2 and table.meta["model"] == "rtdetr-lens-v0"
+    assert len(table) == 2 and table.meta["model"] == DEFAULT_LENS_MODEL
     assert np.all(np.isfinite(table["ra"]))
     assert (tmp_path / "c.reg").read_text().count("circle(") == 2
     assert sorted(p.name for p in (tmp_path / "cuts").iterdir()) == ["lens_00001.png", "lens_00002.png", "mosaic.png"]
@@ -59,7 +60,7 @@ def test_missing_weights_fail_clearly(tile, tmp_path, monkeypatch):
     monkeypatch.setattr("crclean.weights.SHIPPED_WEIGHTS_DIR", tmp_path / "empty")
     result = _run([tile, "-q"])
     assert result.exit_code == 1
-    assert "Error: lens model 'rtdetr-lens-v0' has no trained weights" in result.output
+    assert f"Error: lens model '{DEFAULT_LENS_MODEL}' has no trained weights" in result.output
     assert "crclean train lenses" in result.output
 
 

@@ -50,3 +50,41 @@ def test_average_precision_hand_example():
     assert hits.tolist() == [True, False, True]
     # precision 1 at recall 0.5, then 2/3 at recall 1: AP = 0.5 * 1 + 0.5 * 2/3
     assert average_precision(scores, hits, 2) == pytest.approx(0.5 + 1 / 3)
+
+
+def test_scene_psf_and_noise_options(bank):
+    def star_scene(**options):
+        return compose_scene(np.random.default_rng(5), bank, (64, 64), n_lenses=0, n_negatives=0, n_field=0,
+                             n_stars=1, seeing_range=(1.0, 1.0), **options)
+
+    moffat, gaussian = star_scene(), star_scene(gaussian_psf_fraction=1.0)
+    # A Gaussian has no wings: less light far from the star than a Moffat of the same FWHM.
+    (star,) = moffat.objects
+    yy, xx = np.mgrid[0:64, 0:64]
+    far = np.hypot(xx - star["x"], yy - star["y"]) > 12
+    assert np.abs(gaussian.image[far]).mean() < np.abs(moffat.image[far]).mean()
+    # A lower gain (in sky-sigma units) means more source Poisson noise on the star.
+    low, high = star_scene(gain_range=(2.0, 2.0)), star_scene(gain_range=(200.0, 200.0))
+    near = np.hypot(xx - star["x"], yy - star["y"]) < 3
+    assert np.std(low.image[near] - high.image[near]) > 1.0
+
+
+def test_ellipticals_are_lens_galaxies_without_arcs(bank):
+    scene = compose_scene(np.random.default_rng(3), bank, (96, 96), n_lenses=0, n_negatives=0, n_field=0, n_stars=0,
+                          n_ellipticals=2)
+    assert [o["kind"] for o in scene.objects] == ["elliptical", "elliptical"] and len(scene.boxes) == 0
+    assert scene.image.max() > 20 * scene.sigma  # as bright as lens galaxies get, not a faint smudge
+
+
+def test_saturation_clips_and_bleeds_along_columns():
+    from crclean.training.lenses._scene import _saturate
+
+    yy, xx = np.mgrid[0:64, 0:64]
+    star = 1e5 * np.exp(-((xx - 30) ** 2 + (yy - 20) ** 2) / (2 * 2.0 ** 2))
+    clipped = _saturate(star.copy(), 1000.0)
+    assert clipped.max() == 1000.0
+    flat = clipped == 1000.0
+    # The excess charge runs up and down the columns: saturated runs are longer than wide,
+    # and longer than the star's own saturated core.
+    assert flat.sum(axis=0).max() > flat.sum(axis=1).max()
+    assert flat.sum(axis=0).max() > (star >= 1000.0).sum(axis=0).max()

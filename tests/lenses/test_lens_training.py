@@ -1,21 +1,21 @@
-"""The training entry point: config validation, checkpoints, resume, weights and card."""
+"""The training entry point: config validation, checkpoints, resume, fine-tuning, weights and card."""
 
 import hashlib
-import json
 
 import pytest
 from click.testing import CliRunner
 
-from crclean.cli._train_lenses import train_lenses_command
+from crclean.cli import main
 
 _TINY_MODEL = {"widths": [8, 16, 24, 32], "depths": [1, 1, 1, 1], "dim": 32, "encoder_ffn": 64,
                "decoder_ffn": 64, "num_queries": 8, "decoder_layers": 1, "num_denoising": 4}
 
 
-def _config(tmp_path, steps):
+def _config(steps, **extra):
     return {"name": "tiny", "steps": steps, "batch_size": 2, "window": 64, "warmup": 1, "val_windows": 4,
-            "val_every": 100, "checkpoint_every": 1, "bank": {"n_lenses": 4, "n_negatives": 4, "n_field": 4, "size": 48},
-            "checkpoint_dir": str(tmp_path / "ckpt"), "weights_dir": str(tmp_path / "weights"), "model": _TINY_MODEL}
+            "val_every": 100, "checkpoint_every": 1, "calibration_windows": 4,
+            "bank": {"n_lenses": 4, "n_negatives": 4, "n_field": 4, "size": 48},
+            "model": _TINY_MODEL, **extra}
 
 
 def test_train_resume_and_write_weights_with_card(tmp_path):
@@ -23,36 +23,86 @@ def test_train_resume_and_write_weights_with_card(tmp_path):
 
     from crclean.training.lenses import train_lenses
 
-    first = train_lenses(_config(tmp_path, 2), progress=False)
-    assert first["steps"] == 2 and (tmp_path / "ckpt" / "last.pt").is_file()
+    run = tmp_path / "run"
+    first = train_lenses(_config(2), out_dir=run, progress=False)
+    assert first["steps"] == 2 and (run / "checkpoint.pt").is_file()
     messages = []
-    second = train_lenses(_config(tmp_path, 3), resume=True, progress=False, log=messages.append)
+    second = train_lenses(_config(3), out_dir=run, resume=True, progress=False, log=messages.append)
     assert "resumed from" in messages[0] and "at step 2" in messages[0]
     assert second["steps"] == 3
-    weights = tmp_path / "weights" / "tiny.pt"
+    weights = run / "tiny.pt"
     assert second["weights"] == weights
     assert second["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     state = torch.load(weights, weights_only=True)
     assert any(key.startswith("decoder.") for key in state)
-    card = (tmp_path / "weights" / "tiny.md").read_text()
+    card = (run / "tiny.md").read_text()
     assert second["sha256"] in card and "0.2 arcsec/pixel" in card and "Zhao et al. 2024" in card
 
 
-def test_bad_configs_are_refused(tmp_path):
+def test_fine_tuning_starts_from_the_given_weights(tmp_path):
+    import torch
+
     from crclean.training.lenses import train_lenses
 
+    start = train_lenses(_config(1), out_dir=tmp_path / "first", progress=False)
+    messages = []
+    # With a zero learning rate nothing moves, so the result must be the starting weights.
+    tuned = train_lenses(_config(1, lr=0.0, init_weights=str(start["weights"]), scene={"gain_range": [5.0, 50.0]}),
+                         out_dir=tmp_path / "second", progress=False, log=messages.append)
+    assert any(message.startswith("initialised from") for message in messages)
+    before = torch.load(start["weights"], weights_only=True)
+    after = torch.load(tuned["weights"], weights_only=True)
+    floats = [key for key, value in before.items() if value.dtype.is_floating_point and "running" not in key]
+    assert floats and all(torch.equal(before[key], after[key]) for key in floats)
+    card = tuned["card"].read_text()
+    assert f"initialised from `{start['weights']}`" in card and '"gain_range": [5.0, 50.0]' in card
+    with pytest.raises(FileNotFoundError, match="neither a lens model"):
+        train_lenses(_config(1, init_weights="rtdetr-lens-v9"), out_dir=tmp_path / "third", progress=False)
+
+
+def test_bad_configs_are_refused(tmp_path):
+    from crclean.training.lenses import load_lens_config
+
     with pytest.raises(ValueError, match="unknown training config keys: \\['stepz'\\]"):
-        train_lenses({"stepz": 3})
+        load_lens_config({"stepz": 3})
     with pytest.raises(ValueError, match="window must be a multiple of 32, got 50"):
-        train_lenses({"window": 50})
-    with pytest.raises(FileNotFoundError, match="training config .* not found"):
-        train_lenses(tmp_path / "missing.json")
+        load_lens_config({"window": 50})
+    with pytest.raises(ValueError, match="unknown \\[scene\\] options: \\['seeing'\\]"):
+        load_lens_config({"scene": {"seeing": [0.5, 1.0]}})
+    with pytest.raises(ValueError, match="task 'mask', not 'lenses'"):
+        load_lens_config({"task": "mask"})
+    with pytest.raises(FileNotFoundError, match="no such config file"):
+        load_lens_config(tmp_path / "missing.toml")
+
+
+def test_shipped_lens_configs_load_and_chain():
+    from crclean.cli._train import _CONFIGS
+    from crclean.lenses._manifest import LENS_MODELS
+    from crclean.training.lenses import load_lens_config
+
+    first = load_lens_config(_CONFIGS / "lenses-v0.toml")
+    assert first["name"] == "rtdetr-lens-v0" and not first["init_weights"] and not first["scene"]
+    second = load_lens_config(_CONFIGS / "lenses-v1.toml")
+    assert second["name"] == "rtdetr-lens-v1" and second["init_weights"] == "rtdetr-lens-v0"
+    assert second["scene"]["gaussian_psf_fraction"] == 0.25 and second["ellipticals"] == 1.0
+    assert {first["name"], second["name"]} <= set(LENS_MODELS)
 
 
 def test_train_command_reports_config_errors(tmp_path):
-    config = tmp_path / "bad.json"
-    config.write_text(json.dumps({"steps": 0}))
-    result = CliRunner().invoke(train_lenses_command, [str(config), "-q"])
-    assert result.exit_code == 1 and "steps must be a positive int, got 0" in result.output
-    result = CliRunner().invoke(train_lenses_command, [str(tmp_path / "nope.json")])
-    assert result.exit_code == 2 and "does not exist" in result.output
+    config = tmp_path / "bad.toml"
+    config.write_text("task = \"lenses\"\nsteps = 0\n")
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "steps must be a positive int, got 0" in result.output
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(tmp_path / "nope.toml"),
+                                       "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no such config file" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_command_will_not_restart_a_run_without_resume(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text("task = \"lenses\"\n")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "checkpoint.pt").write_bytes(b"")
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "pass --resume" in result.output

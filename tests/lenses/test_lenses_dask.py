@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from lens_fixtures import BlobDetector, blob_image, tan_wcs
 
 from crclean.cli import main
+from crclean.lenses._manifest import DEFAULT_LENS_MODEL
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def test_missing_weights_on_the_workers_fail_each_file(tmp_path, tiles, schedule
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("crclean: error:")]
     assert errors == [f"crclean: error: {tile}: the Dask worker could not load the model: lens model "
-                      f"'rtdetr-lens-v0' has no trained weights at {tmp_path / 'empty' / 'rtdetr-lens-v0.pt'}; "
+                      f"'{DEFAULT_LENS_MODEL}' has no trained weights at {tmp_path / 'empty' / DEFAULT_LENS_MODEL}.pt; "
                       "train them with `crclean train lenses` (extra [train]) or install a crclean release "
                       "that ships them" for tile in tiles[2:]]
     assert not (tmp_path / "cat.ecsv").exists()

@@ -17,7 +17,7 @@ import numpy as np
 
 from crclean.training.lenses._metrics import match_detections
 
-__all__ = ["fit_score_calibration", "collect_scores"]
+__all__ = ["fit_score_calibration", "collect_scores", "fit_theta_e", "calibrate_lens_model"]
 
 
 def collect_scores(network, windows, *, batch_size=16, top_k=3, min_score=0.05):
@@ -62,3 +62,81 @@ def fit_score_calibration(scores, hits):
 
     slope, offset = minimize(loss, x0=[1.0, 0.0], jac=True, method="BFGS").x
     return float(slope), float(offset)
+
+
+def fit_theta_e(network, windows, theta_e, *, pixel_scale, batch_size=16):
+    """Fit ``theta_E ~ slope * (mean box half-side, arcsec) + offset`` on found lenses.
+
+    Parameters
+    ----------
+    windows : list of (image, boxes)
+    theta_e : list of numpy.ndarray
+        True Einstein radii (arcsec) of each window's lenses, in box order.
+
+    Returns
+    -------
+    slope, offset, scatter : float
+        The least-squares line and the rms residual (arcsec).
+    """
+    import torch
+
+    from crclean.models.rtdetr import postprocess
+    from crclean.training.lenses._metrics import iou_matrix
+
+    half_sides, truths = [], []
+    with torch.no_grad():
+        for start in range(0, len(windows), batch_size):
+            chunk = windows[start:start + batch_size]
+            images = torch.as_tensor(np.stack([w[0] for w in chunk]))[:, None]
+            results = postprocess(network(images), images.shape[-2:], top_k=3)
+            for (_, truth), radii, result in zip(chunk, theta_e[start:start + batch_size], results):
+                boxes = result["boxes"].numpy()
+                if not len(truth) or not len(boxes):
+                    continue
+                overlap = iou_matrix(boxes, truth)
+                for column in range(len(truth)):
+                    best = int(np.argmax(overlap[:, column]))
+                    if overlap[best, column] >= 0.5:
+                        box = boxes[best]
+                        half_sides.append((box[2] - box[0] + box[3] - box[1]) / 4 * pixel_scale)
+                        truths.append(radii[column])
+    if len(truths) < 10:
+        raise ValueError(f"need at least 10 found lenses to fit theta_E, got {len(truths)}")
+    slope, offset = np.polyfit(half_sides, truths, 1)
+    residual = np.asarray(truths) - (slope * np.asarray(half_sides) + offset)
+    return float(slope), float(offset), float(np.sqrt(np.mean(residual ** 2)))
+
+
+def calibrate_lens_model(network, windows, theta_e, *, pixel_scale):
+    """Score calibration and theta_E estimator of a trained finder, with what they give.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+    windows : list of (image, boxes)
+        Held-out windows, none used in training or validation.
+    theta_e : list of numpy.ndarray
+        The windows' true Einstein radii (arcsec), in box order.
+    pixel_scale : float
+
+    Returns
+    -------
+    dict
+        ``score_slope``, ``score_offset``, ``theta_e_slope``, ``theta_e_offset``,
+        ``theta_e_scatter`` and ``operating_points``: precision and recall
+        among the windows' detections at calibrated scores 0.5, 0.7 and 0.9.
+    """
+    network.eval()
+    scores, hits = collect_scores(network, windows)
+    slope, offset = fit_score_calibration(scores, hits)
+    logit = np.log(np.clip(scores, 1e-6, 1 - 1e-6) / np.clip(1 - scores, 1e-6, None))
+    calibrated = 1.0 / (1.0 + np.exp(-(slope * logit + offset)))
+    n_truth = sum(len(w[1]) for w in windows)
+    points = {}
+    for threshold in (0.5, 0.7, 0.9):
+        chosen = calibrated >= threshold
+        points[threshold] = {"precision": float(hits[chosen].mean()) if chosen.any() else float("nan"),
+                             "recall": float(hits[chosen].sum() / max(n_truth, 1))}
+    t_slope, t_offset, scatter = fit_theta_e(network, windows, theta_e, pixel_scale=pixel_scale)
+    return {"score_slope": slope, "score_offset": offset, "theta_e_slope": t_slope, "theta_e_offset": t_offset,
+            "theta_e_scatter": scatter, "operating_points": points}

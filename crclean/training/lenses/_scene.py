@@ -18,7 +18,7 @@ from scipy.signal import fftconvolve
 
 from crclean.training.lenses._stamps import NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
 
-__all__ = ["StampBank", "build_bank", "moffat_kernel", "compose_scene", "Scene"]
+__all__ = ["StampBank", "build_bank", "moffat_kernel", "gaussian_kernel", "compose_scene", "Scene"]
 
 
 @dataclass
@@ -80,6 +80,15 @@ def moffat_kernel(fwhm_pixels, beta, *, size=None):
     return kernel / kernel.sum()
 
 
+def gaussian_kernel(fwhm_pixels, *, size=None):
+    """Unit-sum circular Gaussian PSF image with the given FWHM (pixels)."""
+    sigma = fwhm_pixels / 2.355
+    size = size or int(2 * np.ceil(2.5 * fwhm_pixels) + 1)
+    axis = np.arange(size) - size // 2
+    kernel = np.exp(-(axis[None, :] ** 2 + axis[:, None] ** 2) / (2 * sigma ** 2))
+    return kernel / kernel.sum()
+
+
 @dataclass
 class Scene:
     """A simulated image with its truth.
@@ -123,19 +132,46 @@ def _paste(canvas, stamp, x0, y0):
         canvas[cy0:cy1, cx0:cx1] += stamp[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
 
 
+def _saturate(image, level):
+    """Clip at ``level``; a column's excess charge lengthens its saturated run, as CCD bleed trails do."""
+    excess = np.clip(image - level, 0.0, None)
+    image = np.minimum(image, level)
+    for column in np.nonzero(excess.any(axis=0))[0]:
+        rows = np.nonzero(excess[:, column])[0]
+        spill = int(np.ceil(excess[:, column].sum() / level)) // 2
+        image[max(rows.min() - spill, 0):rows.max() + spill + 1, column] = level
+    return image
+
+
 def _log_uniform(rng, low, high):
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, sigma=1.0,
                   seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
-                  negative_kinds=None, sky_level=0.0):
+                  negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
+                  gain_range=(20.0, 20.0), n_ellipticals=0, field_flux_range=(20.0, 5000.0),
+                  saturation_fraction=0.0):
     """Paste objects into an image of ``shape`` and return it with its truth.
 
     Lenses are placed with their whole box inside the image (``lens_margin``
     pixels from the edge); other objects anywhere. Arc brightness is set by
     the arcs' summed signal-to-noise over their footprint, drawn
     log-uniformly from ``arc_snr_range``.
+
+    The PSF is a Moffat profile with ``beta`` from ``psf_beta_range``, or,
+    for a ``gaussian_psf_fraction`` of scenes, a Gaussian (the large-beta
+    limit). Source Poisson noise has variance ``signal * sigma / gain`` with
+    ``gain`` (in sky-sigma units) drawn log-uniformly from ``gain_range``;
+    widening these ranges in training keeps the detector from learning one
+    PSF shape or noise law.
+
+    ``n_ellipticals`` lens galaxies are pasted without their arcs, as bright
+    as lens galaxies get (kind ``'elliptical'``): without them every bright
+    early-type galaxy in training is a lens, and the detector learns to flag
+    the galaxy instead of the arcs. Field galaxies take fluxes (in sky sigma)
+    from ``field_flux_range``. A ``saturation_fraction`` of scenes saturate
+    at a random level, with bleed trails along columns.
     """
     ny, nx = shape
     size = bank.lens.shape[-1]
@@ -158,11 +194,13 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
             continue
         x0, y0 = int(rng.integers(np.ceil(low_x), np.floor(high_x) + 1)), int(rng.integers(np.ceil(low_y), np.floor(high_y) + 1))
         n_mask = max(int(mask.sum()), 1)
-        arc_flux = _log_uniform(rng, *arc_snr_range) * sigma * np.sqrt(n_mask) / max(float(arcs[mask].sum()), 0.05)
-        _paste(canvas, arcs * arc_flux + lens * arc_flux * _log_uniform(rng, *lens_to_arc_range), x0, y0)
+        arc_snr, lens_to_arc = _log_uniform(rng, *arc_snr_range), _log_uniform(rng, *lens_to_arc_range)
+        arc_flux = arc_snr * sigma * np.sqrt(n_mask) / max(float(arcs[mask].sum()), 0.05)
+        _paste(canvas, arcs * arc_flux + lens * arc_flux * lens_to_arc, x0, y0)
         boxes.append([x0 + bx0, y0 + by0, x0 + bx1, y0 + by1])
         theta_e.append(float(bank.theta_e[index]))
-        objects.append({"kind": "lens", "x": x0 + half - 0.5, "y": y0 + half - 0.5})
+        objects.append({"kind": "lens", "x": x0 + half - 0.5, "y": y0 + half - 0.5,
+                        "theta_e": float(bank.theta_e[index]), "arc_snr": arc_snr, "lens_to_arc": lens_to_arc})
     choices = np.arange(len(bank.negatives))
     if negative_kinds is not None:
         choices = choices[np.isin(bank.negative_kinds, list(negative_kinds))]
@@ -172,10 +210,15 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         x0, y0 = int(rng.integers(-size // 4, nx - 3 * size // 4)), int(rng.integers(-size // 4, ny - 3 * size // 4))
         _paste(canvas, stamp * sigma * _log_uniform(rng, 150.0, 8000.0), x0, y0)
         objects.append({"kind": str(bank.negative_kinds[index]), "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
+    for _ in range(n_ellipticals):
+        (stamp,) = _orient(rng, bank.lens[int(rng.integers(len(bank.lens)))])
+        x0, y0 = int(rng.integers(-size // 4, nx - 3 * size // 4)), int(rng.integers(-size // 4, ny - 3 * size // 4))
+        _paste(canvas, stamp * sigma * _log_uniform(rng, 200.0, 60000.0), x0, y0)
+        objects.append({"kind": "elliptical", "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_field):
         (stamp,) = _orient(rng, bank.field[int(rng.integers(len(bank.field)))])
         x0, y0 = int(rng.integers(-size // 2, nx - size // 2)), int(rng.integers(-size // 2, ny - size // 2))
-        _paste(canvas, stamp * sigma * _log_uniform(rng, 20.0, 5000.0), x0, y0)
+        _paste(canvas, stamp * sigma * _log_uniform(rng, *field_flux_range), x0, y0)
         objects.append({"kind": "field", "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_stars):
         x, y = int(rng.integers(nx)), int(rng.integers(ny))
@@ -183,14 +226,21 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         objects.append({"kind": "star", "x": float(x), "y": float(y)})
 
     fwhm = rng.uniform(*seeing_range) / scale
-    canvas = fftconvolve(canvas, moffat_kernel(fwhm, rng.uniform(2.5, 4.5)), mode="same")
+    if gaussian_psf_fraction and rng.random() < gaussian_psf_fraction:
+        kernel = gaussian_kernel(fwhm)
+    else:
+        kernel = moffat_kernel(fwhm, rng.uniform(*psf_beta_range))
+    canvas = fftconvolve(canvas, kernel, mode="same")
     noise = rng.normal(0.0, 1.0, shape)
     if rng.random() < 0.3:  # resampled survey images have correlated noise
         from scipy.ndimage import gaussian_filter
 
         noise = gaussian_filter(noise, rng.uniform(0.4, 0.8))
         noise /= noise.std()
-    variance = sigma ** 2 + np.clip(canvas, 0, None) * sigma / 20.0
+    gain = gain_range[0] if gain_range[0] == gain_range[1] else _log_uniform(rng, *gain_range)
+    variance = sigma ** 2 + np.clip(canvas, 0, None) * sigma / gain
     image = canvas + noise * np.sqrt(variance) + sky_level
+    if saturation_fraction and rng.random() < saturation_fraction:
+        image = _saturate(image, sky_level + sigma * _log_uniform(rng, 2000.0, 30000.0))
     boxes = np.array(boxes, np.float32).reshape(-1, 4)
     return Scene(image.astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects)

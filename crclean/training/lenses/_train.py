@@ -23,56 +23,93 @@ from pathlib import Path
 import numpy as np
 
 from crclean.lenses._normalise import normalise_image
+from crclean.training.lenses._calibrate import calibrate_lens_model
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._scene import build_bank, compose_scene
 
-__all__ = ["DEFAULT_TRAIN_CONFIG", "train_lenses", "sample_window"]
+__all__ = ["DEFAULT_TRAIN_CONFIG", "load_lens_config", "train_lenses", "sample_window", "calibration_set"]
 
 DEFAULT_TRAIN_CONFIG = {
-    "name": "rtdetr-lens-v0", "seed": 20261123, "pixel_scale": 0.2, "window": 128,
+    "task": "lenses", "name": "rtdetr-lens", "seed": 20261123, "pixel_scale": 0.2, "window": 128,
     "bank": {"n_lenses": 1500, "n_negatives": 1600, "n_field": 1500, "size": 64},
     "val_bank_seed_offset": 1000, "val_windows": 300,
     "steps": 5500, "batch_size": 8, "lr": 2e-4, "weight_decay": 1e-4, "warmup": 300,
     "grad_clip": 0.1, "ema_decay": 0.999, "checkpoint_every": 250, "val_every": 1000,
-    "time_limit_s": None, "checkpoint_dir": "checkpoints/lenses", "weights_dir": None,
-    "model": {}, "threads": 1,
+    "time_limit_s": 0, "model": {}, "threads": 1, "init_weights": "", "scene": {}, "ellipticals": 0.0,
+    "negatives": 1.0,
+    "calibration_windows": 1200,
 }
 
+# Keyword arguments of compose_scene that a config's [scene] table may widen.
+SCENE_OPTIONS = ("seeing_range", "arc_snr_range", "lens_to_arc_range", "psf_beta_range", "gaussian_psf_fraction",
+                 "gain_range", "field_flux_range", "saturation_fraction")
 
-def _merged(config):
-    if isinstance(config, (str, Path)):
+
+def load_lens_config(config):
+    """Read a lens training config (TOML path or dict) over `DEFAULT_TRAIN_CONFIG`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    ValueError
+        On a config for another task, an unknown key or a bad value.
+    """
+    if not isinstance(config, dict):
+        from crclean.training._common import tomllib
+
         path = Path(config)
         if not path.is_file():
-            raise FileNotFoundError(f"training config {path} not found; give a JSON file or a dict")
-        config = json.loads(path.read_text())
-    if not isinstance(config, dict):
-        raise TypeError(f"config must be a dict or a JSON path, got {type(config).__name__}")
+            raise FileNotFoundError(f"{path}: no such config file")
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    task = config.get("task", "lenses")
+    if task != "lenses":
+        raise ValueError(f"this is a config for task {task!r}, not 'lenses'; use `crclean train {task}`")
     unknown = set(config) - set(DEFAULT_TRAIN_CONFIG)
     if unknown:
         raise ValueError(f"unknown training config keys: {sorted(unknown)}; known: {sorted(DEFAULT_TRAIN_CONFIG)}")
     merged = copy.deepcopy(DEFAULT_TRAIN_CONFIG)
     for key, value in config.items():
         merged[key] = {**merged[key], **value} if isinstance(merged[key], dict) else value
-    for key in ("steps", "batch_size", "window", "val_windows"):
+    for key in ("steps", "batch_size", "window", "val_windows", "calibration_windows"):
         if not isinstance(merged[key], int) or merged[key] < 1:
             raise ValueError(f"{key} must be a positive int, got {merged[key]!r}")
+    unknown = set(merged["scene"]) - set(SCENE_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown [scene] options: {sorted(unknown)}; known: {list(SCENE_OPTIONS)}")
     if merged["window"] % 32:
         raise ValueError(f"window must be a multiple of 32, got {merged['window']}")
     return merged
 
 
-def sample_window(rng, bank, window):
-    """One training window: normalised image and its lens boxes (pixels)."""
+def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_theta_e=False, **scene_options):
+    """One training window: normalised image and its lens boxes (pixels).
+
+    ``negatives`` and ``ellipticals`` are the mean numbers of hard negatives
+    (plus one in most lens-free windows) and of arc-free lens galaxies per window;
+    ``scene_options`` go to `compose_scene` (PSF, noise and brightness ranges).
+    With ``with_theta_e`` the lenses' Einstein radii (arcsec) come third.
+    """
     has_lens = rng.random() < 0.5
     n_lenses = (1 + int(rng.random() < 0.1)) if has_lens else 0
-    n_negatives = rng.poisson(1.0) + int(not has_lens and rng.random() < 0.7)
+    n_negatives = rng.poisson(negatives) + int(not has_lens and rng.random() < 0.7)
+    # Lens galaxies without arcs: drawn only when asked, so older configs keep their windows.
+    n_ellipticals = rng.poisson(ellipticals) if ellipticals else 0
     scene = compose_scene(rng, bank, (window, window), n_lenses=n_lenses, n_negatives=n_negatives,
-                          n_field=rng.poisson(4.0), n_stars=rng.poisson(1.0))
+                          n_field=rng.poisson(4.0), n_stars=rng.poisson(1.0), n_ellipticals=n_ellipticals,
+                          **{key: tuple(value) if isinstance(value, list) else value
+                             for key, value in scene_options.items()})
     # What the runtime's background removal leaves: a small pedestal and gradient.
     yy, xx = np.mgrid[0:window, 0:window] / window - 0.5
     residual = rng.normal(0, 0.1) + rng.normal(0, 0.1) * xx + rng.normal(0, 0.1) * yy
     sigma_estimate = scene.sigma * rng.uniform(0.85, 1.15)
-    return normalise_image(scene.image + residual * scene.sigma, sigma_estimate), scene.boxes
+    image = normalise_image(scene.image + residual * scene.sigma, sigma_estimate)
+    return (image, scene.boxes, scene.theta_e) if with_theta_e else (image, scene.boxes)
+
+
+def _window_options(config):
+    return {"negatives": config["negatives"], "ellipticals": config["ellipticals"], **config["scene"]}
 
 
 def _batch(seed, step, bank, config):
@@ -82,7 +119,7 @@ def _batch(seed, step, bank, config):
     window = config["window"]
     images, targets = [], []
     for _ in range(config["batch_size"]):
-        image, boxes = sample_window(rng, bank, window)
+        image, boxes = sample_window(rng, bank, window, **_window_options(config))
         images.append(image)
         xyxy = torch.as_tensor(boxes, dtype=torch.float32) / window
         cxcywh = torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
@@ -91,9 +128,20 @@ def _batch(seed, step, bank, config):
     return torch.as_tensor(np.stack(images))[:, None], targets
 
 
+def calibration_set(config, bank):
+    """Held-out windows for the score and theta_E calibration: the validation bank, another stream."""
+    rng = np.random.default_rng([config["seed"], 555_555])
+    windows, theta_e = [], []
+    for _ in range(config["calibration_windows"]):
+        image, boxes, radii = sample_window(rng, bank, config["window"], with_theta_e=True, **_window_options(config))
+        windows.append((image, boxes))
+        theta_e.append(radii)
+    return windows, theta_e
+
+
 def _validation_set(config, bank):
     rng = np.random.default_rng([config["seed"], 999_999])
-    return [sample_window(rng, bank, config["window"]) for _ in range(config["val_windows"])]
+    return [sample_window(rng, bank, config["window"], **_window_options(config)) for _ in range(config["val_windows"])]
 
 
 def evaluate_ap50(model, windows, *, batch_size=16):
@@ -141,15 +189,38 @@ def _bank(config, seed, folder, log, *, shrink=1):
     return bank
 
 
-def train_lenses(config_path_or_dict, *, resume=False, progress=True, log=None):
-    """Train an RT-DETR lens finder; write its weights and model card.
+def _initial_weights(source):
+    """State dict to fine-tune from: a shipped lens model's name (checksum verified) or a file."""
+    import torch
+
+    from crclean.lenses._manifest import LENS_MODELS
+
+    if source in LENS_MODELS:
+        from crclean.weights import SHIPPED_WEIGHTS_DIR, verified_state_dict
+
+        spec = LENS_MODELS[source]
+        return verified_state_dict(SHIPPED_WEIGHTS_DIR / spec.file, spec.sha256, label=f"lens model {source!r}")
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_weights {source!r} is neither a lens model ({', '.join(LENS_MODELS)}) "
+                                "nor a file")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("ema", state)
+
+
+def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
+    """Train an RT-DETR lens finder; write its weights and model card to ``out_dir``.
 
     Parameters
     ----------
-    config_path_or_dict : dict or str or os.PathLike
-        Overrides of `DEFAULT_TRAIN_CONFIG`, or a JSON file of them.
+    config : dict or str or os.PathLike
+        Overrides of `DEFAULT_TRAIN_CONFIG`, or a TOML file of them (see
+        ``crclean/training/configs/lenses-v1.toml``).
+    out_dir : str or os.PathLike
+        Folder for the stamp banks, checkpoints (``checkpoint.pt``, ``best_ema.pt``),
+        and the final ``<name>.pt`` with its model card ``<name>.md``.
     resume : bool, optional
-        Continue from ``checkpoint_dir/last.pt`` when it exists.
+        Continue from ``out_dir/checkpoint.pt`` when it exists.
     progress : bool, optional
         Draw a progress bar on stderr.
     log : callable, optional
@@ -171,25 +242,29 @@ def train_lenses(config_path_or_dict, *, resume=False, progress=True, log=None):
     from crclean.training._loop import restore_checkpoint
     from crclean.training.lenses._card import write_weights_and_card
 
-    config = _merged(config_path_or_dict)
+    config = load_lens_config(config)
     log = log or (lambda message: None)
     torch.set_num_threads(int(config["threads"]))
-    folder = Path(config["checkpoint_dir"])
+    folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config["seed"])
     model = build_rtdetr(config["model"])
+    if config["init_weights"]:
+        # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
+        model.load_state_dict(_initial_weights(config["init_weights"]))
+        log(f"initialised from {config['init_weights']}")
     ema = copy.deepcopy(model).requires_grad_(False)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
     criterion = SetCriterion(num_classes=model.config["num_classes"])
     state = {"step": 0, "history": [], "best_ap50": -1.0}
-    last = folder / "last.pt"
+    last = folder / "checkpoint.pt"
     if resume and last.is_file():
         checkpoint = restore_checkpoint(last, {"model": model, "ema": ema, "optimiser": optimiser})
         state = json.loads(checkpoint["state"])
         log(f"resumed from {last} at step {state['step']}")
     bank = _bank(config, config["seed"], folder, log)
-    val_windows = _validation_set(config, _bank(config, config["seed"] + config["val_bank_seed_offset"], folder, log,
-                                                shrink=4))
+    val_bank = _bank(config, config["seed"] + config["val_bank_seed_offset"], folder, log, shrink=4)
+    val_windows = _validation_set(config, val_bank)
 
     def save(path):
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimiser": optimiser.state_dict(),
@@ -240,5 +315,11 @@ def train_lenses(config_path_or_dict, *, resume=False, progress=True, log=None):
         ap50 = evaluate_ap50(ema, val_windows)
         state["history"].append({"step": state["step"], "val_ap50": ap50})
     log(f"final validation AP50 {ap50:.3f} at step {state['step']}")
-    weights_dir = Path(config["weights_dir"]) if config["weights_dir"] else None
-    return write_weights_and_card(ema, config, state, ap50, weights_dir=weights_dir)
+    try:
+        calibration = calibrate_lens_model(ema, *calibration_set(config, val_bank), pixel_scale=config["pixel_scale"])
+        log(f"score calibration slope {calibration['score_slope']:.3f} offset {calibration['score_offset']:.3f}; "
+            f"theta_E = {calibration['theta_e_slope']:.3f} * half-side {calibration['theta_e_offset']:+.3f}")
+    except ValueError as error:  # a barely trained model finds too few lenses to fit
+        calibration = {"error": str(error)}
+        log(f"no calibration: {error}")
+    return write_weights_and_card(ema, config, state, ap50, calibration, folder=folder)
