@@ -71,9 +71,16 @@ LENS_MODELS = MappingProxyType({
         description="rtdetr-lens-v0 fine-tuned on a larger bank with arc-free ellipticals, saturated stars "
                     "and wider PSF/noise ranges; single band, 0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
     ),
+    "rtdetr-lens-v2": LensModelSpec(
+        name="rtdetr-lens-v2", arch="rtdetr", config={}, pixel_scale=0.2, window=128, overlap=48,
+        file="rtdetr-lens-v2.pt", sha256="94db057ba04aeb56360ee00f9957028316c60b5b7dbf3695afa4e452e888d67b",
+        version="2", theta_e_slope=1.058, theta_e_offset=-0.837, score_slope=2.229, score_offset=-0.871,
+        description="rtdetr-lens-v1 fine-tuned on a new bank with twice the hard negatives; single band, "
+                    "0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
+    ),
 })
 
-DEFAULT_LENS_MODEL = "rtdetr-lens-v1"
+DEFAULT_LENS_MODEL = "rtdetr-lens-v2"
 
 
 def get_lens_model(name):

@@ -85,7 +85,9 @@ def test_shipped_lens_configs_load_and_chain():
     second = load_lens_config(_CONFIGS / "lenses-v1.toml")
     assert second["name"] == "rtdetr-lens-v1" and second["init_weights"] == "rtdetr-lens-v0"
     assert second["scene"]["gaussian_psf_fraction"] == 0.25 and second["ellipticals"] == 1.0
-    assert {first["name"], second["name"]} <= set(LENS_MODELS)
+    third = load_lens_config(_CONFIGS / "lenses-v2.toml")
+    assert third["init_weights"] == "rtdetr-lens-v1" and third["negatives"] == 2.0
+    assert {first["name"], second["name"], third["name"]} <= set(LENS_MODELS)
 
 
 def test_train_command_reports_config_errors(tmp_path):
