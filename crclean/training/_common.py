@@ -9,7 +9,7 @@ except ImportError:  # Python 3.10: the same parser, from PyPI
 
 import numpy as np
 
-__all__ = ["read_config", "warmup_cosine", "random_crops", "CropPool", "VALIDATION_SEED_OFFSET"]
+__all__ = ["read_config", "config_for_task", "warmup_cosine", "random_crops", "CropPool", "VALIDATION_SEED_OFFSET"]
 
 #: Validation seeds start here; training seeds stay below.
 VALIDATION_SEED_OFFSET = 10_000_000
@@ -40,15 +40,7 @@ def read_config(config, defaults, *, task):
         On a missing ``name``/``arch``, a config for another task, or an
         unknown key (named with its section).
     """
-    if not isinstance(config, dict):
-        path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such config file")
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    found = config.get("task", "mask")
-    if found != task:
-        raise ValueError(f"this is a config for task {found!r}, not {task!r}; use `crclean train {found}`")
+    config = config_for_task(config, task, default_task="mask")
     for key in ("name", "arch"):
         if key not in config:
             raise ValueError(f"training config needs a {key!r} entry")
@@ -59,6 +51,30 @@ def read_config(config, defaults, *, task):
             raise ValueError(f"unknown keys in [{section}]: {', '.join(sorted(unknown))}")
         merged[section] = {**section_defaults, **config.get(section, {})}
     return merged
+
+
+def config_for_task(config, task, *, default_task):
+    """A training config as a dict (read from TOML when given a path), checked to be for ``task``.
+
+    A config without a ``task`` entry is taken to be for ``default_task``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    ValueError
+        If the config is for another task (the message names its command).
+    """
+    if not isinstance(config, dict):
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    found = config.get("task", default_task)
+    if found != task:
+        raise ValueError(f"this is a config for task {found!r}, not {task!r}; use `crclean train {found}`")
+    return config
 
 
 def warmup_cosine(step, *, warmup, steps):

@@ -58,6 +58,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     assert f"initialised from `{start['weights']}`" in card and '"gain_range": [5.0, 50.0]' in card
     with pytest.raises(FileNotFoundError, match="neither a lens model"):
         train_lenses(_config(1, init_weights="rtdetr-lens-v9"), out_dir=tmp_path / "third", progress=False)
+    assert not (tmp_path / "third").exists()
 
 
 def test_bad_configs_are_refused(tmp_path):

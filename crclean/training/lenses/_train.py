@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from crclean.lenses._normalise import normalise_image
+from crclean.training._common import config_for_task
 from crclean.training.lenses._calibrate import calibrate_lens_model
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._scene import build_bank, compose_scene
@@ -55,17 +56,7 @@ def load_lens_config(config):
     ValueError
         On a config for another task, an unknown key or a bad value.
     """
-    if not isinstance(config, dict):
-        from crclean.training._common import tomllib
-
-        path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such config file")
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    task = config.get("task", "lenses")
-    if task != "lenses":
-        raise ValueError(f"this is a config for task {task!r}, not 'lenses'; use `crclean train {task}`")
+    config = config_for_task(config, "lenses", default_task="lenses")
     unknown = set(config) - set(DEFAULT_TRAIN_CONFIG)
     if unknown:
         raise ValueError(f"unknown training config keys: {sorted(unknown)}; known: {sorted(DEFAULT_TRAIN_CONFIG)}")
@@ -244,14 +235,16 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
 
     config = load_lens_config(config)
     log = log or (lambda message: None)
+    # Before anything is written: a missing or damaged starting model fails with OUT untouched.
+    initial = _initial_weights(config["init_weights"]) if config["init_weights"] else None
     torch.set_num_threads(int(config["threads"]))
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config["seed"])
     model = build_rtdetr(config["model"])
-    if config["init_weights"]:
+    if initial is not None:
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
-        model.load_state_dict(_initial_weights(config["init_weights"]))
+        model.load_state_dict(initial)
         log(f"initialised from {config['init_weights']}")
     ema = copy.deepcopy(model).requires_grad_(False)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
