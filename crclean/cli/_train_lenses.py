@@ -8,7 +8,7 @@ __all__ = ["train_lenses_command"]
 
 
 @click.command("lenses")
-@_run_options("lenses-v1.toml")
+@_run_options("lenses-v2.toml")
 def train_lenses_command(config_path, out_dir, resume, quiet):
     """Train the RT-DETR lens finder and write weights plus a model card.
 
