@@ -3,6 +3,7 @@
 import click
 
 from crclean.cli._train import _check_run, _run_options
+from crclean.exceptions import ModelError
 
 __all__ = ["train_lenses_command"]
 
@@ -30,7 +31,7 @@ def train_lenses_command(config_path, out_dir, resume, quiet):
     except ImportError as error:
         raise click.ClickException(
             f"training needs the [train] extra ({error}); run `pip install 'crclean[train]'`") from None
-    except FileNotFoundError as error:  # init_weights
+    except (FileNotFoundError, ModelError) as error:  # init_weights missing, or a shipped one damaged
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {result['weights']} (sha256 {result['sha256']}) and {result['card']}; "
                f"validation AP50 {result['val_ap50']:.3f} after {result['steps']} steps")

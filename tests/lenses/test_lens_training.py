@@ -109,3 +109,15 @@ def test_train_command_will_not_restart_a_run_without_resume(tmp_path):
     (tmp_path / "o" / "checkpoint.pt").write_bytes(b"")
     result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "pass --resume" in result.output
+
+
+def test_train_command_refuses_a_damaged_starting_model(tmp_path, monkeypatch):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "rtdetr-lens-v0.pt").write_bytes(b"not the real weights")
+    monkeypatch.setattr("crclean.weights.SHIPPED_WEIGHTS_DIR", shipped)
+    config = tmp_path / "tune.toml"
+    config.write_text('task = "lenses"\ninit_weights = "rtdetr-lens-v0"\n')
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "rtdetr-lens-v0" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
