@@ -22,8 +22,8 @@ CPU seconds per square degree (one torch thread).
 
 Usage::
 
-    python benchmarks/lenses.py [--simulator crclean|independent] [--checkpoint PATH]
-                                [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
+    python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME] [--checkpoint PATH]
+                                [--views 4|1] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
 """
 
 import argparse
@@ -123,6 +123,8 @@ def main(argv=None):
     parser.add_argument("--conf", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--views", type=int, choices=(1, 4), default=4,
+                        help="test-time views (see --views of crclean lenses)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
 
@@ -136,7 +138,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model = args.model or DEFAULT_LENS_MODEL
     network = _network(args.checkpoint) if args.checkpoint else None
-    finder = LensFinder(model, conf=0.05, device="cpu", network=network).load()
+    finder = LensFinder(model, conf=0.05, device="cpu", network=network, views=args.views).load()
     thresholds = sorted({0.5, 0.7, args.conf})
 
     scores, hits, seconds, area = [], [], 0.0, 0.0
@@ -181,6 +183,7 @@ def main(argv=None):
     rows = [
         ("simulator", args.simulator),
         ("model", args.checkpoint or model),
+        ("views", f"{args.views}"),
         ("tiles (with lens / lens-free)", f"{args.tiles} / {args.free_tiles}"),
         ("area (deg^2)", f"{area:.4f}"),
         ("lenses / other galaxies (rings)", f"{n_lenses} / {n_others} ({n_rings})"),
@@ -206,7 +209,7 @@ def main(argv=None):
                       + [f"| {name.ljust(width)} | {value} |" for name, value in rows])
     print("\n" + table)
     if args.write_docs:
-        command = f"python benchmarks/lenses.py --simulator {args.simulator}" + (
+        command = f"python benchmarks/lenses.py --simulator {args.simulator} --views {args.views}" + (
             f" --checkpoint {args.checkpoint}" if args.checkpoint else "")
         write_section(f"lenses-{args.simulator}", f"Lens finder on {args.simulator} tiles", command,
                       "Completeness counts a lens found when a detection at or above the threshold has IoU >= 0.5 "

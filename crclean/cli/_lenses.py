@@ -32,6 +32,9 @@ def _format_for_terminal(table):
               help="Folder for PNG cutouts (asinh stretch) and a score-sorted mosaic.png.")
 @click.option("--model", type=click.Choice(list(LENS_MODELS)), default=DEFAULT_LENS_MODEL, show_default=True,
               help="Lens-finder model.")
+@click.option("--views", type=click.Choice(["4", "1"]), default="4", show_default=True,
+              help="Run the detector on each window as it is and mirrored in x, y and both, fusing the "
+                   "views (4), or only as it is (1): about 3.5 times faster, with more false positives.")
 @click.option("--ext", "--hdu", "ext", multiple=True, type=ExtensionList(),
               help="Extensions to search: index, EXTNAME, or EXTNAME,EXTVER [default: all SCI, "
                    "else every 2-D image].")
@@ -44,8 +47,8 @@ def _format_for_terminal(table):
               help="Start a local Dask cluster of N single-threaded worker processes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
 @click.pass_context
-def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, device, overwrite, scheduler, workers,
-                   quiet):
+def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext, device, overwrite, scheduler,
+                   workers, quiet):
     """Find strong gravitational lenses in survey tiles and write a catalogue.
 
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
@@ -71,7 +74,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, devic
     if scheduler and workers:
         raise click.UsageError("use either --scheduler (a running cluster) or --workers (a local one), not both")
     extensions = [item for group in ext for item in group] or None
-    finder_options = dict(model=model, conf=conf, device=device)
+    finder_options = dict(model=model, conf=conf, device=device, views=int(views))
     try:
         for target in (output, regions):
             if target:
@@ -121,7 +124,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, ext, devic
         from astropy.table import vstack
 
         catalog = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
-        catalog.meta.update({"model": model, "conf": conf})
+        catalog.meta.update({"model": model, "conf": conf, "views": int(views)})
         try:
             if output:
                 write_catalog(catalog, output, overwrite=overwrite)

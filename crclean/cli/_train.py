@@ -14,7 +14,7 @@ def train_group():
     """Train crclean's own models on simulated data."""
 
 
-def _run_options(example_config):
+def _run_options(example_config, checkpoint="checkpoint.pt"):
     """The options every ``crclean train`` command takes (config, out, resume, quiet)."""
     def decorate(command):
         for option in reversed([
@@ -22,7 +22,7 @@ def _run_options(example_config):
                          help=f"TOML training config, e.g. {_CONFIGS / example_config}."),
             click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
                          help="Folder for pools, checkpoints, log, weights and model card."),
-            click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt."),
+            click.option("--resume", is_flag=True, help=f"Continue from OUT/{checkpoint}."),
             click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
         ]):
             command = option(command)
@@ -30,13 +30,13 @@ def _run_options(example_config):
     return decorate
 
 
-def _check_run(load, config_path, out_dir, resume):
+def _check_run(load, config_path, out_dir, resume, *, checkpoint_name="checkpoint.pt"):
     """Refuse a bad config, or an existing run without --resume, before any work."""
     try:
         load(config_path)
     except (OSError, ValueError) as error:
         raise click.UsageError(f"--config {config_path}: {error}") from None
-    checkpoint = Path(out_dir) / "checkpoint.pt"
+    checkpoint = Path(out_dir) / checkpoint_name
     if checkpoint.exists() and not resume:
         raise click.UsageError(f"{checkpoint} exists; pass --resume to continue it or choose another --out")
 

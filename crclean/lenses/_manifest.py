@@ -5,7 +5,8 @@ from types import MappingProxyType
 
 from crclean.exceptions import ModelError
 
-__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "get_lens_model", "load_lens_network"]
+__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "get_lens_model", "load_lens_network",
+           "load_vetter_network"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,17 @@ class LensModelSpec:
         Score calibration ``sigmoid(slope * logit(raw) + offset)`` (Platt
         1999), fitted on held-out simulated windows; identity by default.
     description : str
+    vetter_file : str
+        Checkpoint of the second-stage lens vetter in ``weights/``; none when empty.
+    vetter_sha256 : str
+    vetter_config : dict
+        Constructor arguments of the ``lens-vetter`` architecture.
+    vetter_stamp : int
+        Side of the stamps it grades (pixels at ``pixel_scale``).
+    vetter_floor : float
+        Detector score from which candidates are passed to the vetter.
+    stacking : (float, float, float)
+        ``(a, b, c)`` of ``sigmoid(a * logit(detector score) + b * vetter logit + c)``.
     """
 
     name: str
@@ -54,6 +66,12 @@ class LensModelSpec:
     score_slope: float = 1.0
     score_offset: float = 0.0
     description: str = ""
+    vetter_file: str = ""
+    vetter_sha256: str = ""
+    vetter_config: dict = field(default_factory=dict)
+    vetter_stamp: int = 64
+    vetter_floor: float = 0.05
+    stacking: tuple = (1.0, 0.0, 0.0)
 
 
 LENS_MODELS = MappingProxyType({
@@ -91,6 +109,26 @@ def get_lens_model(name):
         raise ModelError(f"unknown lens model {name!r}; choose one of: {', '.join(LENS_MODELS)}") from None
 
 
+def load_vetter_network(spec, *, device="cpu"):
+    """The checksum-verified lens vetter of ``spec``, or None when the model has none.
+
+    Raises
+    ------
+    ModelError
+        As `load_lens_network`.
+    """
+    if not spec.vetter_file:
+        return None
+    from crclean.weights import SHIPPED_WEIGHTS_DIR
+
+    path = SHIPPED_WEIGHTS_DIR / spec.vetter_file
+    if not spec.vetter_sha256 or not path.is_file():
+        raise ModelError(f"lens model {spec.name!r} has no vetter weights at {path}; install a crclean release "
+                         "that ships them")
+    return _verified_network(path, spec.vetter_sha256, "lens-vetter", spec.vetter_config,
+                             label=f"vetter of lens model {spec.name!r}", device=device)
+
+
 def load_lens_network(spec, *, device="cpu"):
     """Build the network of ``spec`` and load its checksum-verified weights.
 
@@ -100,19 +138,27 @@ def load_lens_network(spec, *, device="cpu"):
         If the weights are missing (not trained or not shipped yet), damaged,
         or do not fit the architecture.
     """
-    from crclean.models import build_network
-    from crclean.weights import SHIPPED_WEIGHTS_DIR, verified_state_dict
+    from crclean.weights import SHIPPED_WEIGHTS_DIR
 
     path = SHIPPED_WEIGHTS_DIR / spec.file
     if not spec.sha256 or not path.is_file():
         raise ModelError(
             f"lens model {spec.name!r} has no trained weights at {path}; train them with "
             "`crclean train lenses` (extra [train]) or install a crclean release that ships them")
-    state = verified_state_dict(path, spec.sha256, label=f"lens model {spec.name!r}")
-    network = build_network(spec.arch, spec.config)
+    return _verified_network(path, spec.sha256, spec.arch, spec.config, label=f"lens model {spec.name!r}",
+                             device=device)
+
+
+def _verified_network(path, sha256, arch, config, *, label, device):
+    """Build ``arch`` and load the checksum-verified state dict at ``path`` into it (eval mode, frozen)."""
+    from crclean.models import build_network
+    from crclean.weights import verified_state_dict
+
+    state = verified_state_dict(path, sha256, label=label)
+    network = build_network(arch, config)
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise ModelError(f"weights of lens model {spec.name!r} do not fit its architecture: {error}") from None
+        raise ModelError(f"weights of {label} do not fit its architecture: {error}") from None
     network.eval().requires_grad_(False)
     return network.to(device)

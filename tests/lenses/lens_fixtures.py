@@ -49,3 +49,19 @@ def tan_wcs(shape, scale_arcsec, *, ra=150.0, dec=2.0):
     wcs.wcs.crpix = [shape[1] / 2 + 0.5, shape[0] / 2 + 0.5]
     wcs.wcs.cd = np.array([[-scale_arcsec, 0.0], [0.0, scale_arcsec]]) / 3600.0
     return wcs
+
+
+class PassVetter(torch.nn.Module):
+    """A vetter with no opinion (logit 0), so a stacking ``(1, b, 0)`` leaves detector scores as they are."""
+
+    def forward(self, stamps):
+        return torch.zeros(stamps.shape[0])
+
+
+class CentreVetter(torch.nn.Module):
+    """Logit +6 for a stamp whose central pixels are bright (asinh-stretched mean above 2.5), -6 otherwise."""
+
+    def forward(self, stamps):
+        size = stamps.shape[-1]
+        centre = stamps[:, 0, size // 2 - 2:size // 2 + 2, size // 2 - 2:size // 2 + 2].mean((-2, -1))
+        return torch.where(centre > 2.5, 6.0, -6.0)

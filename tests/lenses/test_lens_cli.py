@@ -22,7 +22,9 @@ def tile(tmp_path):
 
 @pytest.fixture
 def fake_weights(monkeypatch):
+    # A stand-in detector and no second stage: scores are the detector's.
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network", lambda spec, device: BlobDetector())
+    monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
 
 
 def _run(args, **kwargs):
@@ -34,10 +36,21 @@ def test_writes_catalogue_regions_and_cutouts(tmp_path, tile, fake_weights):
     result = _run([tile, "-o", out, "--regions", tmp_path / "c.reg", "--cutouts", tmp_path / "cuts", "-q"])
     assert result.exit_code == 0, result.output
     table = Table.read(out)
-    assert len(table) == 2 and table.meta["model"] == DEFAULT_LENS_MODEL
+    assert len(table) == 2 and table.meta["model"] == DEFAULT_LENS_MODEL and table.meta["views"] == 4
     assert np.all(np.isfinite(table["ra"]))
     assert (tmp_path / "c.reg").read_text().count("circle(") == 2
     assert sorted(p.name for p in (tmp_path / "cuts").iterdir()) == ["lens_00001.png", "lens_00002.png", "mosaic.png"]
+
+
+def test_one_view_finds_the_same_candidates(tmp_path, tile, fake_weights):
+    result = _run([tile, "--views", "1", "-o", tmp_path / "one.ecsv", "-q"])
+    assert result.exit_code == 0, result.output
+    one = Table.read(tmp_path / "one.ecsv")
+    assert one.meta["views"] == 1
+    assert _run([tile, "-o", tmp_path / "four.ecsv", "-q"]).exit_code == 0
+    four = Table.read(tmp_path / "four.ecsv")
+    assert np.allclose(np.sort(one["x"]), np.sort(four["x"]), atol=0.5)
+    assert _run([tile, "--views", "2"]).exit_code == 2
 
 
 def test_prints_the_catalogue_without_output(tile, fake_weights):

@@ -9,6 +9,8 @@ from crclean.lenses import LensFinder, LensModelSpec
 from crclean.lenses._background import subtract_background
 
 POSITIONS = [(40.0, 50.0), (125.0, 118.0), (210.0, 60.0), (61.0, 230.0)]  # (x, y), some on window seams
+# The detector-only path: a model without a second stage (the vetter has its own tests).
+DETECTOR_ONLY = "rtdetr-lens-v2"
 
 
 def _nearest(catalog, x, y):
@@ -18,7 +20,7 @@ def _nearest(catalog, x, y):
 
 def test_finds_each_source_once_across_windows(blob_detector):
     image = blob_image((260, 250), POSITIONS, seed=1)
-    finder = LensFinder(conf=0.9, network=blob_detector, device="cpu")
+    finder = LensFinder(DETECTOR_ONLY, conf=0.9, network=blob_detector, device="cpu")
     result = finder.find(image, pixel_scale=0.2, tile="t.fits")
     catalog = result.catalog
     assert len(catalog) == len(POSITIONS)
@@ -35,7 +37,7 @@ def test_resampled_tile_maps_detections_back_to_input_pixels(blob_detector):
     positions = [(60.0, 70.0), (180.0, 150.0), (130.0, 40.0)]
     image = blob_image(shape, positions, seed=2, width=2.0)
     wcs = tan_wcs(shape, scale)
-    result = LensFinder(conf=0.9, network=blob_detector, device="cpu").find(image, wcs=wcs, tile="t")
+    result = LensFinder(DETECTOR_ONLY, conf=0.9, network=blob_detector, device="cpu").find(image, wcs=wcs, tile="t")
     assert result.resampled
     catalog = result.catalog
     assert len(catalog) == 3
@@ -52,7 +54,7 @@ def test_nan_borders_are_skipped(blob_detector):
     image = blob_image((200, 200), [(100.0, 100.0)], seed=3)
     image[:, :30] = np.nan
     image[-25:, :] = np.nan
-    catalog = LensFinder(conf=0.9, network=blob_detector).find(image, pixel_scale=0.2).catalog
+    catalog = LensFinder(DETECTOR_ONLY, conf=0.9, network=blob_detector).find(image, pixel_scale=0.2).catalog
     assert len(catalog) == 1 and _nearest(catalog, 100, 100) < 1.0
     assert np.isfinite(image[100, 100])  # the input is not modified: NaNs stay where they were
     assert np.isnan(image[0, 0])

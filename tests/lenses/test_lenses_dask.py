@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lens_fixtures import BlobDetector, blob_image, tan_wcs
 
 from crclean.cli import main
-from crclean.lenses._manifest import DEFAULT_LENS_MODEL
+from crclean.lenses._manifest import DEFAULT_LENS_MODEL, get_lens_model
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def network_loads(monkeypatch):
     loads = []
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network",
                         lambda spec, device: loads.append(device) or BlobDetector())
+    monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
     yield loads
     _dask._RESOURCES.clear()
 
@@ -112,8 +113,9 @@ def test_missing_weights_on_the_workers_fail_each_file(tmp_path, tiles, schedule
     _dask._RESOURCES.clear()
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("crclean: error:")]
+    missing = tmp_path / "empty" / get_lens_model(DEFAULT_LENS_MODEL).file
     assert errors == [f"crclean: error: {tile}: the Dask worker could not load the model: lens model "
-                      f"'{DEFAULT_LENS_MODEL}' has no trained weights at {tmp_path / 'empty' / DEFAULT_LENS_MODEL}.pt; "
+                      f"'{DEFAULT_LENS_MODEL}' has no trained weights at {missing}; "
                       "train them with `crclean train lenses` (extra [train]) or install a crclean release "
                       "that ships them" for tile in tiles[2:]]
     assert not (tmp_path / "cat.ecsv").exists()

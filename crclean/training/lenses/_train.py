@@ -46,6 +46,35 @@ SCENE_OPTIONS = ("seeing_range", "arc_snr_range", "lens_to_arc_range", "psf_beta
                  "gain_range", "field_flux_range", "saturation_fraction")
 
 
+def merge_config(config, defaults, *, task, positive):
+    """A lens-family config (TOML path or dict) for ``task`` over ``defaults``, with the checks all share.
+
+    Tables (``[bank]``, ``[scene]``, ...) merge key by key; the keys named in
+    ``positive`` must be positive ints; ``[scene]`` takes only `SCENE_OPTIONS`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    ValueError
+        On a config for another task, an unknown key or a bad value.
+    """
+    config = config_for_task(config, task, default_task=task)
+    unknown = set(config) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown training config keys: {sorted(unknown)}; known: {sorted(defaults)}")
+    merged = copy.deepcopy(defaults)
+    for key, value in config.items():
+        merged[key] = {**merged[key], **value} if isinstance(merged[key], dict) else value
+    for key in positive:
+        if not isinstance(merged[key], int) or merged[key] < 1:
+            raise ValueError(f"{key} must be a positive int, got {merged[key]!r}")
+    unknown = set(merged["scene"]) - set(SCENE_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown [scene] options: {sorted(unknown)}; known: {list(SCENE_OPTIONS)}")
+    return merged
+
+
 def load_lens_config(config):
     """Read a lens training config (TOML path or dict) over `DEFAULT_TRAIN_CONFIG`.
 
@@ -56,19 +85,8 @@ def load_lens_config(config):
     ValueError
         On a config for another task, an unknown key or a bad value.
     """
-    config = config_for_task(config, "lenses", default_task="lenses")
-    unknown = set(config) - set(DEFAULT_TRAIN_CONFIG)
-    if unknown:
-        raise ValueError(f"unknown training config keys: {sorted(unknown)}; known: {sorted(DEFAULT_TRAIN_CONFIG)}")
-    merged = copy.deepcopy(DEFAULT_TRAIN_CONFIG)
-    for key, value in config.items():
-        merged[key] = {**merged[key], **value} if isinstance(merged[key], dict) else value
-    for key in ("steps", "batch_size", "window", "val_windows", "calibration_windows"):
-        if not isinstance(merged[key], int) or merged[key] < 1:
-            raise ValueError(f"{key} must be a positive int, got {merged[key]!r}")
-    unknown = set(merged["scene"]) - set(SCENE_OPTIONS)
-    if unknown:
-        raise ValueError(f"unknown [scene] options: {sorted(unknown)}; known: {list(SCENE_OPTIONS)}")
+    merged = merge_config(config, DEFAULT_TRAIN_CONFIG, task="lenses",
+                          positive=("steps", "batch_size", "window", "val_windows", "calibration_windows"))
     if merged["window"] % 32:
         raise ValueError(f"window must be a multiple of 32, got {merged['window']}")
     return merged

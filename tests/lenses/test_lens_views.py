@@ -1,0 +1,51 @@
+"""Test-time views: flipping windows, mapping boxes back, fusing what the views saw."""
+
+import numpy as np
+import pytest
+from lens_fixtures import blob_image
+
+from crclean.lenses import LensFinder
+from crclean.lenses._views import VIEWS, flip_batch, fuse_views, unflip_boxes
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_a_box_found_in_a_flipped_window_maps_back(view):
+    window = np.zeros((1, 32, 32), np.float32)
+    window[0, 5:9, 20:26] = 1.0  # x 20-26, y 5-9
+    seen = flip_batch(window, view)[0]
+    rows, cols = np.nonzero(seen)
+    box_in_view = [[cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]]
+    assert np.allclose(unflip_boxes(box_in_view, view, 32), [[20, 5, 26, 9]])
+
+
+def test_fusion_averages_over_views_and_keeps_one_box_per_view_per_cluster():
+    box = np.array([[10.0, 10.0, 30.0, 30.0]])
+    shifted = box + 1.0
+    boxes, scores = fuse_views([(box, [0.8]), (shifted, [0.8]), (box, [0.8]), (shifted, [0.8])])
+    assert len(boxes) == 1 and np.isclose(scores[0], 0.8)
+    assert np.allclose(boxes[0], box[0] + 0.5)
+    # Seen in one view only: a quarter of its score.
+    boxes, scores = fuse_views([(box, [0.8]), (np.zeros((0, 4)), []), (np.zeros((0, 4)), []), (np.zeros((0, 4)), [])])
+    assert np.isclose(scores[0], 0.2)
+    # Two overlapping boxes of the same view stay two candidates.
+    boxes, scores = fuse_views([(np.vstack([box, shifted]), [0.9, 0.5])])
+    assert len(boxes) == 2 and np.allclose(sorted(scores), [0.5, 0.9])
+    # Far apart boxes are not fused.
+    boxes, scores = fuse_views([(box, [0.6]), (box + 100.0, [0.6])])
+    assert len(boxes) == 2 and np.allclose(scores, 0.3)
+
+
+def test_four_views_find_the_same_sources(blob_detector):
+    positions = [(40.0, 50.0), (125.0, 118.0), (210.0, 60.0)]
+    image = blob_image((200, 250), positions, seed=4)
+    # A model without a second stage, so only the views differ.
+    one = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu").find(image, pixel_scale=0.2)
+    four = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu", views=4).find(
+        image, pixel_scale=0.2)
+    assert len(one.catalog) == len(four.catalog) == 3
+    for x, y in positions:
+        assert np.hypot(four.catalog["x"] - x, four.catalog["y"] - y).min() < 1.0
+    assert np.allclose(np.sort(one.catalog["score"]), np.sort(four.catalog["score"]), atol=1e-6)
+    with pytest.raises(ValueError, match="views"):
+        LensFinder(views=2)
+
