@@ -126,8 +126,9 @@ class LensFinder:
         """Scores of candidates after the second stage (unchanged without a vetter)."""
         if self.vetter is None or not len(boxes):
             return scores
-        stamps = cut_stamps(normalised, boxes, self.spec.vetter_stamp)
-        return stacked_score(scores, vetter_logits(self.vetter, stamps, device=self._torch_device), self.spec.stacking)
+        grades = vetter_logits(self.vetter, cut_stamps(normalised, boxes, self.spec.vetter_stamp),
+                               device=self._torch_device)
+        return stacked_score(scores, grades, self.spec.stacking)
 
     def _window_detections(self, batch, view, window):
         """Per window of ``batch``: boxes (window pixels) and calibrated scores seen through ``view``."""

@@ -132,20 +132,40 @@ def predict_logits(network, stamps, *, batch_size=256):
 
 
 def train_vetter(config, *, out_dir, resume=False, progress=True, log=None):
-    """Train the lens vetter; write ``<name>.pt`` and a model card ``<name>.md`` to ``out_dir``.
+    """Train a lens vetter; write ``<name>.pt`` and a model card ``<name>.md`` to ``out_dir``.
+
+    Parameters
+    ----------
+    config : dict or str or os.PathLike
+        Overrides of `DEFAULT_VETTER_CONFIG`, or a TOML file of them (see
+        ``crclean/training/configs/lens-vetter-v2.toml``).
+    out_dir : str or os.PathLike
+        Folder for the stamp banks, the rendered and mined stamps, checkpoints
+        (``vetter_checkpoint.pt``, ``vetter_best.pt``) and the final weights and card.
+    resume : bool, optional
+        Continue from ``out_dir/vetter_checkpoint.pt`` when it exists.
+    progress : bool, optional
+        Draw a progress bar on stderr.
+    log : callable, optional
+        Receives one-line status messages.
 
     Returns
     -------
     dict
-        ``weights``, ``card``, ``sha256``, ``steps``, ``val_auc``, ``history``.
+        ``weights``, ``card``, ``sha256``, ``steps``, ``val_auc``, ``history`` and
+        ``stacking`` (``(a, b, c)``, or None when too few candidates were found to fit it).
+
+    Raises
+    ------
+    crclean.exceptions.ModelError
+        If the config's detector is missing or damaged (before OUT is created).
     """
     import torch
 
     from crclean._progress import ProgressBar
+    from crclean.lenses._manifest import get_lens_model, load_lens_network
     from crclean.models import build_network
     from crclean.training._loop import restore_checkpoint
-
-    from crclean.lenses._manifest import get_lens_model, load_lens_network
 
     config = load_vetter_config(config)
     log = log or (lambda message: None)
