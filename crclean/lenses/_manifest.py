@@ -96,9 +96,16 @@ LENS_MODELS = MappingProxyType({
         description="rtdetr-lens-v1 fine-tuned on a new bank with twice the hard negatives; single band, "
                     "0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
     ),
+    "rtdetr-lens-v3": LensModelSpec(
+        name="rtdetr-lens-v3", arch="rtdetr", config={}, pixel_scale=0.2, window=128, overlap=48,
+        file="rtdetr-lens-v3.pt", sha256="f73e66a44348d3c58cb804e130efdbfd8486608f92eb723f4662ca5518c96273",
+        version="3", theta_e_slope=1.084, theta_e_offset=-0.885, score_slope=2.275, score_offset=-0.933,
+        description="rtdetr-lens-v2 fine-tuned for 11000 steps on a 3x larger bank with wider ring and "
+                    "spiral families; single band, 0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
+    ),
 })
 
-DEFAULT_LENS_MODEL = "rtdetr-lens-v2"
+DEFAULT_LENS_MODEL = "rtdetr-lens-v3"
 
 
 def get_lens_model(name):

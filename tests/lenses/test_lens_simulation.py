@@ -88,3 +88,31 @@ def test_saturation_clips_and_bleeds_along_columns():
     # and longer than the star's own saturated core.
     assert flat.sum(axis=0).max() > flat.sum(axis=1).max()
     assert flat.sum(axis=0).max() > (star >= 1000.0).sum(axis=0).max()
+
+
+def _nucleus_fraction(stamp, pixel_scale=0.2):
+    """Share of a stamp's flux within 0.3 arcsec of its centre."""
+    axis = (np.arange(stamp.shape[0]) - stamp.shape[0] / 2 + 0.5) * pixel_scale
+    return float(stamp[np.hypot(axis[None, :], axis[:, None]) < 0.3].sum() / stamp.sum())
+
+
+def test_wide_negatives_add_rings_with_fainter_nuclei():
+    from crclean.training.lenses._stamps import negative_stamp
+
+    def rings(wide):
+        rng = np.random.default_rng(21)
+        return [negative_stamp(rng, "ring", size=64, pixel_scale=0.2, wide=wide) for _ in range(40)]
+
+    narrow, wide = rings(False), rings(True)
+    for stamp in wide + [negative_stamp(np.random.default_rng(2), "spiral", size=64, pixel_scale=0.2, wide=True)]:
+        assert np.isfinite(stamp).all() and stamp.sum() == pytest.approx(1.0, abs=1e-4)
+    # The wider family reaches ring-dominated galaxies the default one never draws.
+    assert min(map(_nucleus_fraction, wide)) < 0.5 * min(map(_nucleus_fraction, narrow))
+
+
+def test_wide_negatives_leave_the_default_bank_alone():
+    default = build_bank(7, n_lenses=2, n_negatives=4, n_field=2, size=48)
+    wide = build_bank(7, n_lenses=2, n_negatives=4, n_field=2, size=48, wide_negatives=True)
+    assert np.array_equal(default.lens, wide.lens)
+    assert list(default.negative_kinds) == list(wide.negative_kinds)
+    assert not np.array_equal(default.negatives[0], wide.negatives[0])  # the ring

@@ -35,7 +35,8 @@ class StampBank:
     field: np.ndarray
 
 
-def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, progress=None):
+def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
+               progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -47,13 +48,15 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
         Stamp side in pixels.
     pixel_scale : float, optional
         Arcsec per pixel.
+    wide_negatives : bool, optional
+        Rings and spirals from the wider families (see `negative_stamp`).
     progress : callable, optional
         Called with the number of stamps done after each one.
     """
     rng = np.random.default_rng(seed)
     lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
-    negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale) for kind in kinds]
+    negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives) for kind in kinds]
     fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
     return StampBank(
         pixel_scale=pixel_scale,

@@ -12,7 +12,9 @@ stars fill the rest of the sky.
 
 References
 ----------
+Appleton, P. N. & Struck-Marcell, C. 1996, Fund. Cosmic Phys. 16, 111.
 Birrer, S. & Amara, A. 2018, Phys. Dark Universe 22, 189 (lenstronomy).
+Buta, R. & Combes, F. 1996, Fund. Cosmic Phys. 17, 95.
 Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
 Jacobs, C. et al. 2019, ApJS 243, 17.
 Petrillo, C. E. et al. 2019, MNRAS 484, 3879.
@@ -93,37 +95,25 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0)):
             "centre": (x0 / pixel_scale, y0 / pixel_scale)}
 
 
-def negative_stamp(rng, kind, *, size, pixel_scale):
+def negative_stamp(rng, kind, *, size, pixel_scale, wide=False):
     """One galaxy that looks a little like a lens (unit flux).
 
     Parameters
     ----------
     kind : {'ring', 'spiral', 'pair', 'edge_on'}
+    wide : bool, optional
+        Draw rings and spirals from wider families (`_ring`,
+        `_spiral`); the default keeps the draws, and so the benchmark
+        tiles, of earlier versions.
     """
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
     x, y = grid(size, pixel_scale)
     q, phi = rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)
     if kind == "ring":
-        radius = rng.uniform(0.8, 4.0)
-        ring = gaussian_ring(x, y, radius=radius, width=rng.uniform(0.1, 0.5) * radius ** 0.5, q=q, phi=phi)
-        ring = ring * (1.0 + rng.uniform(0, 0.6) * np.cos(np.arctan2(y, x) - rng.uniform(0, 2 * np.pi)))
-        for _ in range(rng.integers(0, 6)):  # star-forming knots on the ring
-            a = rng.uniform(0, 2 * np.pi)
-            kx, ky = radius * np.cos(a), radius * q * np.sin(a)
-            ring = ring + rng.uniform(0.5, 2.0) * np.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * 0.1 ** 2))
-        nucleus = sersic(x, y, r_eff=rng.uniform(0.15, 0.8), n=rng.uniform(1.0, 4.0), q=q, phi=phi,
-                         x0=rng.normal(0, 0.2), y0=rng.normal(0, 0.2))
-        image = normalised(ring) * rng.uniform(0.3, 0.8) + normalised(nucleus) * rng.uniform(0.2, 0.7)
+        image = _ring(rng, x, y, q, phi, wide=wide)
     elif kind == "spiral":
-        r_disk = rng.uniform(0.6, 2.0)
-        u, v = (np.cos(phi) * x + np.sin(phi) * y), (-np.sin(phi) * x + np.cos(phi) * y) / q
-        radius, theta = np.hypot(u, v) + 1e-3, np.arctan2(v, u)
-        pitch = np.tan(np.radians(rng.uniform(10, 30)))
-        arms = 1.0 + rng.uniform(0.5, 1.0) * np.cos(2 * (theta - np.log(radius) / pitch))
-        disk = np.exp(-radius / (r_disk / 1.678)) * arms
-        bulge = sersic(x, y, r_eff=rng.uniform(0.2, 0.6), n=rng.uniform(2, 4), q=q, phi=phi)
-        image = normalised(disk) * rng.uniform(0.5, 0.9) + normalised(bulge) * rng.uniform(0.1, 0.5)
+        image = _spiral(rng, x, y, q, phi, wide=wide)
     elif kind == "pair":
         sep, a = rng.uniform(0.8, 3.0), rng.uniform(0, 2 * np.pi)
         first = sersic(x, y, r_eff=rng.uniform(0.3, 1.0), n=rng.uniform(1, 4), q=q, phi=phi)
@@ -143,6 +133,49 @@ def negative_stamp(rng, kind, *, size, pixel_scale):
         bulge = sersic(x, y, r_eff=rng.uniform(0.2, 0.5), n=rng.uniform(1, 4), q=0.7, phi=phi)
         image = normalised(disk) * rng.uniform(0.6, 0.95) + normalised(bulge) * rng.uniform(0.05, 0.4)
     return np.asarray(image, np.float32) / float(image.sum())
+
+
+def _ring(rng, x, y, q, phi, *, wide):
+    """A ring galaxy: a ring with knots around a nucleus; ``wide`` widens the family.
+
+    Collisional and resonance rings (Appleton & Struck-Marcell 1996; Buta &
+    Combes 1996) can have a nucleus far fainter than the ring, a ring lit
+    mostly on one side, or an inner ring too: the configurations a single-band
+    lens finder most easily takes for an Einstein ring or an arc. ``wide``
+    draws those; without it the draws are those of the first versions.
+    """
+    radius = rng.uniform(0.5 if wide else 0.8, 4.0)
+    ring = gaussian_ring(x, y, radius=radius, width=rng.uniform(0.08 if wide else 0.1, 0.5) * radius ** 0.5,
+                         q=q, phi=phi)
+    ring = ring * (1.0 + rng.uniform(0, 1.0 if wide else 0.6) * np.cos(np.arctan2(y, x) - rng.uniform(0, 2 * np.pi)))
+    if wide and rng.random() < 0.25:
+        inner = rng.uniform(0.3, 0.6) * radius
+        ring = ring + rng.uniform(0.2, 0.8) * gaussian_ring(x, y, radius=inner, width=0.1 + 0.1 * inner, q=q, phi=phi)
+    for _ in range(rng.integers(0, 9 if wide else 6)):  # star-forming knots on the ring
+        a = rng.uniform(0, 2 * np.pi)
+        kx, ky = radius * np.cos(a), radius * q * np.sin(a)
+        ring = ring + rng.uniform(0.5, 3.0 if wide else 2.0) * np.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * 0.1 ** 2))
+    offset = 0.3 if wide else 0.2
+    nucleus = sersic(x, y, r_eff=rng.uniform(0.1 if wide else 0.15, 0.8), n=rng.uniform(1.0, 4.0), q=q, phi=phi,
+                     x0=rng.normal(0, offset), y0=rng.normal(0, offset))
+    return (normalised(ring) * rng.uniform(0.3, 0.9 if wide else 0.8)
+            + normalised(nucleus) * rng.uniform(0.03 if wide else 0.2, 0.7))
+
+
+def _spiral(rng, x, y, q, phi, *, wide):
+    """A spiral: two arms of pitch 10-30 degrees and a bulge; ``wide``: one to three arms of pitch 5-35
+    degrees, and bulges down to a few per cent of the light."""
+    r_disk = rng.uniform(*((0.5, 2.5) if wide else (0.6, 2.0)))
+    u, v = (np.cos(phi) * x + np.sin(phi) * y), (-np.sin(phi) * x + np.cos(phi) * y) / q
+    radius, theta = np.hypot(u, v) + 1e-3, np.arctan2(v, u)
+    pitch = np.tan(np.radians(rng.uniform(*((5, 35) if wide else (10, 30)))))
+    contrast = rng.uniform(0.5, 1.0)
+    n_arms = int(rng.integers(1, 4)) if wide else 2
+    disk = np.exp(-radius / (r_disk / 1.678)) * (1.0 + contrast * np.cos(n_arms * (theta - np.log(radius) / pitch)))
+    bulge = sersic(x, y, r_eff=rng.uniform(0.15 if wide else 0.2, 0.6), n=rng.uniform(1 if wide else 2, 4),
+                   q=q, phi=phi)
+    return (normalised(disk) * rng.uniform(0.5, 0.95 if wide else 0.9)
+            + normalised(bulge) * rng.uniform(0.03 if wide else 0.1, 0.5))
 
 
 def field_galaxy_stamp(rng, *, size, pixel_scale):
