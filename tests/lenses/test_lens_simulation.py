@@ -116,3 +116,19 @@ def test_wide_negatives_leave_the_default_bank_alone():
     assert np.array_equal(default.lens, wide.lens)
     assert list(default.negative_kinds) == list(wide.negative_kinds)
     assert not np.array_equal(default.negatives[0], wide.negatives[0])  # the ring
+
+
+def test_wide_lenses_vary_the_mass_slope_and_leave_the_default_alone():
+    from crclean.training.lenses._stamps import lens_stamp
+
+    def first_lens(wide):
+        return lens_stamp(np.random.default_rng(4), size=48, pixel_scale=0.2, wide=wide)
+
+    default, again, wide = first_lens(False), first_lens(False), first_lens(True)
+    assert np.array_equal(default["arcs"], again["arcs"])
+    # theta_E is drawn before the slope, so it matches; the slope changes the arcs.
+    assert wide["theta_e"] == default["theta_e"]
+    assert not np.allclose(wide["arcs"], default["arcs"])
+    assert wide["arc_mask"].any() and wide["arcs"].sum() == pytest.approx(1.0, abs=1e-4)
+    bank = build_bank(7, n_lenses=2, n_negatives=1, n_field=1, size=48, wide_lenses=True)
+    assert np.all((bank.theta_e >= 0.5) & (bank.theta_e <= 3.0)) and bank.arc_mask.any(axis=(1, 2)).all()

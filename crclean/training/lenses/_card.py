@@ -36,6 +36,7 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
     n_params = sum(p.numel() for p in model.parameters())
     history = "\n".join(f"| {h['step']} | {h['val_ap50']:.3f} |" for h in state["history"])
     card = folder / f"{config['name']}.md"
+    mass = "power-law (EPL, slope 1.7-2.3)" if config["bank"].get("wide_lenses") else "SIE"
     start = (f"initialised from `{config['init_weights']}`, then " if config.get("init_weights") else "")
     scene = (f"\n- Scene ranges widened for training (`compose_scene` keywords): `{json.dumps(config['scene'])}`"
              if config.get("scene") else "")
@@ -70,7 +71,7 @@ single band, one class (`lens`), {n_params / 1e6:.2f} M parameters, trained by
 - Intended for: ground-based wide surveys with {seeing[0]:g}-{seeing[1]:g} arcsec seeing (DES, LSST, KiDS, HSC after
   resampling to {config['pixel_scale']} arcsec/pixel). Not for space-based data or for colour-selected
   candidates.
-- Training data: lenstronomy SIE + external shear lenses, Sersic lens light, clumpy Sersic sources,
+- Training data: lenstronomy {mass} + external shear lenses, Sersic lens light, clumpy Sersic sources,
   theta_E 0.5-3 arcsec, arc S/N 15-300 over the arc footprint; hard negatives (ring galaxies, spirals,
   close pairs with tidal tails, edge-on disks), field galaxies, stars, Moffat PSF, Gaussian + Poisson noise.
   Stamp banks: {json.dumps(config['bank'])}; seed {config['seed']}.{scene}

@@ -36,7 +36,7 @@ class StampBank:
 
 
 def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
-               progress=None):
+               wide_lenses=False, progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -50,11 +50,14 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
         Arcsec per pixel.
     wide_negatives : bool, optional
         Rings and spirals from the wider families (see `negative_stamp`).
+    wide_lenses : bool, optional
+        Power-law lens masses of varied slope (see `lens_stamp`).
     progress : callable, optional
         Called with the number of stamps done after each one.
     """
     rng = np.random.default_rng(seed)
-    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in _counted(n_lenses, progress)]
+    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses)
+              for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
     negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives) for kind in kinds]
     fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]

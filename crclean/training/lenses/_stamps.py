@@ -1,7 +1,8 @@
 """Noise-free, unconvolved stamps: lenses (lenstronomy) and galaxies that are not.
 
 Lenses: a singular isothermal ellipsoid with external shear (Kormann et al.
-1994; lenstronomy's ``SIE`` + ``SHEAR``), a Sersic lens galaxy, and a Sersic
+1994; lenstronomy's ``SIE`` + ``SHEAR``; or, in "wide" banks, a power-law
+ellipsoid of varied slope), a Sersic lens galaxy, and a Sersic
 source with star-forming clumps placed near the caustics, ray-traced with
 lenstronomy (Birrer & Amara 2018). Einstein radii span 0.5-3 arcsec.
 
@@ -15,9 +16,11 @@ References
 Appleton, P. N. & Struck-Marcell, C. 1996, Fund. Cosmic Phys. 16, 111.
 Birrer, S. & Amara, A. 2018, Phys. Dark Universe 22, 189 (lenstronomy).
 Buta, R. & Combes, F. 1996, Fund. Cosmic Phys. 17, 95.
+Koopmans, L. V. E. et al. 2009, ApJ 703, L51.
 Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
 Jacobs, C. et al. 2019, ApJS 243, 17.
 Petrillo, C. E. et al. 2019, MNRAS 484, 3879.
+Tessore, N. & Metcalf, R. B. 2015, A&A 580, A79.
 """
 
 import numpy as np
@@ -34,7 +37,7 @@ def _ellipticity(rng, sigma):
     return float(e1), float(e2)
 
 
-def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0)):
+def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False):
     """One strong lens.
 
     Parameters
@@ -46,6 +49,11 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0)):
         Arcsec per pixel.
     theta_e_range : (float, float), optional
         Einstein radii are drawn uniformly in this range (arcsec).
+    wide : bool, optional
+        Give the mass a power-law slope (lenstronomy's ``EPL``; Tessore &
+        Metcalf 2015) drawn from 1.7-2.3, the spread measured in SLACS lenses
+        (Koopmans et al. 2009), instead of the isothermal 2; the default keeps
+        the draws of earlier versions.
 
     Returns
     -------
@@ -56,6 +64,7 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0)):
     """
     # The profile classes directly: single-plane ray shooting needs no cosmology, and
     # importing lenstronomy's LensModel/LightModel front ends costs seconds.
+    from lenstronomy.LensModel.Profiles.epl import EPL
     from lenstronomy.LensModel.Profiles.shear import Shear
     from lenstronomy.LensModel.Profiles.sie import SIE
     from lenstronomy.LightModel.Profiles.sersic import Sersic, SersicElliptic
@@ -67,9 +76,13 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0)):
     x0, y0 = rng.uniform(-0.5, 0.5, 2) * pixel_scale
     x, y = grid(size, pixel_scale)
     # Lens equation, one plane: beta = theta - alpha_SIE(theta) - alpha_shear(theta).
-    sie_x, sie_y = SIE().derivatives(x.ravel(), y.ravel(), theta_e, e1, e2, center_x=x0, center_y=y0)
+    if wide:
+        mass_x, mass_y = EPL().derivatives(x.ravel(), y.ravel(), theta_e, rng.uniform(1.7, 2.3), e1, e2,
+                                           center_x=x0, center_y=y0)
+    else:
+        mass_x, mass_y = SIE().derivatives(x.ravel(), y.ravel(), theta_e, e1, e2, center_x=x0, center_y=y0)
     shear_x, shear_y = Shear().derivatives(x.ravel(), y.ravel(), gamma1, gamma2, ra_0=x0, dec_0=y0)
-    beta_x, beta_y = x.ravel() - sie_x - shear_x, y.ravel() - sie_y - shear_y
+    beta_x, beta_y = x.ravel() - mass_x - shear_x, y.ravel() - mass_y - shear_y
 
     # Source: a disk plus clumps, offset so that most sources are multiply imaged.
     r_source = rng.uniform(0.08, 0.45)
