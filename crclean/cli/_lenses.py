@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from crclean.cli._options import ExtensionList, echo_warnings, read_inputs
+from crclean.cli._options import CommandError, ExtensionList, echo_warnings, read_inputs
 from crclean.exceptions import CrcleanError
 from crclean.lenses._manifest import DEFAULT_LENS_MODEL, LENS_MODELS
 
@@ -83,7 +83,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
         if not (scheduler or workers):
             finder.load()
     except (CrcleanError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+        raise CommandError(str(error)) from None
 
     # Paths and options go out, never the model: each worker loads its own finder once.
     jobs = [(path, dict(extensions=extensions, cutouts=bool(cutouts))) for path in paths]
@@ -118,7 +118,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
                 click.echo(f"{outcome.input_path}: {count} candidate(s) with score >= {conf:g}, "
                            f"{found.seconds:.1f} s", err=True)
     except CrcleanError as error:
-        raise click.ClickException(str(error)) from None
+        raise CommandError(str(error)) from None
 
     if tables:
         from astropy.table import vstack

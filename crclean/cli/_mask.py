@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from crclean._precision import PRECISIONS
-from crclean.cli._options import ExtensionList, echo_warnings, parse_dq_bit, quicklook_path_for, read_inputs
+from crclean.cli._options import (CommandError, ExtensionList, echo_warnings, parse_dq_bit, quicklook_path_for,
+                                  read_inputs)
 from crclean.exceptions import CrcleanError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS
 from crclean.weights import DEFAULT_MODEL, MODELS
@@ -95,7 +96,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
         try:
             Path(outdir).mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise click.ClickException(f"cannot create --outdir {outdir}: {error.strerror}") from None
+            raise CommandError(f"cannot create --outdir {outdir}: {error.strerror}") from None
     try:
         cleaner = Cleaner(model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
                           device=device, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
@@ -122,7 +123,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
         try:
             cleaner.load()
         except (CrcleanError, ValueError) as error:
-            raise click.ClickException(str(error)) from None
+            raise CommandError(str(error)) from None
 
     file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit,
                         write_probability=prob, overwrite=overwrite)
@@ -145,7 +146,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
             _report(outcome, seen_warnings, quiet)
             failures += outcome.error is not None
     except CrcleanError as error:
-        raise click.ClickException(str(error)) from None
+        raise CommandError(str(error)) from None
     if len(paths) > 1 and not quiet:
         click.echo(f"crclean: {len(paths) - failures} of {len(paths)} files done, {failures} failed", err=True)
     if failures:

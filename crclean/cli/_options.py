@@ -5,7 +5,15 @@ from pathlib import Path
 
 import click
 
-__all__ = ["ExtensionList", "echo_warnings", "parse_dq_bit", "quicklook_path_for", "read_inputs"]
+__all__ = ["CommandError", "ExtensionList", "echo_warnings", "parse_dq_bit", "quicklook_path_for", "read_inputs"]
+
+
+class CommandError(click.ClickException):
+    """A run-level failure (exit status 1), shown as the one ``crclean: error:`` line that per-file
+    failures use too, so that a pipeline can grep for a single prefix."""
+
+    def show(self, file=None):
+        click.echo(f"crclean: error: {self.format_message()}", file=file, err=file is None)
 
 
 def read_inputs(inputs):

@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 import click
 
+from crclean.cli._options import CommandError
 from crclean.cli._train import _check_run, _run_options
 from crclean.exceptions import ModelError
 
@@ -16,7 +17,7 @@ def _train_extra():
     try:
         yield
     except ImportError as error:
-        raise click.ClickException(
+        raise CommandError(
             f"training needs the [train] extra ({error}); run `pip install 'crclean[train]'`") from None
 
 
@@ -39,7 +40,7 @@ def train_lenses_command(config_path, out_dir, resume, quiet):
             result = train_lenses(config_path, out_dir=out_dir, resume=resume, progress=not quiet,
                                   log=None if quiet else (lambda message: click.echo(message, err=True)))
     except (FileNotFoundError, ModelError) as error:  # init_weights missing, or a shipped one damaged
-        raise click.ClickException(str(error)) from None
+        raise CommandError(str(error)) from None
     click.echo(f"wrote {result['weights']} (sha256 {result['sha256']}) and {result['card']}; "
                f"validation AP50 {result['val_ap50']:.3f} after {result['steps']} steps")
 
@@ -65,7 +66,7 @@ def train_vetter_command(config_path, out_dir, resume, quiet):
             result = train_vetter(config_path, out_dir=out_dir, resume=resume, progress=not quiet,
                                   log=None if quiet else (lambda message: click.echo(message, err=True)))
     except ModelError as error:  # the shipped detector is missing or damaged
-        raise click.ClickException(str(error)) from None
+        raise CommandError(str(error)) from None
     stacking = ("not fitted" if result["stacking"] is None
                 else "a {:.3f} b {:.3f} c {:.3f}".format(*result["stacking"]))
     click.echo(f"wrote {result['weights']} (sha256 {result['sha256']}) and {result['card']}; validation ROC AUC "

@@ -73,7 +73,7 @@ def test_missing_weights_fail_clearly(tile, tmp_path, monkeypatch):
     monkeypatch.setattr("crclean.weights.SHIPPED_WEIGHTS_DIR", tmp_path / "empty")
     result = _run([tile, "-q"])
     assert result.exit_code == 1
-    assert f"Error: lens model '{DEFAULT_LENS_MODEL}' has no trained weights" in result.output
+    assert f"crclean: error: lens model '{DEFAULT_LENS_MODEL}' has no trained weights" in result.output
     assert "crclean train lenses" in result.output
 
 
@@ -81,7 +81,7 @@ def test_existing_output_is_not_replaced(tile, tmp_path, fake_weights):
     out = tmp_path / "cat.csv"
     out.write_text("keep me")
     result = _run([tile, "-o", out])
-    assert result.exit_code == 1 and f"{out} exists; pass --overwrite to replace it" in result.output
+    assert result.exit_code == 1 and f"crclean: error: {out} exists; pass --overwrite to replace it" in result.output
     assert out.read_text() == "keep me"
     assert _run([tile, "-o", out, "--overwrite", "-q"]).exit_code == 0
 

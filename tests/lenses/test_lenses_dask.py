@@ -136,7 +136,7 @@ def test_without_dask_installed_is_one_clear_error(tmp_path, tiles, monkeypatch)
     monkeypatch.setitem(sys.modules, "distributed", None)
     result = _run([tiles[2], "-o", tmp_path / "cat.ecsv", "--workers", "2"])
     assert result.exit_code == 1
-    assert "Error: --scheduler/--workers need dask.distributed: pip install 'crclean[dask]'" in result.output
+    assert "crclean: error: --scheduler/--workers need dask.distributed: pip install 'crclean[dask]'" in result.output
     assert not (tmp_path / "cat.ecsv").exists()
 
 
