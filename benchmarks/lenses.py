@@ -23,7 +23,7 @@ CPU seconds per square degree (one torch thread).
 Usage::
 
     python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME] [--checkpoint PATH]
-                                [--views 4|1] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
+                                [--views 4|1|8] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
 """
 
 import argparse
@@ -123,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--conf", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--views", type=int, choices=(1, 4), default=4,
+    parser.add_argument("--views", type=int, choices=(1, 4, 8), default=4,
                         help="test-time views (see --views of crclean lenses)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)

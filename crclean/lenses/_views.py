@@ -1,9 +1,11 @@
 """Test-time views of a window: flips that a lens finder should not care about.
 
-A strong lens looks like a lens when mirrored, so the detector is run on
-flipped copies of each window and the boxes of all views are fused: a
-candidate seen in every view keeps its score, one seen in a single view
-keeps a quarter of it. Averaging over views this way is weighted boxes
+A strong lens looks like a lens when mirrored or turned through a right
+angle, so the detector is run on flipped (and, for eight views, transposed)
+copies of each window and the boxes of all views are fused: a candidate
+seen in every view keeps its score, one seen in a single view keeps
+``1 / n_views`` of it. Together the eight views are the symmetries of the
+square (the dihedral group of order 8). Averaging over views this way is weighted boxes
 fusion (Solovyev, Wang & Gabruseva 2021) applied to test-time augmentation.
 
 References
@@ -14,26 +16,38 @@ Ensembling boxes from different object detection models", Image Vis. Comput. 107
 
 import numpy as np
 
-__all__ = ["VIEWS", "flip_batch", "unflip_boxes", "fuse_views"]
+__all__ = ["VIEWS", "VIEW_COUNTS", "flip_batch", "unflip_boxes", "fuse_views"]
 
-#: (flip x, flip y) of each view; the first is the window as it is.
-VIEWS = ((False, False), (True, False), (False, True), (True, True))
+#: (flip x, flip y, transpose) of each view; the first is the window as it is, the
+#: first four are the mirror images, the last four the same transposed.
+VIEWS = tuple((flip_x, flip_y, transpose) for transpose in (False, True)
+              for flip_x, flip_y in ((False, False), (True, False), (False, True), (True, True)))
+
+#: How many views a finder may use.
+VIEW_COUNTS = (1, 4, 8)
 
 
 def flip_batch(batch, view):
-    """Windows ``(..., ny, nx)`` seen through ``view`` (a new contiguous array)."""
-    flip_x, flip_y = view
+    """Square windows ``(..., n, n)`` seen through ``view`` (a new contiguous array).
+
+    The flips come first, then the transpose; `unflip_boxes` undoes them in reverse.
+    """
+    flip_x, flip_y, transpose = view
     if flip_x:
         batch = batch[..., ::-1]
     if flip_y:
         batch = batch[..., ::-1, :]
+    if transpose:
+        batch = batch.swapaxes(-1, -2)
     return np.ascontiguousarray(batch)
 
 
 def unflip_boxes(boxes, view, window):
-    """Boxes ``(n, 4)`` found in a flipped ``window``-pixel window, in the window's own pixels."""
+    """Boxes ``(n, 4)`` found in a ``window``-pixel window seen through ``view``, in the window's own pixels."""
     boxes = np.array(boxes, float).reshape(-1, 4)
-    flip_x, flip_y = view
+    flip_x, flip_y, transpose = view
+    if transpose:
+        boxes = boxes[:, [1, 0, 3, 2]]
     if flip_x:
         boxes[:, [0, 2]] = window - boxes[:, [2, 0]]
     if flip_y:

@@ -42,7 +42,7 @@ def test_writes_catalogue_regions_and_cutouts(tmp_path, tile, fake_weights):
     assert sorted(p.name for p in (tmp_path / "cuts").iterdir()) == ["lens_00001.png", "lens_00002.png", "mosaic.png"]
 
 
-def test_one_view_finds_the_same_candidates(tmp_path, tile, fake_weights):
+def test_one_or_eight_views_find_the_same_candidates(tmp_path, tile, fake_weights):
     result = _run([tile, "--views", "1", "-o", tmp_path / "one.ecsv", "-q"])
     assert result.exit_code == 0, result.output
     one = Table.read(tmp_path / "one.ecsv")
@@ -50,6 +50,10 @@ def test_one_view_finds_the_same_candidates(tmp_path, tile, fake_weights):
     assert _run([tile, "-o", tmp_path / "four.ecsv", "-q"]).exit_code == 0
     four = Table.read(tmp_path / "four.ecsv")
     assert np.allclose(np.sort(one["x"]), np.sort(four["x"]), atol=0.5)
+    assert _run([tile, "--views", "8", "-o", tmp_path / "eight.ecsv", "-q"]).exit_code == 0
+    eight = Table.read(tmp_path / "eight.ecsv")
+    assert eight.meta["views"] == 8
+    assert np.allclose(np.sort(eight["x"]), np.sort(four["x"]), atol=0.5)
     assert _run([tile, "--views", "2"]).exit_code == 2
 
 

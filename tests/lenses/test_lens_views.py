@@ -18,6 +18,13 @@ def test_a_box_found_in_a_flipped_window_maps_back(view):
     assert np.allclose(unflip_boxes(box_in_view, view, 32), [[20, 5, 26, 9]])
 
 
+def test_the_eight_views_are_the_eight_symmetries_of_the_square():
+    window = np.arange(16.0).reshape(1, 4, 4)  # no symmetry of its own
+    seen = {flip_batch(window, view).tobytes() for view in VIEWS}
+    assert len(seen) == 8
+    assert np.array_equal(flip_batch(window, VIEWS[0]), window)
+
+
 def test_fusion_averages_over_views_and_keeps_one_box_per_view_per_cluster():
     box = np.array([[10.0, 10.0, 30.0, 30.0]])
     shifted = box + 1.0
@@ -35,17 +42,22 @@ def test_fusion_averages_over_views_and_keeps_one_box_per_view_per_cluster():
     assert len(boxes) == 2 and np.allclose(scores, 0.3)
 
 
-def test_four_views_find_the_same_sources(blob_detector):
+@pytest.mark.parametrize("views", [4, 8])
+def test_several_views_find_the_same_sources(blob_detector, views):
     positions = [(40.0, 50.0), (125.0, 118.0), (210.0, 60.0)]
     image = blob_image((200, 250), positions, seed=4)
     # A model without a second stage, so only the views differ.
     one = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu").find(image, pixel_scale=0.2)
-    four = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu", views=4).find(
+    many = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu", views=views).find(
         image, pixel_scale=0.2)
-    assert len(one.catalog) == len(four.catalog) == 3
+    assert len(one.catalog) == len(many.catalog) == 3
     for x, y in positions:
-        assert np.hypot(four.catalog["x"] - x, four.catalog["y"] - y).min() < 1.0
-    assert np.allclose(np.sort(one.catalog["score"]), np.sort(four.catalog["score"]), atol=1e-6)
+        assert np.hypot(many.catalog["x"] - x, many.catalog["y"] - y).min() < 1.0
+    assert np.allclose(np.sort(one.catalog["score"]), np.sort(many.catalog["score"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("views", [2, 3, True, 4.5])
+def test_other_view_counts_are_refused(views):
     with pytest.raises(ValueError, match="views"):
-        LensFinder(views=2)
+        LensFinder(views=views)
 
