@@ -121,3 +121,29 @@ def test_train_command_refuses_a_damaged_starting_model(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "rtdetr-lens-v0" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_model_with_input_stretches_starts_as_the_one_without(tmp_path):
+    import torch
+
+    from crclean.models.rtdetr import build_rtdetr
+    from crclean.training.lenses import train_lenses
+    from crclean.training.lenses._train import _widen_input
+
+    start = train_lenses(_config(1), out_dir=tmp_path / "first", progress=False)
+    messages = []
+    wide = {**_TINY_MODEL, "input_stretches": [20.0, 500.0]}
+    tuned = train_lenses(_config(1, lr=0.0, init_weights=str(start["weights"]), model=wide),
+                         out_dir=tmp_path / "second", progress=False, log=messages.append)
+    assert any("input channels 1 -> 3" in message for message in messages)
+    before = torch.load(start["weights"], weights_only=True)["backbone.stem.0.0.weight"]
+    after = torch.load(tuned["weights"], weights_only=True)["backbone.stem.0.0.weight"]
+    assert after.shape[1] == 3 and torch.equal(after[:, :1], before) and not after[:, 1:].any()
+    narrow_model, wide_model = build_rtdetr(_TINY_MODEL).eval(), build_rtdetr(wide).eval()
+    wide_model.load_state_dict(_widen_input(narrow_model.state_dict(), wide_model, messages.append))
+    images = torch.asinh(torch.rand(2, 1, 64, 64) * 300.0)
+    with torch.no_grad():
+        # Zero weights on the new channels: the same detections as the starting model.
+        torch.testing.assert_close(wide_model(images)["pred_logits"], narrow_model(images)["pred_logits"])
+    with pytest.raises(ValueError, match="this model needs"):
+        _widen_input(wide_model.state_dict(), narrow_model, messages.append)

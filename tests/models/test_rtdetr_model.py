@@ -74,3 +74,27 @@ def test_postprocess_gives_pixel_boxes_best_first():
     assert len(kept["scores"]) == 1
     with pytest.raises(ValueError, match="top_k"):
         postprocess(outputs, (10, 10), top_k=0)
+
+
+def test_input_stretches_redo_the_asinh_with_other_softenings():
+    import numpy as np
+
+    from crclean.lenses._normalise import SOFTENING_SIGMA, normalise_image
+
+    model = build_network("rtdetr", {**_SMALL, "input_stretches": (20.0, 500.0)})
+    # The model undoes the stretch crclean applied, so their softenings must agree.
+    assert model.config["input_softening"] == SOFTENING_SIGMA
+    sigmas = np.array([[-3.0, 0.0, 5.0, 40.0], [300.0, 2000.0, 1e4, 1e5]])
+    normalised = torch.from_numpy(normalise_image(sigmas * 7.0, 7.0))[None, None]
+    channels = model.restretch(normalised)
+    assert channels.shape == (1, 3, 2, 4)
+    assert torch.equal(channels[:, :1], normalised)
+    for index, softening in enumerate((20.0, 500.0), start=1):
+        expected = np.arcsinh(sigmas / softening)
+        np.testing.assert_allclose(channels[0, index].numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert build_network("rtdetr", _SMALL).restretch(normalised) is normalised
+    with torch.no_grad():
+        assert model.eval()(torch.randn(1, 1, 64, 64))["pred_boxes"].shape == (1, 8, 4)
+    for bad in ({"input_stretches": (20.0, 0.0)}, {"input_softening": -1.0}):
+        with pytest.raises(ValueError, match="must be positive"):
+            build_network("rtdetr", {**_SMALL, **bad})

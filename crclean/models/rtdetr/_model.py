@@ -1,5 +1,6 @@
 """The assembled RT-DETR detector."""
 
+import torch
 from torch import nn
 
 from crclean.models.rtdetr._backbone import SmallResNet
@@ -14,6 +15,7 @@ DEFAULT_CONFIG = {
     "dim": 96, "encoder_heads": 4, "encoder_ffn": 256, "encoder_layers": 1, "fusion_depth": 1,
     "num_queries": 30, "decoder_layers": 3, "decoder_heads": 4, "decoder_ffn": 384, "points": 4,
     "num_denoising": 20, "box_noise_scale": 1.0, "dropout": 0.0,
+    "input_stretches": (), "input_softening": 2.0,
 }
 
 
@@ -25,6 +27,14 @@ class RTDETR(nn.Module):
     `crclean.models.rtdetr.postprocess`). The input should already be
     normalised (crclean divides sky-subtracted images by the sky noise and
     applies an asinh stretch).
+
+    ``input_stretches`` adds channels computed from the first one: the
+    stretch is undone (``input_softening`` must be the softening, in sky
+    sigmas, that made the input) and redone with each listed softening.
+    A softening of hundreds of sigmas keeps a bright galaxy in the linear
+    regime, where a faint arc on top of it adds the same amount as on the
+    sky; under the input's 2-sigma softening the arc is compressed by the
+    galaxy's brightness (asinh; Lupton et al. 1999).
 
     Parameters
     ----------
@@ -39,7 +49,11 @@ class RTDETR(nn.Module):
             raise TypeError(f"unknown RT-DETR config keys: {sorted(unknown)}; known: {sorted(DEFAULT_CONFIG)}")
         c = {**DEFAULT_CONFIG, **config}
         self.config = c
-        self.backbone = SmallResNet(c["in_channels"], widths=tuple(c["widths"]), depths=tuple(c["depths"]))
+        self.stretches = tuple(float(value) for value in c["input_stretches"])
+        if any(value <= 0 for value in self.stretches) or c["input_softening"] <= 0:
+            raise ValueError(f"input stretches and softening must be positive, got {c['input_stretches']!r} "
+                             f"and {c['input_softening']!r}")
+        self.backbone = SmallResNet(c["in_channels"] + len(self.stretches), widths=tuple(c["widths"]), depths=tuple(c["depths"]))
         self.encoder = HybridEncoder(self.backbone.out_channels, dim=c["dim"], heads=c["encoder_heads"],
                                      ffn_dim=c["encoder_ffn"], layers=c["encoder_layers"],
                                      depth=c["fusion_depth"], dropout=c["dropout"])
@@ -63,4 +77,14 @@ class RTDETR(nn.Module):
         height, width = images.shape[-2:]
         if height % 32 or width % 32:
             raise ValueError(f"input height and width must be multiples of 32, got {height}x{width}")
-        return self.decoder(self.encoder(self.backbone(images)), targets)
+        return self.decoder(self.encoder(self.backbone(self.restretch(images))), targets)
+
+    def restretch(self, images):
+        """The input with the ``input_stretches`` channels appended (unchanged without them)."""
+        if not self.stretches:
+            return images
+        softening = self.config["input_softening"]
+        # Clamp before sinh: beyond 80 (e^80 sigmas) float32 overflows; no real pixel gets there.
+        sigmas = softening * torch.sinh(images[:, :1].clamp(-80.0, 80.0))
+        extra = [torch.asinh(sigmas / value) for value in self.stretches]
+        return torch.cat([images, *extra], dim=1)

@@ -217,6 +217,31 @@ def _initial_weights(source):
     return state.get("ema", state)
 
 
+#: The backbone's first convolution, the only weight that sees the input channels.
+_FIRST_CONV = "backbone.stem.0.0.weight"
+
+
+def _widen_input(state, model, log):
+    """Fit a starting model with fewer input channels (no ``input_stretches``) to ``model``.
+
+    The new channels' first-layer weights start at zero, so the widened model
+    computes exactly what the starting one did and learns to use them.
+    """
+    import torch
+
+    wanted = model.state_dict()[_FIRST_CONV].shape
+    have = state[_FIRST_CONV].shape
+    if have == wanted:
+        return state
+    if have[0] != wanted[0] or have[2:] != wanted[2:] or have[1] > wanted[1]:
+        raise ValueError(f"init_weights has input weights of shape {tuple(have)}; this model needs {tuple(wanted)}")
+    widened = dict(state)
+    widened[_FIRST_CONV] = torch.cat([state[_FIRST_CONV], state[_FIRST_CONV].new_zeros(
+        (have[0], wanted[1] - have[1], *have[2:]))], dim=1)
+    log(f"input channels {have[1]} -> {wanted[1]}: the new ones start with zero weights")
+    return widened
+
+
 def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     """Train an RT-DETR lens finder; write its weights and model card to ``out_dir``.
 
@@ -262,7 +287,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     model = build_rtdetr(config["model"])
     if initial is not None:
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
-        model.load_state_dict(initial)
+        model.load_state_dict(_widen_input(initial, model, log))
         log(f"initialised from {config['init_weights']}")
     ema = copy.deepcopy(model).requires_grad_(False)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
