@@ -89,6 +89,11 @@ def test_shipped_lens_configs_load_and_chain():
     third = load_lens_config(_CONFIGS / "lenses-v2.toml")
     assert third["init_weights"] == "rtdetr-lens-v1" and third["negatives"] == 2.0
     assert {first["name"], second["name"], third["name"]} <= set(LENS_MODELS)
+    # v5 differs from v4 only in its extra input channels: the comparison the docs report.
+    fourth, fifth = load_lens_config(_CONFIGS / "lenses-v4.toml"), load_lens_config(_CONFIGS / "lenses-v5.toml")
+    assert fifth["model"] == {"input_stretches": [20.0, 500.0]} and not fourth["model"]
+    same = {key: value for key, value in fifth.items() if key not in ("name", "model")}
+    assert same == {key: value for key, value in fourth.items() if key not in ("name", "model")}
 
 
 def test_train_command_reports_config_errors(tmp_path):
