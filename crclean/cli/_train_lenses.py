@@ -23,7 +23,9 @@ def _train_extra():
 
 @click.command("lenses")
 @_run_options("lenses-v2.toml")
-def train_lenses_command(config_path, out_dir, resume, quiet):
+@click.option("--device", default=None, metavar="auto|cpu|cuda[:N]",
+              help="Where to train; overrides the config's `device` (default there: cpu).")
+def train_lenses_command(config_path, out_dir, resume, quiet, device):
     """Train the RT-DETR lens finder and write weights plus a model card.
 
     Renders seeded stamp banks once (kept in OUT, so a resumed run reuses
@@ -33,11 +35,27 @@ def train_lenses_command(config_path, out_dir, resume, quiet):
     (lenstronomy).
     """
     with _train_extra():
+        from crclean.training._common import config_for_task
         from crclean.training.lenses import load_lens_config, train_lenses
-    _check_run(load_lens_config, config_path, out_dir, resume)
+    if device is not None:
+        from crclean.engine._masker import resolve_device
+
+        try:
+            resolve_device(device)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--device") from None
+
+    def load(path):
+        if device is None:
+            return load_lens_config(path)
+        # The override goes in before the checks: a config that names a GPU still runs with --device cpu.
+        return load_lens_config({**config_for_task(path, "lenses", default_task="lenses"), "device": device})
+
+    _check_run(load, config_path, out_dir, resume)
+    config = load(config_path)
     try:
         with _train_extra():
-            result = train_lenses(config_path, out_dir=out_dir, resume=resume, progress=not quiet,
+            result = train_lenses(config, out_dir=out_dir, resume=resume, progress=not quiet,
                                   log=None if quiet else (lambda message: click.echo(message, err=True)))
     except (FileNotFoundError, ModelError) as error:  # init_weights missing, or a shipped one damaged
         raise CommandError(str(error)) from None

@@ -152,3 +152,45 @@ def test_a_model_with_input_stretches_starts_as_the_one_without(tmp_path):
         torch.testing.assert_close(wide_model(images)["pred_logits"], narrow_model(images)["pred_logits"])
     with pytest.raises(ValueError, match="this model needs"):
         _widen_input(wide_model.state_dict(), narrow_model, messages.append)
+
+
+def test_training_device_is_checked_before_any_work(tmp_path, monkeypatch):
+    from crclean.training.lenses import load_lens_config
+
+    assert load_lens_config({})["device"] == "cpu"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    for bad, message in (("cuda", "sees no CUDA GPU"), ("tpu", "must be 'auto', 'cpu' or 'cuda'"),
+                         (0, "must be 'auto', 'cpu' or 'cuda'")):
+        with pytest.raises(ValueError, match=message):
+            load_lens_config({"device": bad})
+    config = tmp_path / "gpu.toml"
+    config.write_text('task = "lenses"\ndevice = "cuda"\n')
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "sees no CUDA GPU" in result.output
+    # --device overrides the config, and is refused on its own name when no GPU is there.
+    plain = tmp_path / "plain.toml"
+    plain.write_text('task = "lenses"\n')
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(plain), "--out", str(tmp_path / "o"),
+                                       "--device", "cuda:0"])
+    assert result.exit_code == 2 and "--device" in result.output and "sees no CUDA GPU" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_command_device_option_reaches_the_run(tmp_path):
+    import json
+
+    import torch
+
+    config = tmp_path / "tiny.toml"
+    model = "\n".join(f"{key} = {json.dumps(value)}" for key, value in _TINY_MODEL.items())
+    config.write_text('task = "lenses"\nname = "tiny"\nsteps = 1\nbatch_size = 2\nwindow = 64\nwarmup = 1\n'
+                      'val_windows = 4\nval_every = 100\ncalibration_windows = 4\ndevice = "cuda"\n'
+                      '[bank]\nn_lenses = 4\nn_negatives = 4\nn_field = 4\nsize = 48\n[model]\n' + model + "\n")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(out), "-q",
+                                       "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(torch.load(out / "checkpoint.pt", weights_only=True)["config"])
+    assert saved["device"] == "cpu" and saved["steps"] == 1
+    state = torch.load(out / "tiny.pt", weights_only=True)
+    assert all(value.device.type == "cpu" for value in state.values())

@@ -17,23 +17,38 @@ import numpy as np
 
 from crclean.training.lenses._metrics import match_detections
 
-__all__ = ["fit_score_calibration", "collect_scores", "fit_theta_e", "calibrate_lens_model"]
+__all__ = ["fit_score_calibration", "collect_scores", "fit_theta_e", "calibrate_lens_model", "detect_windows"]
+
+
+def detect_windows(network, images, **options):
+    """`postprocess` of ``network`` over a list of 2-D windows, run on the network's device.
+
+    ``options`` go to `crclean.models.rtdetr.postprocess`; the results come
+    back on the CPU, ready for numpy, wherever the network runs.
+    """
+    import torch
+
+    from crclean.models.rtdetr import postprocess
+
+    parameter = next(network.parameters(), None)
+    batch = torch.as_tensor(np.stack(images))[:, None]
+    if parameter is not None:
+        batch = batch.to(parameter.device)
+    return [{key: value.cpu() for key, value in result.items()}
+            for result in postprocess(network(batch), batch.shape[-2:], **options)]
 
 
 def collect_scores(network, windows, *, batch_size=16, top_k=3, min_score=0.05):
     """Raw scores of the top detections per window, and whether each is a true lens."""
     import torch
 
-    from crclean.models.rtdetr import postprocess
-
     network.eval()
     scores, hits = [], []
     with torch.no_grad():
         for start in range(0, len(windows), batch_size):
             chunk = windows[start:start + batch_size]
-            images = torch.as_tensor(np.stack([w[0] for w in chunk]))[:, None]
-            for (_, truth), result in zip(chunk, postprocess(network(images), images.shape[-2:], top_k=top_k,
-                                                              min_score=min_score)):
+            results = detect_windows(network, [w[0] for w in chunk], top_k=top_k, min_score=min_score)
+            for (_, truth), result in zip(chunk, results):
                 score = result["scores"].numpy()
                 scores.append(score)
                 hits.append(match_detections(result["boxes"].numpy(), score, truth))
@@ -80,15 +95,13 @@ def fit_theta_e(network, windows, theta_e, *, pixel_scale, batch_size=16):
     """
     import torch
 
-    from crclean.models.rtdetr import postprocess
     from crclean.training.lenses._metrics import iou_matrix
 
     half_sides, truths = [], []
     with torch.no_grad():
         for start in range(0, len(windows), batch_size):
             chunk = windows[start:start + batch_size]
-            images = torch.as_tensor(np.stack([w[0] for w in chunk]))[:, None]
-            results = postprocess(network(images), images.shape[-2:], top_k=3)
+            results = detect_windows(network, [w[0] for w in chunk], top_k=3)
             for (_, truth), radii, result in zip(chunk, theta_e[start:start + batch_size], results):
                 boxes = result["boxes"].numpy()
                 if not len(truth) or not len(boxes):

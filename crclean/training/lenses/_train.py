@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from crclean.engine._masker import resolve_device
 from crclean.lenses._normalise import normalise_image
 from crclean.training._common import config_for_task
-from crclean.training.lenses._calibrate import calibrate_lens_model
+from crclean.training.lenses._calibrate import calibrate_lens_model, detect_windows
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._scene import build_bank, compose_scene
 
@@ -38,7 +39,7 @@ DEFAULT_TRAIN_CONFIG = {
     "grad_clip": 0.1, "ema_decay": 0.999, "checkpoint_every": 250, "val_every": 1000,
     "time_limit_s": 0, "model": {}, "threads": 1, "init_weights": "", "scene": {}, "ellipticals": 0.0,
     "negatives": 1.0,
-    "calibration_windows": 1200,
+    "calibration_windows": 1200, "device": "cpu",
 }
 
 # Keyword arguments of compose_scene that a config's [scene] table may widen.
@@ -89,6 +90,9 @@ def load_lens_config(config):
                           positive=("steps", "batch_size", "window", "val_windows", "calibration_windows"))
     if merged["window"] % 32:
         raise ValueError(f"window must be a multiple of 32, got {merged['window']}")
+    if not isinstance(merged["device"], str):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {merged['device']!r}")
+    resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
     return merged
 
 
@@ -154,18 +158,15 @@ def _validation_set(config, bank):
 
 
 def evaluate_ap50(model, windows, *, batch_size=16):
-    """AP at IoU 0.5 of ``model`` over ``(image, boxes)`` windows."""
+    """AP at IoU 0.5 of ``model`` over ``(image, boxes)`` windows (on the model's device)."""
     import torch
-
-    from crclean.models.rtdetr import postprocess
 
     model.eval()
     scores, hits, n_truth = [], [], 0
     with torch.no_grad():
         for start in range(0, len(windows), batch_size):
             chunk = windows[start:start + batch_size]
-            images = torch.as_tensor(np.stack([w[0] for w in chunk]))[:, None]
-            results = postprocess(model(images), images.shape[-2:], top_k=10)
+            results = detect_windows(model, [w[0] for w in chunk], top_k=10)
             for (_, truth), result in zip(chunk, results):
                 boxes, score = result["boxes"].numpy(), result["scores"].numpy()
                 scores.append(score)
@@ -289,6 +290,10 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
         model.load_state_dict(_widen_input(initial, model, log))
         log(f"initialised from {config['init_weights']}")
+    device = resolve_device(config["device"])
+    model.to(device)
+    if device.type != "cpu":
+        log(f"training on {device}")
     ema = copy.deepcopy(model).requires_grad_(False)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
     criterion = SetCriterion(num_classes=model.config["num_classes"])
@@ -318,6 +323,8 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
                 group["lr"] = config["lr"] * _lr_factor(step, config)
             model.train()
             images, targets = _batch(config["seed"], step, bank, config)
+            images = images.to(device)
+            targets = [{key: value.to(device) for key, value in target.items()} for target in targets]
             loss, parts = criterion(model(images, targets), targets)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -351,6 +358,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
         ap50 = evaluate_ap50(ema, val_windows)
         state["history"].append({"step": state["step"], "val_ap50": ap50})
     log(f"final validation AP50 {ap50:.3f} at step {state['step']}")
+    ema.cpu()  # calibrated, saved and shipped as CPU tensors
     try:
         calibration = calibrate_lens_model(ema, *calibration_set(config, val_bank), pixel_scale=config["pixel_scale"])
         log(f"score calibration slope {calibration['score_slope']:.3f} offset {calibration['score_offset']:.3f}; "
