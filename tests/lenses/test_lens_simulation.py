@@ -118,6 +118,25 @@ def test_wide_negatives_leave_the_default_bank_alone():
     assert not np.array_equal(default.negatives[0], wide.negatives[0])  # the ring
 
 
+def test_early_type_rings_are_bulge_dominated_and_leave_other_banks_alone():
+    from crclean.training.lenses._stamps import _early_type_ring, negative_stamp
+    from crclean.training.lenses._profiles import grid
+
+    x, y = grid(64, 0.2)
+    rng = np.random.default_rng(5)
+    early = [_early_type_ring(rng, x, y, rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)) for _ in range(30)]
+    rng = np.random.default_rng(5)
+    wide = [negative_stamp(rng, "ring", size=64, pixel_scale=0.2, wide=True) for _ in range(30)]
+    for stamp in early:
+        assert np.isfinite(stamp).all() and stamp.sum() == pytest.approx(1.0, abs=1e-4)
+    # A bright bulge holds the light: the centre is far brighter than in the ring-dominated families.
+    assert np.median(list(map(_nucleus_fraction, early))) > 2 * np.median(list(map(_nucleus_fraction, wide)))
+    plain = build_bank(7, n_lenses=2, n_negatives=8, n_field=2, size=48, wide_negatives=True)
+    mixed = build_bank(7, n_lenses=2, n_negatives=8, n_field=2, size=48, wide_negatives=True, early_type_rings=True)
+    assert np.array_equal(plain.lens, mixed.lens) and list(plain.negative_kinds) == list(mixed.negative_kinds)
+    assert not np.array_equal(plain.negatives[0], mixed.negatives[0])  # the first ring
+
+
 def test_wide_lenses_vary_the_mass_slope_and_leave_the_default_alone():
     from crclean.training.lenses._stamps import lens_stamp
 

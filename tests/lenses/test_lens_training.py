@@ -94,6 +94,9 @@ def test_shipped_lens_configs_load_and_chain():
     assert fifth["model"] == {"input_stretches": [20.0, 500.0]} and not fourth["model"]
     same = {key: value for key, value in fifth.items() if key not in ("name", "model")}
     assert same == {key: value for key, value in fourth.items() if key not in ("name", "model")}
+    sixth = load_lens_config(_CONFIGS / "lenses-v6.toml")
+    assert sixth["bank"] == {**fourth["bank"], "early_type_rings": True}
+    assert {**sixth, "name": "", "bank": {}} == {**fourth, "name": "", "bank": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):

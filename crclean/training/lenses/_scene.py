@@ -36,7 +36,7 @@ class StampBank:
 
 
 def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
-               wide_lenses=False, progress=None):
+               wide_lenses=False, early_type_rings=False, progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -52,6 +52,9 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
         Rings and spirals from the wider families (see `negative_stamp`).
     wide_lenses : bool, optional
         Power-law lens masses of varied slope (see `lens_stamp`).
+    early_type_rings : bool, optional
+        Half of the rings are early-type disk galaxies with a faint
+        resonance ring (see `negative_stamp`).
     progress : callable, optional
         Called with the number of stamps done after each one.
     """
@@ -59,7 +62,8 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
     lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses)
               for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
-    negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives) for kind in kinds]
+    negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,
+                                early_type_rings=early_type_rings) for kind in kinds]
     fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
     return StampBank(
         pixel_scale=pixel_scale,

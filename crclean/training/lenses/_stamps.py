@@ -108,7 +108,7 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False):
             "centre": (x0 / pixel_scale, y0 / pixel_scale)}
 
 
-def negative_stamp(rng, kind, *, size, pixel_scale, wide=False):
+def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False):
     """One galaxy that looks a little like a lens (unit flux).
 
     Parameters
@@ -118,13 +118,19 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False):
         Draw rings and spirals from wider families (`_ring`,
         `_spiral`); the default keeps the draws, and so the benchmark
         tiles, of earlier versions.
+    early_type_rings : bool, optional
+        Make half of the rings early-type disk galaxies with a faint
+        resonance ring (`_early_type_ring`); off keeps the earlier draws.
     """
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
     x, y = grid(size, pixel_scale)
     q, phi = rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)
     if kind == "ring":
-        image = _ring(rng, x, y, q, phi, wide=wide)
+        if early_type_rings and rng.random() < 0.5:
+            image = _early_type_ring(rng, x, y, q, phi)
+        else:
+            image = _ring(rng, x, y, q, phi, wide=wide)
     elif kind == "spiral":
         image = _spiral(rng, x, y, q, phi, wide=wide)
     elif kind == "pair":
@@ -173,6 +179,31 @@ def _ring(rng, x, y, q, phi, *, wide):
                      x0=rng.normal(0, offset), y0=rng.normal(0, offset))
     return (normalised(ring) * rng.uniform(0.3, 0.9 if wide else 0.8)
             + normalised(nucleus) * rng.uniform(0.03 if wide else 0.2, 0.7))
+
+
+def _early_type_ring(rng, x, y, q, phi):
+    """An S0/Sa galaxy with a resonance ring: a dominant bulge, a faint disk, a smooth thin ring.
+
+    Outer and inner rings of early-type disk galaxies sit near the disk's
+    Lindblad resonances, typically 1.5-3 bulge sizes out, and hold a small
+    share of the light (Buta & Combes 1996). A bright, round, red-looking
+    centre with a faint thin ring a few arcsec out is exactly what a lens
+    galaxy with an Einstein ring looks like in one band, so these are the
+    rings a lens finder must learn to leave alone.
+    """
+    r_bulge = rng.uniform(0.3, 1.0)
+    bulge = sersic(x, y, r_eff=r_bulge, n=rng.uniform(2.5, 4.5), q=q, phi=phi)
+    disk = sersic(x, y, r_eff=rng.uniform(1.0, 3.0), n=1.0, q=q, phi=phi)
+    radius = max(rng.uniform(1.2, 3.5), 1.5 * r_bulge)
+    ring = gaussian_ring(x, y, radius=radius, width=rng.uniform(0.1, 0.35), q=q * rng.uniform(0.85, 1.0), phi=phi)
+    ring = ring * (1.0 + rng.uniform(0, 0.4) * np.cos(np.arctan2(y, x) - rng.uniform(0, 2 * np.pi)))
+    for _ in range(rng.integers(0, 4)):  # a few faint knots
+        a = rng.uniform(0, 2 * np.pi)
+        kx, ky = radius * np.cos(a), radius * q * np.sin(a)
+        ring = ring + rng.uniform(0.2, 1.0) * np.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * 0.1 ** 2))
+    ring_share, disk_share = rng.uniform(0.05, 0.25), rng.uniform(0.0, 0.3)
+    return (normalised(ring) * ring_share + normalised(disk) * disk_share
+            + normalised(bulge) * (1.0 - ring_share - disk_share))
 
 
 def _spiral(rng, x, y, q, phi, *, wide):
