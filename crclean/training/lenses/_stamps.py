@@ -186,10 +186,10 @@ def _early_type_ring(rng, x, y, q, phi):
 
     Outer and inner rings of early-type disk galaxies sit near the disk's
     Lindblad resonances, typically 1.5-3 bulge sizes out, and hold a small
-    share of the light (Buta & Combes 1996). A bright, round, red-looking
-    centre with a faint thin ring a few arcsec out is exactly what a lens
-    galaxy with an Einstein ring looks like in one band, so these are the
-    rings a lens finder must learn to leave alone.
+    share of the light (Buta & Combes 1996). A bright, round centre with a
+    faint thin ring a few arcsec out is exactly what a lens galaxy with an
+    Einstein ring looks like in one band, so these are the rings a lens
+    finder must learn to leave alone.
     """
     r_bulge = rng.uniform(0.3, 1.0)
     bulge = sersic(x, y, r_eff=r_bulge, n=rng.uniform(2.5, 4.5), q=q, phi=phi)
