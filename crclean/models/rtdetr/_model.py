@@ -40,6 +40,11 @@ class RTDETR(nn.Module):
     ----------
     **config
         Keys of `DEFAULT_CONFIG`; others raise ``TypeError``.
+
+    References
+    ----------
+    Zhao, Y. et al. 2024, "DETRs Beat YOLOs on Real-time Object Detection", CVPR.
+    Lupton, R. H., Gunn, J. E. & Szalay, A. S. 1999, AJ 118, 1406.
     """
 
     def __init__(self, **config):
