@@ -57,7 +57,7 @@ def train_lenses_command(config_path, out_dir, resume, quiet, device):
         with _train_extra():
             result = train_lenses(config, out_dir=out_dir, resume=resume, progress=not quiet,
                                   log=None if quiet else (lambda message: click.echo(message, err=True)))
-    except (FileNotFoundError, ModelError) as error:  # init_weights missing, or a shipped one damaged
+    except (FileNotFoundError, ModelError, ValueError) as error:  # init_weights missing, damaged or mismatched
         raise CommandError(str(error)) from None
     click.echo(f"wrote {result['weights']} (sha256 {result['sha256']}) and {result['card']}; "
                f"validation AP50 {result['val_ap50']:.3f} after {result['steps']} steps")

@@ -155,6 +155,12 @@ def test_a_model_with_input_stretches_starts_as_the_one_without(tmp_path):
         torch.testing.assert_close(wide_model(images)["pred_logits"], narrow_model(images)["pred_logits"])
     with pytest.raises(ValueError, match="this model needs"):
         _widen_input(wide_model.state_dict(), narrow_model, messages.append)
+    # A starting model of another size is refused with a message, before OUT is made.
+    other = {**_TINY_MODEL, "widths": [8, 16, 24, 48]}
+    with pytest.raises(ValueError, match="does not fit this config's model"):
+        train_lenses(_config(1, init_weights=str(start["weights"]), model=other), out_dir=tmp_path / "third",
+                     progress=False)
+    assert not (tmp_path / "third").exists()
 
 
 def test_training_device_is_checked_before_any_work(tmp_path, monkeypatch):
@@ -197,3 +203,10 @@ def test_train_command_device_option_reaches_the_run(tmp_path):
     assert saved["device"] == "cpu" and saved["steps"] == 1
     state = torch.load(out / "tiny.pt", weights_only=True)
     assert all(value.device.type == "cpu" for value in state.values())
+    # Fine-tuning it into a model of another size is one error line, exit 1, and no second OUT.
+    wider = config.read_text().replace("widths = [8, 16, 24, 32]", "widths = [8, 16, 24, 48]")
+    config.write_text(wider.replace('device = "cuda"', f"device = \"cpu\"\ninit_weights = \"{out / 'tiny.pt'}\""))
+    result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o2"), "-q"])
+    assert result.exit_code == 1 and "does not fit this config's model" in result.output
+    assert "crclean: error:" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o2").exists()

@@ -282,14 +282,18 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     # Before anything is written: a missing or damaged starting model fails with OUT untouched.
     initial = _initial_weights(config["init_weights"]) if config["init_weights"] else None
     torch.set_num_threads(int(config["threads"]))
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config["seed"])
     model = build_rtdetr(config["model"])
     if initial is not None:
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
-        model.load_state_dict(_widen_input(initial, model, log))
+        try:
+            model.load_state_dict(_widen_input(initial, model, log))
+        except (RuntimeError, KeyError) as error:
+            raise ValueError(f"init_weights {config['init_weights']!r} does not fit this config's model "
+                             f"({str(error).splitlines()[0]}); start from a model with the same [model] table") from None
         log(f"initialised from {config['init_weights']}")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config["device"])
     model.to(device)
     if device.type != "cpu":
