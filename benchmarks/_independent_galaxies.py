@@ -46,8 +46,13 @@ def _sersic_flux(r_eff, n, q):
     return 2.0 * np.pi * q * n * r_eff ** 2 * gamma_function(2.0 * n) / b ** (2.0 * n)
 
 
-def _ring_galaxy(rng):
-    """Exponential disk, Gaussian annulus of radius 1-4 arcsec with 3-8 clumps, nucleus in 60%."""
+def _ring_galaxy(rng, clumps=True):
+    """Exponential disk, Gaussian annulus of radius 1-4 arcsec with 3-8 clumps, nucleus in 60%.
+
+    ``clumps=False`` gives the clumps' light to the smooth annulus after the
+    same draws, so the same generator state gives the same galaxy without
+    its knots (``benchmarks/lens_rings.py``).
+    """
     radius = rng.uniform(1.0, 4.0)
     width = radius * rng.uniform(0.06, 0.18)
     disk_scale = radius * rng.uniform(0.2, 0.5)
@@ -59,15 +64,17 @@ def _ring_galaxy(rng):
     w_disk, w_ring, w_clumps = rng.uniform(0.1, 0.4), rng.uniform(0.3, 0.6), rng.uniform(0.1, 0.35)
     w_nucleus = rng.uniform(0.05, 0.3) if rng.random() < 0.6 else 0.0
     r_nucleus = rng.uniform(0.15, 0.4)
+    if not clumps:
+        w_ring, w_clumps = w_ring + w_clumps, 0.0
 
     def profile(dx, dy):
         along, across = _rotate(dx, dy, angle)
         across = across / q  # into the disk plane: the ring is circular there
         r = np.hypot(along, across)
-        clumps = sum(f * _unit(np.exp(-((along - radius * np.cos(a)) ** 2 + (across - radius * np.sin(a)) ** 2)
-                                      / (2.0 * s ** 2))) for a, s, f in zip(clump_angle, clump_sigma, clump_flux))
+        knots = sum(f * _unit(np.exp(-((along - radius * np.cos(a)) ** 2 + (across - radius * np.sin(a)) ** 2)
+                                     / (2.0 * s ** 2))) for a, s, f in zip(clump_angle, clump_sigma, clump_flux))
         image = (w_disk * _unit(np.exp(-r / disk_scale)) + w_ring * _unit(np.exp(-0.5 * ((r - radius) / width) ** 2))
-                 + w_clumps * _unit(clumps))
+                 + w_clumps * _unit(knots))
         if w_nucleus:
             image = image + w_nucleus * _unit(_sersic(dx, dy, r_nucleus, 2.5, 0.8 + 0.2 * q, angle))
         return image

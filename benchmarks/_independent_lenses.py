@@ -238,7 +238,8 @@ def _position(rng, nx, ny, avoid):
             return float(x), float(y)
 
 
-def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263):
+def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263, negative_weights=NEGATIVE_WEIGHTS,
+              ring_clumps=True):
     """One survey tile in ADU, sky included, with its lens truth and object list.
 
     Parameters
@@ -251,6 +252,11 @@ def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263):
         Whether to place one lens (at least 60 pixels from the edges and any chip gap).
     pixel_scale : float, optional
         Arcsec per pixel.
+    negative_weights : sequence of float, optional
+        Shares of ``NEGATIVE_KINDS`` among the hard negatives.
+    ring_clumps : bool, optional
+        False gives the ring galaxies no star-forming clumps (see
+        ``_ring_galaxy``); the defaults make the benchmark's tiles.
 
     Returns
     -------
@@ -298,12 +304,12 @@ def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263):
         # Keep other objects' centres off the lens so the truth stays one object; neighbours may still overlap it.
         avoid = (x, y, 0.5 * max(lens["box"][2] - lens["box"][0], lens["box"][3] - lens["box"][1]) + 8.0)
 
-    galaxies = [(str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS)), (300.0, 2e4)) for _ in range(rng.poisson(10))]
+    galaxies = [(str(rng.choice(NEGATIVE_KINDS, p=negative_weights)), (300.0, 2e4)) for _ in range(rng.poisson(10))]
     galaxies += [("elliptical", (500.0, 3e4))] * int(rng.poisson(15))  # as bright as the lens galaxies
     galaxies += [("field", (10.0, 1e4))] * int(rng.poisson(80))
     for kind, flux_range in galaxies:
         builder = {"elliptical": _elliptical, "field": _field_galaxy}.get(kind) or NEGATIVE_BUILDERS[kind]
-        profile, extent = builder(rng)
+        profile, extent = builder(rng, clumps=ring_clumps) if kind == "ring" else builder(rng)
         x, y = _position(rng, nx, ny, avoid)
         ix0, iy0, stamp = _render(profile, x, y, extent, pixel_scale)
         _paste(canvas, stamp * (_log_uniform(rng, *flux_range) * unit_flux), ix0, iy0)

@@ -137,6 +137,52 @@ def test_early_type_rings_are_bulge_dominated_and_leave_other_banks_alone():
     assert not np.array_equal(plain.negatives[0], mixed.negatives[0])  # the first ring
 
 
+def _peaks(image):
+    """Local maxima above 5% of the peak: one per lensed image of a smooth source, more with clumps."""
+    from scipy.ndimage import maximum_filter
+
+    return int(((image == maximum_filter(image, 3)) & (image > 0.05 * image.max())).sum())
+
+
+def test_smooth_source_fraction_removes_the_clumps_and_leaves_the_default_alone():
+    from crclean.training.lenses._stamps import lens_stamp
+
+    def lenses(fraction):
+        rng = np.random.default_rng(8)
+        return [lens_stamp(rng, size=48, pixel_scale=0.2, smooth_fraction=fraction) for _ in range(60)]
+
+    default, again, smooth = lenses(0.0), lenses(0.0), lenses(1.0)
+    assert all(np.array_equal(a["arcs"], b["arcs"]) for a, b in zip(default, again))
+    assert np.mean([_peaks(s["arcs"]) for s in smooth]) < np.mean([_peaks(s["arcs"]) for s in default]) - 1.0
+    assert all(s["arc_mask"].any() and s["arcs"].sum() == pytest.approx(1.0, abs=1e-4) for s in smooth)
+    with pytest.raises(ValueError, match="smooth_source_fraction must be within 0-1, got 1.5"):
+        build_bank(7, n_lenses=1, n_negatives=1, n_field=1, size=48, smooth_source_fraction=1.5)
+
+
+def test_clumpy_negatives_add_knots_and_leave_other_banks_alone():
+    from crclean.training.lenses._profiles import grid
+    from crclean.training.lenses._stamps import _ring_family, _spiral, _star_forming_ring
+
+    x, y = grid(64, 0.2)
+    rng = np.random.default_rng(6)
+    rings = [_star_forming_ring(rng, x, y, rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)) for _ in range(20)]
+    assert all(np.isfinite(ring).all() and ring.min() >= 0 for ring in rings)
+    # Knots are drawn after the arms: the same draws give the same spiral plus knots.
+    plain = _spiral(np.random.default_rng(3), x, y, 0.8, 0.4, wide=True)
+    knotted = [_spiral(np.random.default_rng(seed), x, y, 0.8, 0.4, wide=True, clumpy=True) for seed in (3, 3)]
+    assert np.array_equal(knotted[0], knotted[1])
+    assert np.all(knotted[0] >= plain - 1e-7) and _peaks(knotted[0]) > _peaks(plain)
+    # With early-type rings as well, each ring generator draws about a third of the rings.
+    rng = np.random.default_rng(1)
+    families = [_ring_family(rng, True, True) for _ in range(3000)]
+    assert {name: families.count(name) for name in set(families)} == pytest.approx(
+        {"ring": 1000, "early_type": 1000, "star_forming": 1000}, abs=100)
+    plain = build_bank(7, n_lenses=2, n_negatives=8, n_field=2, size=48, wide_negatives=True)
+    clumpy = build_bank(7, n_lenses=2, n_negatives=8, n_field=2, size=48, wide_negatives=True, clumpy_negatives=True)
+    assert np.array_equal(plain.lens, clumpy.lens) and list(plain.negative_kinds) == list(clumpy.negative_kinds)
+    assert not np.array_equal(plain.negatives[1], clumpy.negatives[1])  # the first spiral
+
+
 def test_wide_lenses_vary_the_mass_slope_and_leave_the_default_alone():
     from crclean.training.lenses._stamps import lens_stamp
 

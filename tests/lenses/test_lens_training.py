@@ -97,6 +97,12 @@ def test_shipped_lens_configs_load_and_chain():
     sixth = load_lens_config(_CONFIGS / "lenses-v6.toml")
     assert sixth["bank"] == {**fourth["bank"], "early_type_rings": True}
     assert {**sixth, "name": "", "bank": {}} == {**fourth, "name": "", "bank": {}}
+    # v7 is v6's bank with clumps made no cue, started from v3 on its own bank seed for 10000 steps.
+    seventh = load_lens_config(_CONFIGS / "lenses-v7.toml")
+    assert seventh["bank"] == {**sixth["bank"], "smooth_source_fraction": 0.35, "clumpy_negatives": True}
+    assert seventh["init_weights"] == "rtdetr-lens-v3" and seventh["steps"] == 10000
+    assert {**seventh, "name": "", "bank": {}, "seed": 0, "steps": 0} == {**sixth, "name": "", "bank": {}, "seed": 0,
+                                                                         "steps": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):

@@ -36,7 +36,8 @@ class StampBank:
 
 
 def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
-               wide_lenses=False, early_type_rings=False, progress=None):
+               wide_lenses=False, early_type_rings=False, smooth_source_fraction=0.0, clumpy_negatives=False,
+               progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -55,15 +56,21 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
     early_type_rings : bool, optional
         Half of the rings are early-type disk galaxies with a faint
         resonance ring (see `negative_stamp`).
+    smooth_source_fraction : float, optional
+        This share of the lensed sources has no clumps (see `lens_stamp`).
+    clumpy_negatives : bool, optional
+        Star-forming rings and knotted spiral arms (see `negative_stamp`).
     progress : callable, optional
         Called with the number of stamps done after each one.
     """
     rng = np.random.default_rng(seed)
-    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses)
+    if not 0.0 <= smooth_source_fraction <= 1.0:
+        raise ValueError(f"smooth_source_fraction must be within 0-1, got {smooth_source_fraction!r}")
+    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses, smooth_fraction=smooth_source_fraction)
               for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
     negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,
-                                early_type_rings=early_type_rings) for kind in kinds]
+                                early_type_rings=early_type_rings, clumpy=clumpy_negatives) for kind in kinds]
     fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
     return StampBank(
         pixel_scale=pixel_scale,

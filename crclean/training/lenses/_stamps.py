@@ -17,6 +17,8 @@ Appleton, P. N. & Struck-Marcell, C. 1996, Fund. Cosmic Phys. 16, 111.
 Birrer, S. & Amara, A. 2018, Phys. Dark Universe 22, 189 (lenstronomy).
 Buta, R. & Combes, F. 1996, Fund. Cosmic Phys. 17, 95.
 Koopmans, L. V. E. et al. 2009, ApJ 703, L51.
+Metcalf, R. B. et al. 2019, A&A 625, A119.
+Elmegreen, D. M. & Elmegreen, B. G. 2006, ApJ 651, 676.
 Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
 Jacobs, C. et al. 2019, ApJS 243, 17.
 Petrillo, C. E. et al. 2019, MNRAS 484, 3879.
@@ -37,7 +39,7 @@ def _ellipticity(rng, sigma):
     return float(e1), float(e2)
 
 
-def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False):
+def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, smooth_fraction=0.0):
     """One strong lens.
 
     Parameters
@@ -54,6 +56,11 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False):
         Metcalf 2015) drawn from 1.7-2.3, the spread measured in SLACS lenses
         (Koopmans et al. 2009), instead of the isothermal 2; the default keeps
         the draws of earlier versions.
+    smooth_fraction : float, optional
+        This share of the sources has no star-forming clumps. Clumps are
+        then no cue for "lens": ring galaxies and spirals have knots too,
+        and many sources in lens searches are smooth (Metcalf et al. 2019).
+        0 keeps the draws of earlier versions.
 
     Returns
     -------
@@ -92,7 +99,10 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False):
     source = SersicElliptic().function(beta_x, beta_y, amp=1.0, R_sersic=r_source, n_sersic=rng.uniform(0.7, 2.5),
                                        e1=_ellipticity(rng, 0.2)[0], e2=_ellipticity(rng, 0.2)[1],
                                        center_x=sx, center_y=sy)
-    for _ in range(rng.integers(0, 6)):  # star-forming clumps
+    n_clumps = rng.integers(0, 6)
+    if smooth_fraction and rng.random() < smooth_fraction:
+        n_clumps = 0
+    for _ in range(n_clumps):  # star-forming clumps
         cx, cy = rng.normal(0.0, r_source, 2)
         source = source + Sersic().function(beta_x, beta_y, amp=rng.uniform(0.5, 3.0),
                                             R_sersic=rng.uniform(0.02, 0.07), n_sersic=1.0,
@@ -108,7 +118,7 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False):
             "centre": (x0 / pixel_scale, y0 / pixel_scale)}
 
 
-def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False):
+def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False, clumpy=False):
     """One galaxy that looks a little like a lens (unit flux).
 
     Parameters
@@ -121,18 +131,25 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
     early_type_rings : bool, optional
         Make half of the rings early-type disk galaxies with a faint
         resonance ring (`_early_type_ring`); off keeps the earlier draws.
+    clumpy : bool, optional
+        Give the look-alikes star-forming knots of many sizes: half of the
+        rings (a third, with ``early_type_rings``) are `_star_forming_ring`,
+        and spirals get knots along their arms. Off keeps the earlier draws.
     """
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
     x, y = grid(size, pixel_scale)
     q, phi = rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)
     if kind == "ring":
-        if early_type_rings and rng.random() < 0.5:
+        family = _ring_family(rng, early_type_rings, clumpy)
+        if family == "early_type":
             image = _early_type_ring(rng, x, y, q, phi)
+        elif family == "star_forming":
+            image = _star_forming_ring(rng, x, y, q, phi)
         else:
             image = _ring(rng, x, y, q, phi, wide=wide)
     elif kind == "spiral":
-        image = _spiral(rng, x, y, q, phi, wide=wide)
+        image = _spiral(rng, x, y, q, phi, wide=wide, clumpy=clumpy)
     elif kind == "pair":
         sep, a = rng.uniform(0.8, 3.0), rng.uniform(0, 2 * np.pi)
         first = sersic(x, y, r_eff=rng.uniform(0.3, 1.0), n=rng.uniform(1, 4), q=q, phi=phi)
@@ -152,6 +169,58 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
         bulge = sersic(x, y, r_eff=rng.uniform(0.2, 0.5), n=rng.uniform(1, 4), q=0.7, phi=phi)
         image = normalised(disk) * rng.uniform(0.6, 0.95) + normalised(bulge) * rng.uniform(0.05, 0.4)
     return np.asarray(image, np.float32) / float(image.sum())
+
+
+def _ring_family(rng, early_type_rings, clumpy):
+    """Which ring generator draws this ring; one uniform draw only when a choice exists."""
+    if not (early_type_rings or clumpy):
+        return "ring"
+    draw = rng.random()
+    if early_type_rings and clumpy:
+        return "early_type" if draw < 1 / 3 else "star_forming" if draw < 2 / 3 else "ring"
+    if draw < 0.5:
+        return "early_type" if early_type_rings else "star_forming"
+    return "ring"
+
+
+def _knots(rng, x, y, centres, sigma_range):
+    """Unit-flux Gaussian knots at ``centres`` (arcsec), each its own width and brightness."""
+    knots = np.zeros_like(x)
+    for kx, ky in centres:
+        sigma = rng.uniform(*sigma_range)
+        knots += rng.uniform(0.3, 1.0) * np.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * sigma ** 2)) / sigma ** 2
+    return knots
+
+
+def _on_ellipse(radius, angle, q, phi):
+    """Points at ``angle`` on an ellipse of semi-major axis ``radius``, axis ratio ``q``, position angle ``phi``."""
+    u, v = radius * np.cos(angle), radius * q * np.sin(angle)
+    return np.cos(phi) * u - np.sin(phi) * v, np.sin(phi) * u + np.cos(phi) * v
+
+
+def _star_forming_ring(rng, x, y, q, phi):
+    """A late-type ring galaxy: a ring of star-forming knots around an inner disk.
+
+    Collisional rings such as the Cartwheel and the outer rings of late-type
+    spirals are lit by star formation: bright knots of many sizes strung
+    along the ring (Appleton & Struck-Marcell 1996; Elmegreen & Elmegreen
+    2006), often around a smooth inner disk and a small nucleus. Knotted arcs
+    around a central light are what crclean's clumpy lensed sources look like,
+    so these teach the finder that knots alone do not make a lens.
+    """
+    radius = rng.uniform(0.8, 4.0)
+    ring = gaussian_ring(x, y, radius=radius, width=radius * rng.uniform(0.05, 0.2), q=q, phi=phi)
+    ring = ring * (1.0 + rng.uniform(0, 0.8) * np.cos(np.arctan2(y, x) - rng.uniform(0, 2 * np.pi)))
+    angles = rng.uniform(0, 2 * np.pi, rng.integers(2, 11))
+    knots = _knots(rng, x, y, zip(*_on_ellipse(radius, angles, q, phi)), (0.05, 0.3))
+    image = normalised(ring) * rng.uniform(0.3, 0.6) + normalised(knots) * rng.uniform(0.1, 0.4)
+    if rng.random() < 0.7:  # a smooth inner disk
+        image = image + normalised(sersic(x, y, r_eff=radius * rng.uniform(0.25, 0.8), n=1.0, q=q, phi=phi)) \
+            * rng.uniform(0.1, 0.4)
+    if rng.random() < 0.6:  # a nucleus
+        image = image + normalised(sersic(x, y, r_eff=rng.uniform(0.1, 0.5), n=rng.uniform(1.0, 4.0), q=q, phi=phi)) \
+            * rng.uniform(0.03, 0.3)
+    return image
 
 
 def _ring(rng, x, y, q, phi, *, wide):
@@ -206,9 +275,10 @@ def _early_type_ring(rng, x, y, q, phi):
             + normalised(bulge) * (1.0 - ring_share - disk_share))
 
 
-def _spiral(rng, x, y, q, phi, *, wide):
+def _spiral(rng, x, y, q, phi, *, wide, clumpy=False):
     """A spiral: two arms of pitch 10-30 degrees and a bulge; ``wide``: one to three arms of pitch 5-35
-    degrees, and bulges down to a few per cent of the light."""
+    degrees, and bulges down to a few per cent of the light; ``clumpy``: star-forming knots along the
+    arms (Elmegreen & Elmegreen 2006), drawn after everything else so that the rest is unchanged."""
     r_disk = rng.uniform(*((0.5, 2.5) if wide else (0.6, 2.0)))
     u, v = (np.cos(phi) * x + np.sin(phi) * y), (-np.sin(phi) * x + np.cos(phi) * y) / q
     radius, theta = np.hypot(u, v) + 1e-3, np.arctan2(v, u)
@@ -218,8 +288,17 @@ def _spiral(rng, x, y, q, phi, *, wide):
     disk = np.exp(-radius / (r_disk / 1.678)) * (1.0 + contrast * np.cos(n_arms * (theta - np.log(radius) / pitch)))
     bulge = sersic(x, y, r_eff=rng.uniform(0.15 if wide else 0.2, 0.6), n=rng.uniform(1 if wide else 2, 4),
                    q=q, phi=phi)
-    return (normalised(disk) * rng.uniform(0.5, 0.95 if wide else 0.9)
-            + normalised(bulge) * rng.uniform(0.03 if wide else 0.1, 0.5))
+    image = (normalised(disk) * rng.uniform(0.5, 0.95 if wide else 0.9)
+             + normalised(bulge) * rng.uniform(0.03 if wide else 0.1, 0.5))
+    if clumpy:
+        # On an arm's ridge, theta = ln(r) / tan(pitch) + 2 pi k / n_arms in the disk plane.
+        radii = rng.uniform(0.5, 2.5, rng.integers(0, 9)) * r_disk
+        arms = rng.integers(0, n_arms, radii.size)
+        angles = np.log(radii) / pitch + 2 * np.pi * arms / n_arms
+        knots = _knots(rng, x, y, zip(*_on_ellipse(radii, angles, q, phi)), (0.05, 0.25))
+        if knots.any():
+            image = image + normalised(knots) * rng.uniform(0.05, 0.3)
+    return image
 
 
 def field_galaxy_stamp(rng, *, size, pixel_scale):
