@@ -47,6 +47,10 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
         scene += (f"\n- Lens galaxies without arcs: {config['ellipticals']:g} per window on average (Poisson), "
                   "200-60000 sky sigma, so that a bright early-type galaxy alone is not a lens.")
     seeing = config.get("scene", {}).get("seeing_range", (0.6, 1.1))
+    smooth = config["bank"].get("smooth_source_fraction", 0.0)
+    sources = (f"Sersic sources ({1 - smooth:.0%} with star-forming clumps, {smooth:.0%} smooth)" if smooth
+               else "clumpy Sersic sources")
+    knots = "; rings and spirals with star-forming knots" if config["bank"].get("clumpy_negatives") else ""
     if "error" in calibration:
         calibrated = f"- Score and theta_E calibration: not fitted ({calibration['error']}).\n"
     else:
@@ -71,9 +75,9 @@ single band, one class (`lens`), {n_params / 1e6:.2f} M parameters, trained by
 - Intended for: ground-based wide surveys with {seeing[0]:g}-{seeing[1]:g} arcsec seeing (DES, LSST, KiDS, HSC after
   resampling to {config['pixel_scale']} arcsec/pixel). Not for space-based data or for colour-selected
   candidates.
-- Training data: lenstronomy {mass} + external shear lenses, Sersic lens light, clumpy Sersic sources,
+- Training data: lenstronomy {mass} + external shear lenses, Sersic lens light, {sources},
   theta_E 0.5-3 arcsec, arc S/N 15-300 over the arc footprint; hard negatives (ring galaxies, spirals,
-  close pairs with tidal tails, edge-on disks), field galaxies, stars, Moffat PSF, Gaussian + Poisson noise.
+  close pairs with tidal tails, edge-on disks{knots}), field galaxies, stars, Moffat PSF, Gaussian + Poisson noise.
   Stamp banks: {json.dumps(config['bank'])}; seed {config['seed']}.{scene}
 - Optimisation: {start}{state['step']} steps of batch {config['batch_size']}, AdamW lr {config['lr']},
   EMA {config['ema_decay']}, gradient clip {config['grad_clip']}.
