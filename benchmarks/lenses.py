@@ -20,16 +20,19 @@ over only the lenses with arc S/N >= 30 and theta_E >= 1 arcsec (detections of
 the other lenses dropped, not counted false), completeness
 and false positives per square degree at several thresholds, false positives
 on ring galaxies, completeness by arc signal-to-noise and Einstein radius, and
-CPU seconds per square degree (one torch thread).
+CPU seconds per square degree (one torch thread). ``--save-detections`` keeps
+every tile's detection scores and matches for ``benchmarks/compare_lenses.py``.
 
 Usage::
 
     python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME] [--checkpoint PATH]
                                 [--views 4|1|8] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
+                                [--save-detections RUN.npz]
 """
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +61,16 @@ def _network(checkpoint):
     network = build_network("rtdetr", {})
     network.load_state_dict(state)
     return network.eval()
+
+
+def _save_detections(args, model, scores, hits, n_truth):
+    """Per-tile detection scores and matches of this run (``tile`` gives each detection's tile)."""
+    tile = np.concatenate([np.full(len(s), index) for index, s in enumerate(scores)])
+    np.savez_compressed(args.save_detections, scores=np.concatenate(scores), hits=np.concatenate(hits),
+                        tile=tile.astype(int), n_truth=np.asarray(n_truth, int),
+                        simulator=args.simulator, seed=args.seed, model=args.checkpoint or model,
+                        views=args.views, size=args.size or 0)
+    print(f"detections saved to {args.save_detections}")
 
 
 def crclean_tiles(args):
@@ -133,7 +146,11 @@ def main(argv=None):
     parser.add_argument("--views", type=int, choices=(1, 4, 8), default=4,
                         help="test-time views (see --views of crclean lenses)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
+    parser.add_argument("--save-detections", metavar="RUN.npz",
+                        help="save per-tile scores and matches for benchmarks/compare_lenses.py")
     args = parser.parse_args(argv)
+    if args.save_detections and Path(args.save_detections).exists():
+        parser.error(f"{args.save_detections} exists; choose another name or remove it")
 
     import torch
 
@@ -148,7 +165,7 @@ def main(argv=None):
     finder = LensFinder(model, conf=0.05, device="cpu", network=network, views=args.views).load()
     thresholds = sorted({0.5, 0.7, args.conf})
 
-    scores, hits, seconds, area = [], [], 0.0, 0.0
+    scores, hits, n_truth, seconds, area = [], [], [], 0.0, 0.0
     # The same AP restricted to lenses bright and wide enough to see in one band (DETECTABLE); detections
     # of the other lenses are dropped rather than counted false, so the subset figure shows where AP is lost.
     easy_scores, easy_hits, n_easy = [], [], 0
@@ -165,6 +182,7 @@ def main(argv=None):
             if len(catalog) else np.zeros((0, 4))
         score = np.asarray(catalog["score"], float)
         truth = np.asarray(tile["boxes"], float).reshape(-1, 4)
+        n_truth.append(len(truth))
         hit = match_detections(boxes, score, truth)
         scores.append(score)
         hits.append(hit)
@@ -193,6 +211,8 @@ def main(argv=None):
         print(f"  tile {index:3d} lenses={len(truth)} detections>={args.conf}: {int(confident.sum())} "
               f"(true {int((hit & confident).sum())}) {seconds:.0f} s", flush=True)
 
+    if args.save_detections:
+        _save_detections(args, model, scores, hits, n_truth)
     truth_best, n_lenses = np.asarray(truth_best), len(truth_best)
     ap50 = average_precision(np.concatenate(scores), np.concatenate(hits), max(n_lenses, 1))
     rows = [
