@@ -6,15 +6,17 @@ negatives are all ring galaxies, twice: once as the benchmark draws them (3-8
 clumps on the ring) and once with the same galaxies' clump light moved into
 the smooth annulus (``make_tile(..., ring_clumps=False)``). Each tile has its
 own seed, so both passes see the same galaxies at the same places with the
-same sky; only the clumps and the noise realisation differ. It reports the share of ring galaxies under a detection at conf
-0.5, 0.7 and 0.9. A large gap between the two rows means the finder reads
-knots as a sign of a lensed source.
+same sky level; only the clumps and the noise realisation differ. It reports
+the share of ring galaxies under a detection at conf 0.5, 0.7 and 0.9. A large
+gap between the two rows means the finder reads knots as a sign of a lensed
+source.
 
 The tiles use their own seed (default 555), not the lens benchmark's.
 
 Usage::
 
-    python benchmarks/lens_rings.py [--model NAME] [--checkpoint PATH] [--tiles 30] [--views 4|1|8] [--write-docs]
+    python benchmarks/lens_rings.py [--model NAME] [--checkpoint PATH [--calibration SLOPE OFFSET]]
+                                    [--tiles 30] [--views 4|1|8] [--write-docs]
 """
 
 import argparse
@@ -24,7 +26,7 @@ import numpy as np
 
 from _docs import write_section
 from _independent_galaxies import NEGATIVE_KINDS
-from lenses import _nearest_kind, _network
+from lenses import _finder_spec, _nearest_kind, _network, add_checkpoint_options, check_checkpoint_options
 
 THRESHOLDS = (0.5, 0.7, 0.9)
 RINGS_ONLY = tuple(float(kind == "ring") for kind in NEGATIVE_KINDS)
@@ -37,7 +39,8 @@ def ring_detections(finder, *, tiles, seed, ring_clumps):
     n_rings, flagged, seconds = 0, dict.fromkeys(THRESHOLDS, 0), 0.0
     for index in range(tiles):
         # One generator per tile: the Poisson draws consume the stream unevenly, so a shared one would drift.
-        tile = make_tile(np.random.default_rng([seed, index]), has_lens=False, negative_weights=RINGS_ONLY, ring_clumps=ring_clumps)
+        tile = make_tile(np.random.default_rng([seed, index]), has_lens=False, negative_weights=RINGS_ONLY,
+                         ring_clumps=ring_clumps)
         tick = time.perf_counter()
         catalog = finder.find(tile["image"], wcs=tile["wcs"], tile=f"tile{index:03d}").catalog
         seconds += time.perf_counter() - tick
@@ -55,13 +58,14 @@ def ring_detections(finder, *, tiles, seed, ring_clumps):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="lens model name (default: crclean's default lens model)")
-    parser.add_argument("--checkpoint", help="evaluate this state dict instead of the shipped weights")
+    add_checkpoint_options(parser)
     parser.add_argument("--tiles", type=int, default=30, help="lens-free tiles per pass")
     parser.add_argument("--seed", type=int, default=555)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--views", type=int, choices=(1, 4, 8), default=4)
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
+    check_checkpoint_options(parser, args)
 
     import torch
 
@@ -71,7 +75,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model = args.model or DEFAULT_LENS_MODEL
     network = _network(args.checkpoint) if args.checkpoint else None
-    finder = LensFinder(model, conf=min(THRESHOLDS), device="cpu", network=network, views=args.views).load()
+    finder = LensFinder(_finder_spec(args, model), conf=min(THRESHOLDS), device="cpu", network=network,
+                        views=args.views).load()
     rows = []
     for ring_clumps in (True, False):
         n_rings, flagged = ring_detections(finder, tiles=args.tiles, seed=args.seed, ring_clumps=ring_clumps)
@@ -88,7 +93,10 @@ def main(argv=None):
         lines.append(f"| {'3-8 (as benchmarked)' if ring_clumps else 'none'} | {n_rings} | {cells} |")
     print("\n" + "\n".join(lines))
     if args.write_docs:
-        command = f"python benchmarks/lens_rings.py --model {name} --tiles {args.tiles} --views {args.views}"
+        source = (f"--checkpoint {args.checkpoint}" + (
+            f" --calibration {args.calibration[0]:g} {args.calibration[1]:g}" if args.calibration else "")
+                  if args.checkpoint else f"--model {model}")
+        command = f"python benchmarks/lens_rings.py {source} --tiles {args.tiles} --views {args.views}"
         write_section(f"lens-rings-{name}", f"Lens finder on ring galaxies with and without clumps ({name})",
                       command, "\n".join(lines) + "\n")
 

@@ -25,7 +25,8 @@ every tile's detection scores and matches for ``benchmarks/compare_lenses.py``.
 
 Usage::
 
-    python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME] [--checkpoint PATH]
+    python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME]
+                                [--checkpoint PATH [--calibration SLOPE OFFSET]]
                                 [--views 4|1|8] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
                                 [--save-detections RUN.npz]
 """
@@ -61,6 +62,31 @@ def _network(checkpoint):
     network = build_network("rtdetr", {})
     network.load_state_dict(state)
     return network.eval()
+
+
+def _finder_spec(args, model):
+    """The model spec to run: the named model, with ``--calibration`` replacing its score calibration."""
+    from dataclasses import replace
+
+    from crclean.lenses._manifest import get_lens_model
+
+    spec = get_lens_model(model)
+    if args.calibration:
+        spec = replace(spec, score_slope=args.calibration[0], score_offset=args.calibration[1])
+    return spec
+
+
+def add_checkpoint_options(parser):
+    """``--checkpoint`` and ``--calibration``, shared with ``lens_rings.py``."""
+    parser.add_argument("--checkpoint", help="evaluate this state dict instead of the shipped weights")
+    parser.add_argument("--calibration", nargs=2, type=float, metavar=("SLOPE", "OFFSET"),
+                        help="with --checkpoint: its score calibration (from its model card); "
+                             "otherwise the model's own is applied")
+
+
+def check_checkpoint_options(parser, args):
+    if args.calibration and not args.checkpoint:
+        parser.error("--calibration goes with --checkpoint; a named model has its own")
 
 
 def _save_detections(args, model, scores, hits, n_truth):
@@ -136,7 +162,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulator", choices=sorted(SIMULATORS), default="crclean")
     parser.add_argument("--model", default=None, help="lens model name (default: crclean's default lens model)")
-    parser.add_argument("--checkpoint", help="evaluate this state dict instead of the shipped weights")
+    add_checkpoint_options(parser)
     parser.add_argument("--tiles", type=int, default=120, help="tiles with one lens each")
     parser.add_argument("--free-tiles", type=int, default=40, help="lens-free tiles")
     parser.add_argument("--size", type=int, default=None, help="tile side (default 1000 crclean, 800 independent)")
@@ -149,6 +175,7 @@ def main(argv=None):
     parser.add_argument("--save-detections", metavar="RUN.npz",
                         help="save per-tile scores and matches for benchmarks/compare_lenses.py")
     args = parser.parse_args(argv)
+    check_checkpoint_options(parser, args)
     if args.save_detections and Path(args.save_detections).exists():
         parser.error(f"{args.save_detections} exists; choose another name or remove it")
 
@@ -162,7 +189,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model = args.model or DEFAULT_LENS_MODEL
     network = _network(args.checkpoint) if args.checkpoint else None
-    finder = LensFinder(model, conf=0.05, device="cpu", network=network, views=args.views).load()
+    finder = LensFinder(_finder_spec(args, model), conf=0.05, device="cpu", network=network,
+                        views=args.views).load()
     thresholds = sorted({0.5, 0.7, args.conf})
 
     scores, hits, n_truth, seconds, area = [], [], [], 0.0, 0.0
@@ -248,7 +276,8 @@ def main(argv=None):
     print("\n" + table)
     if args.write_docs:
         command = f"python benchmarks/lenses.py --simulator {args.simulator} --views {args.views}" + (
-            f" --checkpoint {args.checkpoint}" if args.checkpoint else "")
+            f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (
+            f" --calibration {args.calibration[0]:g} {args.calibration[1]:g}" if args.calibration else "")
         write_section(f"lenses-{args.simulator}", f"Lens finder on {args.simulator} tiles", command,
                       "Completeness counts a lens found when a detection at or above the threshold has IoU >= 0.5 "
                       "with its box; by-bin figures give the fraction and, in brackets, the number of lenses.\n\n"
