@@ -16,11 +16,11 @@ References
 Appleton, P. N. & Struck-Marcell, C. 1996, Fund. Cosmic Phys. 16, 111.
 Birrer, S. & Amara, A. 2018, Phys. Dark Universe 22, 189 (lenstronomy).
 Buta, R. & Combes, F. 1996, Fund. Cosmic Phys. 17, 95.
-Koopmans, L. V. E. et al. 2009, ApJ 703, L51.
-Metcalf, R. B. et al. 2019, A&A 625, A119.
 Elmegreen, D. M. & Elmegreen, B. G. 2006, ApJ 651, 676.
-Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
 Jacobs, C. et al. 2019, ApJS 243, 17.
+Koopmans, L. V. E. et al. 2009, ApJ 703, L51.
+Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
+Metcalf, R. B. et al. 2019, A&A 625, A119.
 Petrillo, C. E. et al. 2019, MNRAS 484, 3879.
 Tessore, N. & Metcalf, R. B. 2015, A&A 580, A79.
 """
