@@ -85,6 +85,7 @@ def add_checkpoint_options(parser):
 
 
 def check_checkpoint_options(parser, args):
+    """A usage error for ``--calibration`` without ``--checkpoint``."""
     if args.calibration and not args.checkpoint:
         parser.error("--calibration goes with --checkpoint; a named model has its own")
 
@@ -176,6 +177,8 @@ def main(argv=None):
                         help="save per-tile scores and matches for benchmarks/compare_lenses.py")
     args = parser.parse_args(argv)
     check_checkpoint_options(parser, args)
+    if args.save_detections and not args.save_detections.endswith(".npz"):
+        parser.error("--save-detections takes a file name ending in .npz")
     if args.save_detections and Path(args.save_detections).exists():
         parser.error(f"{args.save_detections} exists; choose another name or remove it")
 
