@@ -1,6 +1,7 @@
 """The training entry point: config validation, checkpoints, resume, fine-tuning, weights and card."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -109,6 +110,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert seventh["init_weights"] == "rtdetr-lens-v3" and seventh["steps"] == 10000
     assert {**seventh, "name": "", "bank": {}, "seed": 0, "steps": 0} == {**sixth, "name": "", "bank": {}, "seed": 0,
                                                                          "steps": 0}
+    # v8 continues v7 (kept in weights/, run from the repository root) at half the rate on a fresh bank.
+    eighth = load_lens_config(_CONFIGS / "lenses-v8.toml")
+    assert eighth["init_weights"] == "weights/rtdetr-lens-v7.pt" and eighth["bank"] == seventh["bank"]
+    assert (eighth["lr"], eighth["steps"], eighth["seed"]) == (seventh["lr"] / 2, 6000, seventh["seed"] + 1)
+    assert (Path(__file__).parents[2] / eighth["init_weights"]).is_file()
 
 
 def test_train_command_reports_config_errors(tmp_path):
