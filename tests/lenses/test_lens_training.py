@@ -77,6 +77,10 @@ def test_bad_configs_are_refused(tmp_path):
         load_lens_config({"window": 50})
     with pytest.raises(ValueError, match="unknown \\[scene\\] options: \\['seeing'\\]"):
         load_lens_config({"scene": {"seeing": [0.5, 1.0]}})
+    with pytest.raises(ValueError, match="unknown \\[bank\\] options: \\['clumpy'\\]"):
+        load_lens_config({"bank": {"clumpy": True}})
+    with pytest.raises(ValueError, match="smooth_source_fraction must be a number within 0-1, got 1.5"):
+        load_lens_config({"bank": {"smooth_source_fraction": 1.5}})
     with pytest.raises(ValueError, match="task 'mask', not 'lenses'"):
         load_lens_config({"task": "mask"})
     with pytest.raises(FileNotFoundError, match="no such config file"):

@@ -66,7 +66,8 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
     rng = np.random.default_rng(seed)
     if not 0.0 <= smooth_source_fraction <= 1.0:
         raise ValueError(f"smooth_source_fraction must be within 0-1, got {smooth_source_fraction!r}")
-    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses, smooth_fraction=smooth_source_fraction)
+    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses,
+                         smooth_fraction=smooth_source_fraction)
               for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
     negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,

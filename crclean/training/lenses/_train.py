@@ -93,7 +93,21 @@ def load_lens_config(config):
     if not isinstance(merged["device"], str):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {merged['device']!r}")
     resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
+    _check_bank_options(merged["bank"])
     return merged
+
+
+def _check_bank_options(bank):
+    """Refuse unknown or out-of-range ``[bank]`` options now, not after a run has started."""
+    import inspect
+
+    known = set(inspect.signature(build_bank).parameters) - {"seed", "pixel_scale", "progress"}
+    unknown = set(bank) - known
+    if unknown:
+        raise ValueError(f"unknown [bank] options: {sorted(unknown)}; known: {sorted(known)}")
+    fraction = bank.get("smooth_source_fraction", 0.0)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        raise ValueError(f"[bank] smooth_source_fraction must be a number within 0-1, got {fraction!r}")
 
 
 def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_theta_e=False, **scene_options):
