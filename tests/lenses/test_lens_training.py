@@ -119,6 +119,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert eighth["init_weights"] == "weights/rtdetr-lens-v7.pt" and eighth["bank"] == seventh["bank"]
     assert (eighth["lr"], eighth["steps"], eighth["seed"]) == (seventh["lr"] / 2, 6000, seventh["seed"] + 1)
     assert (Path(__file__).parents[2] / eighth["init_weights"]).is_file()
+    # v9 repeats v8's recipe from v8 on the next bank seed, for longer.
+    ninth = load_lens_config(_CONFIGS / "lenses-v9.toml")
+    assert ninth["init_weights"] == "weights/rtdetr-lens-v8.pt" and ninth["bank"] == eighth["bank"]
+    assert (ninth["lr"], ninth["steps"]) == (eighth["lr"], 8000) and ninth["seed"] > eighth["seed"]
+    assert (Path(__file__).parents[2] / ninth["init_weights"]).is_file()
 
 
 def test_train_command_reports_config_errors(tmp_path):
