@@ -103,9 +103,17 @@ LENS_MODELS = MappingProxyType({
         description="rtdetr-lens-v2 fine-tuned for 11000 steps on a 3x larger bank with wider ring and "
                     "spiral families; single band, 0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
     ),
+    "rtdetr-lens-v9": LensModelSpec(
+        name="rtdetr-lens-v9", arch="rtdetr", config={}, pixel_scale=0.2, window=128, overlap=48,
+        file="rtdetr-lens-v9.pt", sha256="ad2d8b0c1cd87faef825916d3dae0f6fb0b6e5629ea4e69165060609fcf7595d",
+        version="9", theta_e_slope=1.058, theta_e_offset=-0.829, score_slope=2.010, score_offset=-0.964,
+        description="rtdetr-lens-v3 fine-tuned in three rounds (24000 steps) on banks with smooth sources, "
+                    "knotty and early-type look-alike rings and power-law lenses; single band, 0.2 arcsec/pixel, "
+                    "0.5-1.3 arcsec seeing",
+    ),
 })
 
-DEFAULT_LENS_MODEL = "rtdetr-lens-v3"
+DEFAULT_LENS_MODEL = "rtdetr-lens-v9"
 
 
 def get_lens_model(name):

@@ -82,3 +82,12 @@ def test_missing_weights_raise_a_model_error():
     spec = LensModelSpec(name="untrained", arch="rtdetr", file="no-such-file.pt", sha256="0" * 64)
     with pytest.raises(ModelError, match="has no trained weights .*`crclean train lenses`"):
         LensFinder(spec, device="cpu").load()
+
+
+def test_every_lens_model_ships_weights_matching_its_checksum():
+    from crclean.lenses._manifest import DEFAULT_LENS_MODEL, LENS_MODELS
+    from crclean.weights import SHIPPED_WEIGHTS_DIR, sha256_of
+
+    assert DEFAULT_LENS_MODEL in LENS_MODELS
+    for spec in LENS_MODELS.values():
+        assert sha256_of(SHIPPED_WEIGHTS_DIR / spec.file) == spec.sha256, spec.name

@@ -64,7 +64,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     # The card says what the bank options changed: smooth sources and knotty look-alikes.
     assert "75% with star-forming clumps, 25% smooth" in card and "with star-forming knots" in card
     with pytest.raises(FileNotFoundError, match="neither a lens model"):
-        train_lenses(_config(1, init_weights="rtdetr-lens-v9"), out_dir=tmp_path / "third", progress=False)
+        train_lenses(_config(1, init_weights="rtdetr-lens-v99"), out_dir=tmp_path / "third", progress=False)
     assert not (tmp_path / "third").exists()
 
 
@@ -124,6 +124,10 @@ def test_shipped_lens_configs_load_and_chain():
     assert ninth["init_weights"] == "weights/rtdetr-lens-v8.pt" and ninth["bank"] == eighth["bank"]
     assert (ninth["lr"], ninth["steps"]) == (eighth["lr"], 8000) and ninth["seed"] > eighth["seed"]
     assert (Path(__file__).parents[2] / ninth["init_weights"]).is_file()
+    assert ninth["name"] in LENS_MODELS
+    tenth = load_lens_config(_CONFIGS / "lenses-v10.toml")
+    assert tenth["init_weights"] == "weights/rtdetr-lens-v9.pt" and tenth["bank"] == ninth["bank"]
+    assert (tenth["lr"], tenth["steps"], tenth["seed"]) == (ninth["lr"], 6000, ninth["seed"] + 1)
 
 
 def test_train_command_reports_config_errors(tmp_path):

@@ -59,7 +59,7 @@ def test_bad_vetter_configs_are_refused():
     with pytest.raises(ValueError, match="stamp must be a multiple of 8, got 30"):
         load_vetter_config({"stamp": 30})
     with pytest.raises(ValueError, match="detector must be a lens model"):
-        load_vetter_config({"detector": "rtdetr-lens-v9"})
+        load_vetter_config({"detector": "rtdetr-lens-v99"})
     with pytest.raises(ValueError, match="task 'lenses', not 'lens-vetter'"):
         load_vetter_config({"task": "lenses"})
 
