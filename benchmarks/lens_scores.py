@@ -61,16 +61,16 @@ def _detections(network, windows, theta_e):
     with torch.no_grad():
         for start in range(0, len(windows), 16):
             chunk = windows[start:start + 16]
-            images = [image for image, _ in chunk]
-            wide = detect_windows(network, images, top_k=10, min_score=0.01)
-            top = detect_windows(network, images, top_k=3, min_score=0.05)  # what the calibration was fitted on
-            for (_, truth), radii, found, kept in zip(chunk, theta_e[start:start + 16], wide, top):
+            found_in = detect_windows(network, [image for image, _ in chunk], top_k=10, min_score=0.01)
+            for (_, truth), radii, found in zip(chunk, theta_e[start:start + 16], found_in):
                 boxes, scores = found["boxes"].numpy(), found["scores"].numpy()
                 for column in range(len(truth)):
                     overlap = iou_matrix(boxes, truth[column:column + 1])[:, 0] if len(boxes) else np.zeros(1)
                     best = int(np.argmax(overlap))
                     lenses.append((radii[column], overlap[best], scores[best] if len(boxes) else 0.0))
-                boxes, scores = kept["boxes"].numpy(), kept["scores"].numpy()
+                # What the calibration was fitted on: the best 3 (scores come best first) from 0.05 up.
+                kept = scores[:3] >= 0.05
+                boxes, scores = boxes[:3][kept], scores[:3][kept]
                 hits = match_detections(boxes, scores, truth)
                 sides = (boxes[:, 2] - boxes[:, 0] + boxes[:, 3] - boxes[:, 1]) / 2
                 detections.extend(zip(scores, hits, sides))
