@@ -15,6 +15,7 @@ Usage::
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +40,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if len(args.runs) < 2:
         parser.error("give at least two runs to compare")
+    missing = [path for path in args.runs if not Path(path).is_file()]
+    if missing:
+        parser.error(f"no such run file: {', '.join(missing)}; write one with benchmarks/lenses.py --save-detections")
 
     from crclean.training.lenses import average_precision, paired_tile_bootstrap
 

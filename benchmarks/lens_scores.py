@@ -19,7 +19,7 @@ bank, the calibration stream) and prints two tables:
 Usage::
 
     python benchmarks/lens_scores.py [--model NAME | --checkpoint PATH --calibration SLOPE OFFSET]
-                                     [--config TOML] [--bank-dir DIR]
+                                     [--config TOML] [--bank-dir DIR] [--threads 1]
 """
 
 import argparse
@@ -33,11 +33,6 @@ from lenses import _finder_spec, _network, add_checkpoint_options, check_checkpo
 CONFIGS = Path(__file__).resolve().parents[1] / "crclean" / "training" / "configs"
 THETA_BINS = ((0.5, 1.0), (1.0, 1.5), (1.5, 2.0), (2.0, 3.01))
 SIDE_BINS = ((0, 16), (16, 22), (22, 30), (30, 1000))
-
-
-def _logit(p):
-    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def _config_for(model):
@@ -77,18 +72,6 @@ def _detections(network, windows, theta_e):
     return np.array(lenses, float).reshape(-1, 3), np.array(detections, float).reshape(-1, 3)
 
 
-def _fit(features, hits):
-    """Maximum-likelihood logistic regression; returns (coefficients, negative log-likelihood)."""
-    from scipy.optimize import minimize
-
-    def loss(params):
-        z = features @ params
-        return float(np.sum(np.logaddexp(0, z) - hits * z)), features.T @ (1 / (1 + np.exp(-z)) - hits)
-
-    result = minimize(loss, np.zeros(features.shape[1]), jac=True, method="BFGS")
-    return result.x, result.fun
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="lens model name (default: crclean's default lens model)")
@@ -104,6 +87,7 @@ def main(argv=None):
     from crclean.lenses import DEFAULT_LENS_MODEL
     from crclean.lenses._manifest import load_lens_network
     from crclean.training.lenses import load_lens_config
+    from crclean.training.lenses._calibrate import fit_logistic, score_logit
     from crclean.training.lenses._train import _bank, calibration_set
 
     torch.set_num_threads(args.threads)
@@ -115,12 +99,13 @@ def main(argv=None):
     config = load_lens_config(args.config or _config_for(model))
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.bank_dir or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
         bank = _bank(config, config["seed"] + config["val_bank_seed_offset"], folder, print, shrink=4)
         windows, theta_e = calibration_set(config, bank)
     lenses, detections = _detections(network, windows, theta_e)
 
     def calibrated(raw):
-        return 1 / (1 + np.exp(-(spec.score_slope * _logit(raw) + spec.score_offset)))
+        return 1 / (1 + np.exp(-(spec.score_slope * score_logit(raw) + spec.score_offset)))
 
     name = args.checkpoint or model
     print(f"\n{name} on {len(windows)} held-out windows of {config['name']}'s calibration set\n")
@@ -137,8 +122,9 @@ def main(argv=None):
 
     scores, hits, sides = detections.T
     ones = np.ones_like(scores)
-    plain, plain_nll = _fit(np.stack([_logit(scores), ones], 1), hits)
-    sized, sized_nll = _fit(np.stack([_logit(scores), np.log(sides / 20.0), ones], 1), hits)
+    plain, plain_nll = fit_logistic(np.stack([score_logit(scores), ones], 1), hits, start=[1.0, 0.0])
+    sized, sized_nll = fit_logistic(np.stack([score_logit(scores), np.log(sides / 20.0), ones], 1), hits,
+                                    start=[1.0, 0.0, 0.0])
     print(f"\n{len(scores)} detections (top 3 per window, raw score >= 0.05), {int(hits.sum())} true")
     print(f"plain Platt: slope {plain[0]:.3f}, offset {plain[1]:.3f}")
     print(f"with log(side / 20 px): slope {sized[0]:.3f}, size term {sized[1]:+.3f}, offset {sized[2]:.3f}; "

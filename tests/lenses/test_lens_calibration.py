@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from crclean.training.lenses._calibrate import calibrate_lens_model, fit_score_calibration
+from crclean.training.lenses._calibrate import calibrate_lens_model, fit_logistic, fit_score_calibration
 
 
 def test_recovers_a_known_map():
@@ -14,6 +14,19 @@ def test_recovers_a_known_map():
     truth = rng.random(4000) < 1 / (1 + np.exp(-(3.0 * logit - 1.0)))
     slope, offset = fit_score_calibration(scores, truth)
     assert slope == pytest.approx(3.0, abs=0.3) and offset == pytest.approx(-1.0, abs=0.2)
+
+
+def test_a_feature_that_matters_raises_the_likelihood_and_one_that_does_not_barely_does():
+    rng = np.random.default_rng(1)
+    signal, noise = rng.normal(size=(2, 5000))
+    hits = rng.random(5000) < 1 / (1 + np.exp(-(2.0 * signal + 0.5)))
+    ones = np.ones(5000)
+    (slope, offset), plain = fit_logistic(np.stack([signal, ones], 1), hits, start=[0.0, 0.0])
+    assert slope == pytest.approx(2.0, abs=0.2) and offset == pytest.approx(0.5, abs=0.15)
+    _, without_signal = fit_logistic(ones[:, None], hits, start=[0.0])
+    _, with_noise = fit_logistic(np.stack([signal, noise, ones], 1), hits, start=[0.0, 0.0, 0.0])
+    # Likelihood-ratio statistics (chi-square, one degree of freedom): large for the signal, small for noise.
+    assert 2 * (without_signal - plain) > 100 and 0 <= 2 * (plain - with_noise) < 10
 
 
 def test_needs_both_outcomes():

@@ -17,7 +17,8 @@ import numpy as np
 
 from crclean.training.lenses._metrics import match_detections
 
-__all__ = ["fit_score_calibration", "collect_scores", "fit_theta_e", "calibrate_lens_model", "detect_windows"]
+__all__ = ["fit_score_calibration", "fit_logistic", "score_logit", "collect_scores", "fit_theta_e",
+           "calibrate_lens_model", "detect_windows"]
 
 
 def detect_windows(network, images, **options):
@@ -55,6 +56,43 @@ def collect_scores(network, windows, *, batch_size=16, top_k=3, min_score=0.05):
     return np.concatenate(scores), np.concatenate(hits)
 
 
+def score_logit(scores):
+    """``log(p / (1 - p))`` of scores in [0, 1], clipped so that 0 and 1 stay finite."""
+    scores = np.clip(np.asarray(scores, float), 1e-6, 1 - 1e-6)
+    return np.log(scores / (1 - scores))
+
+
+def fit_logistic(features, hits, start):
+    """Maximum-likelihood logistic regression of ``hits`` on the columns of ``features``.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(n, k)``; a column of ones gives the offset.
+    hits : array of bool
+    start : sequence of float
+        The ``k`` coefficients the optimiser starts from.
+
+    Returns
+    -------
+    coefficients : numpy.ndarray
+        ``(k,)``: ``p = sigmoid(features @ coefficients)``.
+    nll : float
+        The negative log-likelihood there (for likelihood-ratio tests).
+    """
+    from scipy.optimize import minimize
+
+    hits = np.asarray(hits, float)
+
+    def loss(params):
+        z = features @ params
+        # log(1 + exp(z)) - y z, written stably, and its gradient
+        return float(np.sum(np.logaddexp(0.0, z) - hits * z)), features.T @ (1.0 / (1.0 + np.exp(-z)) - hits)
+
+    result = minimize(loss, np.asarray(start, float), jac=True, method="BFGS")
+    return result.x, float(result.fun)
+
+
 def fit_score_calibration(scores, hits):
     """Fit ``p = sigmoid(slope * logit(score) + offset)`` by maximum likelihood.
 
@@ -62,20 +100,11 @@ def fit_score_calibration(scores, hits):
     -------
     slope, offset : float
     """
-    from scipy.optimize import minimize
-
-    scores = np.clip(np.asarray(scores, float), 1e-6, 1 - 1e-6)
     hits = np.asarray(hits, bool)
     if hits.all() or not hits.any():
         raise ValueError("calibration needs both true and false detections")
-    logit = np.log(scores / (1 - scores))
-
-    def loss(params):
-        z = params[0] * logit + params[1]
-        residual = 1.0 / (1.0 + np.exp(-z)) - hits
-        return float(np.sum(np.logaddexp(0, z) - hits * z)), np.array([np.sum(residual * logit), np.sum(residual)])
-
-    slope, offset = minimize(loss, x0=[1.0, 0.0], jac=True, method="BFGS").x
+    logit = score_logit(scores)
+    (slope, offset), _ = fit_logistic(np.stack([logit, np.ones_like(logit)], 1), hits, start=[1.0, 0.0])
     return float(slope), float(offset)
 
 
@@ -142,8 +171,7 @@ def calibrate_lens_model(network, windows, theta_e, *, pixel_scale):
     network.eval()
     scores, hits = collect_scores(network, windows)
     slope, offset = fit_score_calibration(scores, hits)
-    logit = np.log(np.clip(scores, 1e-6, 1 - 1e-6) / np.clip(1 - scores, 1e-6, None))
-    calibrated = 1.0 / (1.0 + np.exp(-(slope * logit + offset)))
+    calibrated = 1.0 / (1.0 + np.exp(-(slope * score_logit(scores) + offset)))
     n_truth = sum(len(w[1]) for w in windows)
     points = {}
     for threshold in (0.5, 0.7, 0.9):

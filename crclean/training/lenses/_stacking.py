@@ -16,6 +16,7 @@ import numpy as np
 
 from crclean.lenses._normalise import normalise_image
 from crclean.lenses._vetting import cut_stamps, vetter_logits
+from crclean.training.lenses._calibrate import fit_logistic, score_logit
 from crclean.training.lenses._metrics import match_detections
 from crclean.training.lenses._scene import compose_scene
 
@@ -62,24 +63,13 @@ def fit_stacking(detector_scores, vetter_logits, hits):
     ValueError
         Without both true and false candidates.
     """
-    from scipy.optimize import minimize
-
     hits = np.asarray(hits, bool)
     if hits.all() or not hits.any():
         raise ValueError("stacking needs both true and false candidates")
-    scores = np.clip(np.asarray(detector_scores, float), 1e-6, 1 - 1e-6)
-    features = np.stack([np.log(scores / (1 - scores)), np.asarray(vetter_logits, float), np.ones(len(scores))], 1)
-
-    def loss(params):
-        z = features @ params
-        # log(1 + exp(z)) - y z, written stably
-        return float(np.sum(np.logaddexp(0.0, z) - hits * z))
-
-    def gradient(params):
-        return features.T @ (1.0 / (1.0 + np.exp(-(features @ params))) - hits)
-
-    result = minimize(loss, np.array([1.0, 1.0, 0.0]), jac=gradient, method="BFGS")
-    return tuple(float(value) for value in result.x)
+    logit = score_logit(detector_scores)
+    features = np.stack([logit, np.asarray(vetter_logits, float), np.ones(len(logit))], 1)
+    coefficients, _ = fit_logistic(features, hits, start=[1.0, 1.0, 0.0])
+    return tuple(float(value) for value in coefficients)
 
 
 def mined_candidates(finder, tiles, *, size=64):
