@@ -59,7 +59,9 @@ def _network(checkpoint):
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if "ema" in state:
         state = state["ema"]
-    network = build_network("rtdetr", {})
+    # A checkpoint with a fine (stride-4) level has its tensors; nothing else needs telling apart here.
+    config = {"fine_level": True} if any(key.startswith("encoder.fine_") for key in state) else {}
+    network = build_network("rtdetr", config)
     network.load_state_dict(state)
     return network.eval()
 

@@ -128,6 +128,11 @@ def test_shipped_lens_configs_load_and_chain():
     tenth = load_lens_config(_CONFIGS / "lenses-v10.toml")
     assert tenth["init_weights"] == "weights/rtdetr-lens-v9.pt" and tenth["bank"] == ninth["bank"]
     assert (tenth["lr"], tenth["steps"], tenth["seed"]) == (ninth["lr"], 6000, ninth["seed"] + 1)
+    # v11 is v10's run (same bank, batches and schedule) from v9 with a fine level: v10 is its control.
+    eleventh = load_lens_config(_CONFIGS / "lenses-v11.toml")
+    assert eleventh["model"] == {"fine_level": True} and eleventh["init_weights"] == "rtdetr-lens-v9"
+    assert {**eleventh, "name": "", "model": {}, "init_weights": "", "new_lr_scale": 1.0} == {
+        **tenth, "name": "", "init_weights": ""}
 
 
 def test_train_command_reports_config_errors(tmp_path):
@@ -192,6 +197,55 @@ def test_a_model_with_input_stretches_starts_as_the_one_without(tmp_path):
         train_lenses(_config(1, init_weights=str(start["weights"]), model=other), out_dir=tmp_path / "third",
                      progress=False)
     assert not (tmp_path / "third").exists()
+
+
+def test_a_fine_level_is_added_to_a_model_trained_without_one(tmp_path, monkeypatch):
+    import torch
+
+    from crclean.models.rtdetr import build_rtdetr
+    from crclean.training.lenses import train_lenses
+    from crclean.training.lenses import _train
+
+    torch.manual_seed(1)
+    coarse_model = build_rtdetr(_TINY_MODEL).eval()
+    fine_model = build_rtdetr({**_TINY_MODEL, "fine_level": True}).eval()
+    state, fresh = _train._add_fine_level(coarse_model.state_dict(), fine_model, print)
+    fine_model.load_state_dict(state)
+    assert fresh and all(key.startswith(("encoder.fine_", "decoder.input_proj.3.")) for key in fresh)
+    # The new level's attention rows copy the stride-8 level's, its logits lowered.
+    attention = fine_model.decoder.layers[0].cross_attention
+    rows = attention.attention_weights.bias.view(attention.heads, 4, attention.points)
+    torch.testing.assert_close(rows[:, 3], rows[:, 0] + _train._NEW_LEVEL_LOGIT_OFFSET)
+    images = torch.asinh(torch.rand(2, 1, 64, 64) * 300.0)
+    with torch.no_grad():
+        assert not torch.equal(fine_model(images)["pred_logits"], coarse_model(images)["pred_logits"])
+        # With the new level's attention shut, the fitted model computes what the starting one did.
+        monkeypatch.setattr(_train, "_NEW_LEVEL_LOGIT_OFFSET", -1e4)
+        fine_model.load_state_dict(_train._add_fine_level(coarse_model.state_dict(), fine_model, print)[0])
+        torch.testing.assert_close(fine_model(images)["pred_logits"], coarse_model(images)["pred_logits"])
+    with pytest.raises(ValueError, match="unexpected key"):
+        _train._add_fine_level(fine_model.state_dict(), coarse_model, print)
+    # Fine-tuning with it: the new tensors train new_lr_scale times faster than the rest.
+    monkeypatch.undo()
+    start = train_lenses(_config(1), out_dir=tmp_path / "coarse", progress=False)
+    seen = []
+    original_step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(sorted((group["lr_scale"], group["lr"]) for group in self.param_groups))
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    messages = []
+    train_lenses(_config(1, init_weights=str(start["weights"]), model={**_TINY_MODEL, "fine_level": True},
+                         new_lr_scale=4.0, lr=1e-4, warmup=0),
+                 out_dir=tmp_path / "fine", progress=False, log=messages.append)
+    assert any("added a fine level" in message for message in messages)
+    (base, new), = seen
+    assert base[0] == 1.0 and new[0] == 4.0 and new[1] == pytest.approx(4 * base[1]) and base[1] > 0
+    for bad in (0, -1.0, True, "4"):
+        with pytest.raises(ValueError, match="new_lr_scale must be a positive number"):
+            _train.load_lens_config({"new_lr_scale": bad})
 
 
 def test_training_device_is_checked_before_any_work(tmp_path, monkeypatch):

@@ -98,3 +98,27 @@ def test_input_stretches_redo_the_asinh_with_other_softenings():
     for bad in ({"input_stretches": (20.0, 0.0)}, {"input_softening": -1.0}):
         with pytest.raises(ValueError, match="must be positive"):
             build_network("rtdetr", {**_SMALL, **bad})
+
+
+def test_a_fine_level_is_sampled_by_the_decoder_but_proposes_no_queries():
+    torch.manual_seed(0)
+    model = build_network("rtdetr", {**_SMALL, "fine_level": True, "num_denoising": 0})
+    images = torch.randn(2, 1, 64, 96)
+    maps = model.encoder(model.backbone(images))
+    # The three usual levels (strides 8, 16, 32), then the fine one at stride 4.
+    assert [tuple(m.shape[-2:]) for m in maps] == [(8, 12), (4, 6), (2, 3), (16, 24)]
+    model.train()  # training outputs include the query-selection proposals
+    plain = model(images)
+
+    def disturb(module, inputs, output):
+        return output + torch.randn_like(output)
+
+    hook = model.encoder.fine_proj.register_forward_hook(disturb)
+    disturbed = model(images)
+    hook.remove()
+    torch.testing.assert_close(disturbed["enc_outputs"]["pred_logits"], plain["enc_outputs"]["pred_logits"])
+    torch.testing.assert_close(disturbed["enc_outputs"]["pred_boxes"], plain["enc_outputs"]["pred_boxes"])
+    assert not torch.allclose(disturbed["pred_logits"], plain["pred_logits"])
+    with pytest.raises(ValueError, match="query_levels"):
+        from crclean.models.rtdetr._decoder import RTDETRDecoder
+        RTDETRDecoder(32, levels=3, query_levels=4)

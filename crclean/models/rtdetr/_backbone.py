@@ -1,4 +1,4 @@
-"""A small ResNet-like backbone giving feature maps at strides 8, 16 and 32.
+"""A small ResNet-like backbone giving feature maps at strides 8, 16 and 32 (and 4).
 
 RT-DETR uses a ResNet or HGNet backbone and feeds its last three stages
 (strides 8/16/32) to the hybrid encoder (Zhao et al. 2024, sec. 4.1). Survey
@@ -47,7 +47,7 @@ class _BasicBlock(nn.Module):
 
 
 class SmallResNet(nn.Module):
-    """Stem at stride 4, then four stages; returns the last three.
+    """Stem at stride 4, then four stages; returns the last three (or all four).
 
     Parameters
     ----------
@@ -57,14 +57,16 @@ class SmallResNet(nn.Module):
         Channels of the stages at strides 4, 8, 16, 32.
     depths : sequence of 4 int, optional
         Basic blocks per stage.
+    fine : bool, optional
+        Also return the stride-4 map, first.
 
     Attributes
     ----------
     out_channels : list of int
-        Channels of the stride 8, 16, 32 maps.
+        Channels of the returned maps, finest first.
     """
 
-    def __init__(self, in_channels=1, *, widths=(24, 48, 96, 160), depths=(1, 1, 2, 1)):
+    def __init__(self, in_channels=1, *, widths=(24, 48, 96, 160), depths=(1, 1, 2, 1), fine=False):
         super().__init__()
         if len(widths) != 4 or len(depths) != 4:
             raise ValueError(f"widths and depths need 4 entries, got {widths!r} and {depths!r}")
@@ -81,13 +83,14 @@ class SmallResNet(nn.Module):
             stages.append(nn.Sequential(*blocks))
             previous = width
         self.stages = nn.ModuleList(stages)
-        self.out_channels = list(widths[1:])
+        self.first_output = 0 if fine else 1
+        self.out_channels = list(widths[self.first_output:])
 
     def forward(self, x):
         x = self.stem(x)
         outputs = []
         for index, stage in enumerate(self.stages):
             x = stage(x)
-            if index > 0:
+            if index >= self.first_output:
                 outputs.append(x)
         return outputs

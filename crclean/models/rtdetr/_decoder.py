@@ -78,7 +78,12 @@ class RTDETRDecoder(nn.Module):
     layers, heads, ffn_dim, points : int, optional
         Decoder size; ``points`` sampling points per head and level.
     levels : int, optional
-        Encoder maps.
+        Encoder maps the decoder layers attend to.
+    query_levels : int, optional
+        How many of them (the first) propose the initial queries; default
+        all. The others (a fine stride-4 map) only give the decoder detail
+        to look at, so they neither crowd the top-k nor add thousands of
+        anchors.
     num_denoising : int, optional
         Positive denoising queries per image in training (as many negatives
         are added; 0 turns denoising off).
@@ -88,9 +93,12 @@ class RTDETRDecoder(nn.Module):
     """
 
     def __init__(self, dim, *, num_classes=1, num_queries=30, layers=3, heads=4, ffn_dim=512, points=4,
-                 levels=3, num_denoising=20, box_noise_scale=1.0, dropout=0.0):
+                 levels=3, query_levels=None, num_denoising=20, box_noise_scale=1.0, dropout=0.0):
         super().__init__()
         self.dim, self.num_classes, self.num_queries = dim, num_classes, num_queries
+        self.query_levels = levels if query_levels is None else query_levels
+        if not 1 <= self.query_levels <= levels:
+            raise ValueError(f"query_levels must be 1 to levels ({levels}), got {query_levels!r}")
         self.levels, self.num_denoising, self.box_noise_scale = levels, num_denoising, box_noise_scale
         self.input_proj = nn.ModuleList([nn.Sequential(nn.Conv2d(dim, dim, 1, bias=False), nn.BatchNorm2d(dim))
                                          for _ in range(levels)])
@@ -177,13 +185,14 @@ class RTDETRDecoder(nn.Module):
         projected = [proj(feature) for proj, feature in zip(self.input_proj, features)]
         spatial_shapes = [tuple(feature.shape[-2:]) for feature in projected]
         memory = torch.cat([feature.flatten(2).transpose(1, 2) for feature in projected], 1)
+        query_shapes = spatial_shapes[:self.query_levels]
+        proposals = memory[:, :sum(height * width for height, width in query_shapes)]
 
-
-        anchors, valid = self._anchors(spatial_shapes, memory.device)
-        output_memory = self.enc_output(torch.where(valid, memory, torch.zeros_like(memory)))
+        anchors, valid = self._anchors(query_shapes, memory.device)
+        output_memory = self.enc_output(torch.where(valid, proposals, torch.zeros_like(proposals)))
         enc_logits = self.enc_score_head(output_memory)
         enc_boxes_unact = self.enc_bbox_head(output_memory) + anchors
-        k = min(self.num_queries, memory.shape[1])
+        k = min(self.num_queries, proposals.shape[1])
         top = enc_logits.max(-1).values.topk(k, dim=1).indices
 
         def gather(tensor):

@@ -71,6 +71,15 @@ class _FusionBlock(nn.Module):
 class HybridEncoder(nn.Module):
     """Project three backbone maps to ``dim`` channels, apply AIFI and CCFF.
 
+    With ``fine_channels`` the encoder takes a fourth, stride-4 map first and
+    returns a fourth output last: that map through a 3x3 convolution, plus
+    the upsampled stride-8 output (one more top-down step, added as in the
+    FPN of Lin et al. 2017 rather than fused by a block, because at stride 4
+    a fusion block would cost more than the rest of the encoder). It is
+    appended rather than woven into the PAN path so that the three usual
+    outputs stay as they were and a model trained without it can be
+    fine-tuned with it.
+
     Parameters
     ----------
     in_channels : sequence of 3 int
@@ -83,9 +92,12 @@ class HybridEncoder(nn.Module):
         3x3 convolutions per CCFF fusion block.
     dropout : float, optional
         Dropout in AIFI.
+    fine_channels : int, optional
+        Channels of a stride-4 map to fuse and return as a fourth level.
     """
 
-    def __init__(self, in_channels, *, dim=96, heads=4, ffn_dim=256, layers=1, depth=1, dropout=0.0):
+    def __init__(self, in_channels, *, dim=96, heads=4, ffn_dim=256, layers=1, depth=1, dropout=0.0,
+                 fine_channels=None):
         super().__init__()
         self.dim = dim
         self.input_proj = nn.ModuleList([ConvNormAct(c, dim, 1, act=False) for c in in_channels])
@@ -95,8 +107,19 @@ class HybridEncoder(nn.Module):
         self.top_down = nn.ModuleList([_FusionBlock(2 * dim, dim, depth) for _ in range(levels - 1)])
         self.downsample = nn.ModuleList([ConvNormAct(dim, dim, 3, 2) for _ in range(levels - 1)])
         self.bottom_up = nn.ModuleList([_FusionBlock(2 * dim, dim, depth) for _ in range(levels - 1)])
+        self.fine = fine_channels is not None
+        if self.fine:
+            self.fine_proj = ConvNormAct(fine_channels, dim, 3)
+            self.fine_lateral = ConvNormAct(dim, dim, 1)
 
     def forward(self, features):
+        """Fused maps at strides 8, 16, 32 (and 4, last, with a fine level).
+
+        ``features`` are the backbone's maps, finest first.
+        """
+        fine = None
+        if self.fine:
+            fine, features = features[0], features[1:]
         maps = [proj(feature) for proj, feature in zip(self.input_proj, features)]
         deepest = maps[-1]
         batch, channels, height, width = deepest.shape
@@ -118,4 +141,7 @@ class HybridEncoder(nn.Module):
         for index in range(len(maps) - 1):
             down = self.downsample[index](outputs[-1])
             outputs.append(self.bottom_up[index](torch.cat([down, inner[index + 1]], dim=1)))
+        if fine is not None:
+            fine = self.fine_proj(fine)
+            outputs.append(fine + F.interpolate(self.fine_lateral(outputs[0]), size=fine.shape[-2:], mode="nearest"))
         return outputs

@@ -39,7 +39,7 @@ DEFAULT_TRAIN_CONFIG = {
     "grad_clip": 0.1, "ema_decay": 0.999, "checkpoint_every": 250, "val_every": 1000,
     "time_limit_s": 0, "model": {}, "threads": 1, "init_weights": "", "scene": {}, "ellipticals": 0.0,
     "negatives": 1.0,
-    "calibration_windows": 1200, "device": "cpu",
+    "calibration_windows": 1200, "device": "cpu", "new_lr_scale": 1.0,
 }
 
 # Keyword arguments of compose_scene that a config's [scene] table may widen.
@@ -92,6 +92,9 @@ def load_lens_config(config):
         raise ValueError(f"window must be a multiple of 32, got {merged['window']}")
     if not isinstance(merged["device"], str):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {merged['device']!r}")
+    scale = merged["new_lr_scale"]
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ValueError(f"new_lr_scale must be a positive number, got {scale!r}")
     resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
     _check_bank_options(merged["bank"])
     return merged
@@ -257,6 +260,64 @@ def _widen_input(state, model, log):
     return widened
 
 
+#: Deformable-attention weights laid out as (heads, levels, points, ...) rows.
+_LEVEL_ROWS = ("cross_attention.sampling_offsets.", "cross_attention.attention_weights.")
+
+#: Attention logits of an added level start this far below the stride-8 level's, so that
+#: the fine-tuned model starts close to the starting one yet gets a gradient to use it.
+_NEW_LEVEL_LOGIT_OFFSET = -2.0
+
+
+def _add_fine_level(state, model, log):
+    """Fit a starting model without ``fine_level`` to ``model``, which has it.
+
+    Returns the state dict to load and the names of the parameters that
+    start fresh. The fine level's modules keep their fresh initialisation,
+    except that the decoder's projection of the level starts at zero (batch
+    norm weight 0), so the level adds nothing until training makes it. Each
+    decoder layer's deformable attention gets the new level as a copy of the
+    stride-8 level's rows, its attention logits lowered by
+    ``_NEW_LEVEL_LOGIT_OFFSET``.
+    """
+    import torch
+
+    wanted = model.state_dict()
+    if set(wanted) == set(state):
+        return state, set()
+    extra = set(state) - set(wanted)
+    if extra:
+        raise ValueError(f"unexpected key {sorted(extra)[0]!r}")
+    attention = model.decoder.layers[0].cross_attention
+    heads, levels, points = attention.heads, attention.levels, attention.points
+    fitted, fresh = {}, set()
+    for key, value in wanted.items():
+        if key not in state:
+            fitted[key], fresh = value, fresh | {key}
+        elif state[key].shape == value.shape:
+            fitted[key] = state[key]
+        elif any(part in key for part in _LEVEL_ROWS):
+            old = state[key].reshape(heads, levels - 1, points, -1, *state[key].shape[1:])
+            added = old[:, :1].clone()
+            if "attention_weights.bias" in key:
+                added += _NEW_LEVEL_LOGIT_OFFSET
+            fitted[key] = torch.cat([old, added], dim=1).reshape(value.shape)
+        else:
+            raise ValueError(f"{key!r} has shape {tuple(state[key].shape)}; this model needs {tuple(value.shape)}")
+    silent = f"decoder.input_proj.{levels - 1}.1.weight"
+    fitted[silent] = torch.zeros_like(fitted[silent])
+    log(f"added a fine level: {len(fresh)} new tensors, its decoder projection starting at zero")
+    return fitted, fresh
+
+
+def _parameter_groups(model, fresh, scale):
+    """AdamW groups: parameters named in ``fresh`` learn ``scale`` times faster."""
+    named = list(model.named_parameters())
+    groups = [{"params": [p for name, p in named if name not in fresh], "lr_scale": 1.0}]
+    if any(name in fresh for name, _ in named):
+        groups.append({"params": [p for name, p in named if name in fresh], "lr_scale": float(scale)})
+    return groups
+
+
 def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     """Train an RT-DETR lens finder; write its weights and model card to ``out_dir``.
 
@@ -298,11 +359,13 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     torch.set_num_threads(int(config["threads"]))
     torch.manual_seed(config["seed"])
     model = build_rtdetr(config["model"])
+    fresh = set()
     if initial is not None:
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
         try:
-            model.load_state_dict(_widen_input(initial, model, log))
-        except (RuntimeError, KeyError) as error:
+            fitted, fresh = _add_fine_level(_widen_input(initial, model, log), model, log)
+            model.load_state_dict(fitted)
+        except (RuntimeError, KeyError, ValueError) as error:
             raise ValueError(f"init_weights {config['init_weights']!r} does not fit this config's model "
                              f"({str(error).splitlines()[0]}); start from a model with the same [model] table") from None
         log(f"initialised from {config['init_weights']}")
@@ -313,7 +376,8 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     if device.type != "cpu":
         log(f"training on {device}")
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    optimiser = torch.optim.AdamW(_parameter_groups(model, fresh, config["new_lr_scale"]), lr=config["lr"],
+                                  weight_decay=config["weight_decay"])
     criterion = SetCriterion(num_classes=model.config["num_classes"])
     state = {"step": 0, "history": [], "best_ap50": -1.0}
     last = folder / "checkpoint.pt"
@@ -338,7 +402,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
                 log(f"time limit reached at step {step}")
                 break
             for group in optimiser.param_groups:
-                group["lr"] = config["lr"] * _lr_factor(step, config)
+                group["lr"] = config["lr"] * group["lr_scale"] * _lr_factor(step, config)
             model.train()
             images, targets = _batch(config["seed"], step, bank, config)
             images = images.to(device)
