@@ -124,7 +124,7 @@ def test_early_type_rings_are_bulge_dominated_and_leave_other_banks_alone():
 
     x, y = grid(64, 0.2)
     rng = np.random.default_rng(5)
-    early = [_early_type_ring(rng, x, y, rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)) for _ in range(30)]
+    early = [_early_type_ring(rng, x, y, rng.uniform(0.5, 1.0), rng.uniform(0, np.pi))[0] for _ in range(30)]
     rng = np.random.default_rng(5)
     wide = [negative_stamp(rng, "ring", size=64, pixel_scale=0.2, wide=True) for _ in range(30)]
     for stamp in early:
@@ -165,11 +165,11 @@ def test_clumpy_negatives_add_knots_and_leave_other_banks_alone():
 
     x, y = grid(64, 0.2)
     rng = np.random.default_rng(6)
-    rings = [_star_forming_ring(rng, x, y, rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)) for _ in range(20)]
+    rings = [_star_forming_ring(rng, x, y, rng.uniform(0.5, 1.0), rng.uniform(0, np.pi))[0] for _ in range(20)]
     assert all(np.isfinite(ring).all() and ring.min() >= 0 for ring in rings)
     # Knots are drawn after the arms: the same draws give the same spiral plus knots.
-    plain = _spiral(np.random.default_rng(3), x, y, 0.8, 0.4, wide=True)
-    knotted = [_spiral(np.random.default_rng(seed), x, y, 0.8, 0.4, wide=True, clumpy=True) for seed in (3, 3)]
+    plain = _spiral(np.random.default_rng(3), x, y, 0.8, 0.4, wide=True)[0]
+    knotted = [_spiral(np.random.default_rng(seed), x, y, 0.8, 0.4, wide=True, clumpy=True)[0] for seed in (3, 3)]
     assert np.array_equal(knotted[0], knotted[1])
     assert np.all(knotted[0] >= plain - 1e-7) and _peaks(knotted[0]) > _peaks(plain)
     # With early-type rings as well, each ring generator draws about a third of the rings.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import fftconvolve
 
+from crclean.training.lenses._colours import band_depths, band_seeing, check_bands, flux_ratios
 from crclean.training.lenses._stamps import NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
 
 __all__ = ["StampBank", "build_bank", "moffat_kernel", "gaussian_kernel", "compose_scene", "Scene"]
@@ -33,11 +34,12 @@ class StampBank:
     negatives: np.ndarray
     negative_kinds: np.ndarray
     field: np.ndarray
+    negatives_young: np.ndarray = None
 
 
 def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
                wide_lenses=False, early_type_rings=False, smooth_source_fraction=0.0, clumpy_negatives=False,
-               progress=None):
+               colour_parts=False, progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -60,6 +62,9 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
         This share of the lensed sources has no clumps (see `lens_stamp`).
     clumpy_negatives : bool, optional
         Star-forming rings and knotted spiral arms (see `negative_stamp`).
+    colour_parts : bool, optional
+        Keep each negative's young light apart (``negatives_young``), which
+        multi-band scenes need to colour it; the stamps are the same.
     progress : callable, optional
         Called with the number of stamps done after each one.
     """
@@ -71,14 +76,16 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
               for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
     negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,
-                                early_type_rings=early_type_rings, clumpy=clumpy_negatives) for kind in kinds]
+                                early_type_rings=early_type_rings, clumpy=clumpy_negatives, with_young=True)
+                 for kind in kinds]
     fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
     return StampBank(
         pixel_scale=pixel_scale,
         lens=np.stack([s["lens"] for s in lenses]), arcs=np.stack([s["arcs"] for s in lenses]),
         arc_mask=np.stack([s["arc_mask"] for s in lenses]),
         theta_e=np.array([s["theta_e"] for s in lenses], np.float32),
-        negatives=np.stack(negatives), negative_kinds=kinds, field=np.stack(fields))
+        negatives=np.stack([image for image, _ in negatives]), negative_kinds=kinds, field=np.stack(fields),
+        negatives_young=np.stack([young for _, young in negatives]) if colour_parts else None)
 
 
 def _counted(n, progress):
@@ -114,7 +121,8 @@ class Scene:
     Attributes
     ----------
     image : numpy.ndarray
-        Sky-subtracted pixels (float32) unless a sky level was requested.
+        Sky-subtracted pixels (float32) unless a sky level was requested;
+        ``(bands, ny, nx)`` for a multi-band scene.
     sigma : float
         Sky noise.
     boxes : numpy.ndarray
@@ -123,6 +131,10 @@ class Scene:
         Einstein radii of the lenses (arcsec).
     objects : list of dict
         Every pasted object: ``kind`` and centre ``x``, ``y`` (0-based pixels).
+    bands : tuple of str
+        The bands of a multi-band scene, in image order; empty for one band.
+    fwhm : numpy.ndarray
+        Seeing FWHM (arcsec) of each band (one value for one band).
     """
 
     image: np.ndarray
@@ -130,6 +142,30 @@ class Scene:
     boxes: np.ndarray
     theta_e: np.ndarray
     objects: list = field(default_factory=list)
+    bands: tuple = ()
+    fwhm: np.ndarray = None
+
+
+class _Colouring:
+    """Per-band pasting for multi-band scenes: each part of an object gets its population's colour.
+
+    Fluxes are given in the reference band's sky-noise units; each band's
+    image is in its own, so a part's flux there is its colour ratio times
+    the band's relative depth (`band_depths`).
+    """
+
+    def __init__(self, rng, bands):
+        self.rng, self.bands = rng, bands
+        self.depths = band_depths(rng, bands)
+
+    def scales(self, population):
+        return flux_ratios(self.rng, population, self.bands) * self.depths
+
+    def paste(self, canvas, parts, x0, y0):
+        """Paste ``(image, population)`` parts, each coloured afresh, into every band of ``canvas``."""
+        scaled = [(image, self.scales(population)) for image, population in parts]
+        for band, plane in enumerate(canvas):
+            _paste(plane, sum(image * scales[band] for image, scales in scaled), x0, y0)
 
 
 def _orient(rng, *arrays):
@@ -169,7 +205,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
                   seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
                   negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
                   gain_range=(20.0, 20.0), n_ellipticals=0, field_flux_range=(20.0, 5000.0),
-                  saturation_fraction=0.0):
+                  saturation_fraction=0.0, bands=None):
     """Paste objects into an image of ``shape`` and return it with its truth.
 
     Lenses are placed with their whole box inside the image (``lens_margin``
@@ -190,11 +226,29 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     the galaxy instead of the arcs. Field galaxies take fluxes (in sky sigma)
     from ``field_flux_range``. A ``saturation_fraction`` of scenes saturate
     at a random level, with bleed trails along columns.
+
+    ``bands`` (e.g. ``("g", "r", "i")``) makes a multi-band scene, one image
+    per band in its own sky-noise units (`crclean.training.lenses._colours`):
+    lens galaxies and arc-free ellipticals early-type red, lensed sources
+    star-forming blue, the young and old light of look-alikes (a bank with
+    ``colour_parts``) coloured apart, field galaxies and stars from broad
+    colour ranges, each band with its own depth, seeing (scaled from the
+    reference band's draw), noise and saturation. Arc S/N and the flux
+    ranges hold in the reference band (r, else the middle band). Without
+    ``bands`` the scene and its random draws are those of earlier versions.
     """
     ny, nx = shape
     size = bank.lens.shape[-1]
     scale = bank.pixel_scale
-    canvas = np.zeros(shape, np.float64)
+    colouring = None
+    if bands is not None:
+        bands = check_bands(bands)
+        if bank.negatives_young is None and n_negatives:
+            raise ValueError("multi-band scenes with hard negatives need a bank built with colour_parts=True")
+        colouring = _Colouring(rng, bands)
+        canvas = np.zeros((len(bands), *shape), np.float64)
+    else:
+        canvas = np.zeros(shape, np.float64)
     boxes, theta_e, objects = [], [], []
     for _ in range(n_lenses):
         index = int(rng.integers(len(bank.lens)))
@@ -214,7 +268,11 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         n_mask = max(int(mask.sum()), 1)
         arc_snr, lens_to_arc = _log_uniform(rng, *arc_snr_range), _log_uniform(rng, *lens_to_arc_range)
         arc_flux = arc_snr * sigma * np.sqrt(n_mask) / max(float(arcs[mask].sum()), 0.05)
-        _paste(canvas, arcs * arc_flux + lens * arc_flux * lens_to_arc, x0, y0)
+        if colouring is None:
+            _paste(canvas, arcs * arc_flux + lens * arc_flux * lens_to_arc, x0, y0)
+        else:
+            colouring.paste(canvas, [(arcs * arc_flux, "lensed_source"), (lens * arc_flux * lens_to_arc, "early_type")],
+                            x0, y0)
         boxes.append([x0 + bx0, y0 + by0, x0 + bx1, y0 + by1])
         theta_e.append(float(bank.theta_e[index]))
         objects.append({"kind": "lens", "x": x0 + half - 0.5, "y": y0 + half - 0.5,
@@ -224,32 +282,70 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         choices = choices[np.isin(bank.negative_kinds, list(negative_kinds))]
     for _ in range(n_negatives):
         index = int(rng.choice(choices))
-        (stamp,) = _orient(rng, bank.negatives[index])
+        if colouring is None:
+            (stamp,) = _orient(rng, bank.negatives[index])
+        else:
+            stamp, young = _orient(rng, bank.negatives[index], bank.negatives_young[index])
         x0, y0 = int(rng.integers(-size // 4, nx - 3 * size // 4)), int(rng.integers(-size // 4, ny - 3 * size // 4))
-        _paste(canvas, stamp * sigma * _log_uniform(rng, 150.0, 8000.0), x0, y0)
+        flux = sigma * _log_uniform(rng, 150.0, 8000.0)
+        if colouring is None:
+            _paste(canvas, stamp * flux, x0, y0)
+        else:
+            colouring.paste(canvas, [(young * flux, "young"), ((stamp - young) * flux, "old")], x0, y0)
         objects.append({"kind": str(bank.negative_kinds[index]), "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_ellipticals):
         (stamp,) = _orient(rng, bank.lens[int(rng.integers(len(bank.lens)))])
         x0, y0 = int(rng.integers(-size // 4, nx - 3 * size // 4)), int(rng.integers(-size // 4, ny - 3 * size // 4))
-        _paste(canvas, stamp * sigma * _log_uniform(rng, 200.0, 60000.0), x0, y0)
+        if colouring is None:
+            _paste(canvas, stamp * sigma * _log_uniform(rng, 200.0, 60000.0), x0, y0)
+        else:
+            colouring.paste(canvas, [(stamp * sigma * _log_uniform(rng, 200.0, 60000.0), "early_type")], x0, y0)
         objects.append({"kind": "elliptical", "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_field):
         (stamp,) = _orient(rng, bank.field[int(rng.integers(len(bank.field)))])
         x0, y0 = int(rng.integers(-size // 2, nx - size // 2)), int(rng.integers(-size // 2, ny - size // 2))
-        _paste(canvas, stamp * sigma * _log_uniform(rng, *field_flux_range), x0, y0)
+        if colouring is None:
+            _paste(canvas, stamp * sigma * _log_uniform(rng, *field_flux_range), x0, y0)
+        else:
+            colouring.paste(canvas, [(stamp * sigma * _log_uniform(rng, *field_flux_range), "field")], x0, y0)
         objects.append({"kind": "field", "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_stars):
         x, y = int(rng.integers(nx)), int(rng.integers(ny))
-        canvas[y, x] += sigma * _log_uniform(rng, 50.0, 50000.0)
+        if colouring is None:
+            canvas[y, x] += sigma * _log_uniform(rng, 50.0, 50000.0)
+        else:
+            canvas[:, y, x] += sigma * _log_uniform(rng, 50.0, 50000.0) * colouring.scales("star")
         objects.append({"kind": "star", "x": float(x), "y": float(y)})
 
-    fwhm = rng.uniform(*seeing_range) / scale
+    boxes = np.array(boxes, np.float32).reshape(-1, 4)
+    if colouring is None:
+        image, fwhm = _observe(rng, canvas, scale, rng.uniform(*seeing_range), sigma=sigma, sky_level=sky_level,
+                               psf_beta_range=psf_beta_range, gaussian_psf_fraction=gaussian_psf_fraction,
+                               gain_range=gain_range, saturation_fraction=saturation_fraction)
+        return Scene(image.astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
+                     fwhm=np.array([fwhm]))
+    fwhms = band_seeing(rng, rng.uniform(*seeing_range), bands)
+    images = [_observe(rng, plane, scale, fwhm, sigma=sigma, sky_level=sky_level, psf_beta_range=psf_beta_range,
+                       gaussian_psf_fraction=gaussian_psf_fraction, gain_range=gain_range,
+                       saturation_fraction=saturation_fraction)[0] for plane, fwhm in zip(canvas, fwhms)]
+    return Scene(np.stack(images).astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
+                 bands=bands, fwhm=fwhms)
+
+
+def _observe(rng, canvas, pixel_scale, fwhm, *, sigma, sky_level, psf_beta_range, gaussian_psf_fraction, gain_range,
+             saturation_fraction):
+    """One band seen through the atmosphere and a detector: PSF, noise, sky and saturation.
+
+    Returns the image and the seeing FWHM (arcsec). The draws are in the order
+    single-band scenes have always made them.
+    """
+    fwhm_pixels = fwhm / pixel_scale
     if gaussian_psf_fraction and rng.random() < gaussian_psf_fraction:
-        kernel = gaussian_kernel(fwhm)
+        kernel = gaussian_kernel(fwhm_pixels)
     else:
-        kernel = moffat_kernel(fwhm, rng.uniform(*psf_beta_range))
+        kernel = moffat_kernel(fwhm_pixels, rng.uniform(*psf_beta_range))
     canvas = fftconvolve(canvas, kernel, mode="same")
-    noise = rng.normal(0.0, 1.0, shape)
+    noise = rng.normal(0.0, 1.0, canvas.shape)
     if rng.random() < 0.3:  # resampled survey images have correlated noise
         from scipy.ndimage import gaussian_filter
 
@@ -260,5 +356,4 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     image = canvas + noise * np.sqrt(variance) + sky_level
     if saturation_fraction and rng.random() < saturation_fraction:
         image = _saturate(image, sky_level + sigma * _log_uniform(rng, 2000.0, 30000.0))
-    boxes = np.array(boxes, np.float32).reshape(-1, 4)
-    return Scene(image.astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects)
+    return image, fwhm

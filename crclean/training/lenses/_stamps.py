@@ -118,7 +118,8 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
             "centre": (x0 / pixel_scale, y0 / pixel_scale)}
 
 
-def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False, clumpy=False):
+def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False, clumpy=False,
+                   with_young=False):
     """One galaxy that looks a little like a lens (unit flux).
 
     Parameters
@@ -135,6 +136,17 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
         Give the look-alikes star-forming knots of many sizes: half of the
         rings (a third, with ``early_type_rings``) are `_star_forming_ring`,
         and spirals get knots along their arms. Off keeps the earlier draws.
+    with_young : bool, optional
+        Also return the galaxy's young light, in the same units: rings,
+        knots, spiral and edge-on disks and tidal tails; the rest (nuclei,
+        bulges, smooth inner disks, the galaxies of a pair) is old. Multi-band
+        scenes colour the two apart (`compose_scene`). The image and the
+        random draws are the same either way.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        The image, and with ``with_young`` its young part.
     """
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
@@ -143,32 +155,41 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
     if kind == "ring":
         family = _ring_family(rng, early_type_rings, clumpy)
         if family == "early_type":
-            image = _early_type_ring(rng, x, y, q, phi)
+            image, young = _early_type_ring(rng, x, y, q, phi)
         elif family == "star_forming":
-            image = _star_forming_ring(rng, x, y, q, phi)
+            image, young = _star_forming_ring(rng, x, y, q, phi)
         else:
-            image = _ring(rng, x, y, q, phi, wide=wide)
+            image, young = _ring(rng, x, y, q, phi, wide=wide)
     elif kind == "spiral":
-        image = _spiral(rng, x, y, q, phi, wide=wide, clumpy=clumpy)
+        image, young = _spiral(rng, x, y, q, phi, wide=wide, clumpy=clumpy)
     elif kind == "pair":
         sep, a = rng.uniform(0.8, 3.0), rng.uniform(0, 2 * np.pi)
         first = sersic(x, y, r_eff=rng.uniform(0.3, 1.0), n=rng.uniform(1, 4), q=q, phi=phi)
         second = sersic(x, y, r_eff=rng.uniform(0.2, 0.8), n=rng.uniform(1, 4), q=rng.uniform(0.4, 1),
                         phi=rng.uniform(0, np.pi), x0=sep * np.cos(a), y0=sep * np.sin(a))
         image = normalised(first) + normalised(second) * rng.uniform(0.2, 1.0)
+        young = np.zeros_like(image)
         if rng.random() < 0.5:  # a curved tidal tail
             bend = rng.uniform(1.5, 4.0)
             tail = gaussian_ring(x, y, radius=bend, width=rng.uniform(0.15, 0.4),
                                  x0=bend * np.cos(a + np.pi / 2), y0=bend * np.sin(a + np.pi / 2))
             tail *= np.hypot(x, y) < rng.uniform(2.0, 4.5)
             if tail.sum() > 0:
-                image = image + normalised(tail) * rng.uniform(0.1, 0.5)
+                young = normalised(tail) * rng.uniform(0.1, 0.5)
+                image = image + young
+        young = young / image.sum()
         image = image / image.sum()
     else:  # edge_on
         disk = sersic(x, y, r_eff=rng.uniform(0.8, 3.0), n=rng.uniform(0.7, 1.3), q=rng.uniform(0.08, 0.25), phi=phi)
         bulge = sersic(x, y, r_eff=rng.uniform(0.2, 0.5), n=rng.uniform(1, 4), q=0.7, phi=phi)
-        image = normalised(disk) * rng.uniform(0.6, 0.95) + normalised(bulge) * rng.uniform(0.05, 0.4)
-    return np.asarray(image, np.float32) / float(image.sum())
+        young = normalised(disk) * rng.uniform(0.6, 0.95)
+        image = young + normalised(bulge) * rng.uniform(0.05, 0.4)
+    total = float(image.sum())
+    image = np.asarray(image, np.float32) / total
+    if not with_young:
+        return image
+    # Young light never exceeds the whole (float rounding aside), so old = image - young stays >= 0.
+    return image, np.minimum(np.asarray(young, np.float32) / total, image)
 
 
 def _ring_family(rng, early_type_rings, clumpy):
@@ -214,13 +235,14 @@ def _star_forming_ring(rng, x, y, q, phi):
     angles = rng.uniform(0, 2 * np.pi, rng.integers(2, 11))
     knots = _knots(rng, x, y, zip(*_on_ellipse(radius, angles, q, phi)), (0.05, 0.3))
     image = normalised(ring) * rng.uniform(0.3, 0.6) + normalised(knots) * rng.uniform(0.1, 0.4)
+    young = image
     if rng.random() < 0.7:  # a smooth inner disk
         image = image + normalised(sersic(x, y, r_eff=radius * rng.uniform(0.25, 0.8), n=1.0, q=q, phi=phi)) \
             * rng.uniform(0.1, 0.4)
     if rng.random() < 0.6:  # a nucleus
         image = image + normalised(sersic(x, y, r_eff=rng.uniform(0.1, 0.5), n=rng.uniform(1.0, 4.0), q=q, phi=phi)) \
             * rng.uniform(0.03, 0.3)
-    return image
+    return image, young
 
 
 def _ring(rng, x, y, q, phi, *, wide):
@@ -246,8 +268,8 @@ def _ring(rng, x, y, q, phi, *, wide):
     offset = 0.3 if wide else 0.2
     nucleus = sersic(x, y, r_eff=rng.uniform(0.1 if wide else 0.15, 0.8), n=rng.uniform(1.0, 4.0), q=q, phi=phi,
                      x0=rng.normal(0, offset), y0=rng.normal(0, offset))
-    return (normalised(ring) * rng.uniform(0.3, 0.9 if wide else 0.8)
-            + normalised(nucleus) * rng.uniform(0.03 if wide else 0.2, 0.7))
+    young = normalised(ring) * rng.uniform(0.3, 0.9 if wide else 0.8)
+    return young + normalised(nucleus) * rng.uniform(0.03 if wide else 0.2, 0.7), young
 
 
 def _early_type_ring(rng, x, y, q, phi):
@@ -271,8 +293,8 @@ def _early_type_ring(rng, x, y, q, phi):
         kx, ky = radius * np.cos(a), radius * q * np.sin(a)
         ring = ring + rng.uniform(0.2, 1.0) * np.exp(-((x - kx) ** 2 + (y - ky) ** 2) / (2 * 0.1 ** 2))
     ring_share, disk_share = rng.uniform(0.05, 0.25), rng.uniform(0.0, 0.3)
-    return (normalised(ring) * ring_share + normalised(disk) * disk_share
-            + normalised(bulge) * (1.0 - ring_share - disk_share))
+    young = normalised(ring) * ring_share
+    return young + normalised(disk) * disk_share + normalised(bulge) * (1.0 - ring_share - disk_share), young
 
 
 def _spiral(rng, x, y, q, phi, *, wide, clumpy=False):
@@ -288,8 +310,8 @@ def _spiral(rng, x, y, q, phi, *, wide, clumpy=False):
     disk = np.exp(-radius / (r_disk / 1.678)) * (1.0 + contrast * np.cos(n_arms * (theta - np.log(radius) / pitch)))
     bulge = sersic(x, y, r_eff=rng.uniform(0.15 if wide else 0.2, 0.6), n=rng.uniform(1 if wide else 2, 4),
                    q=q, phi=phi)
-    image = (normalised(disk) * rng.uniform(0.5, 0.95 if wide else 0.9)
-             + normalised(bulge) * rng.uniform(0.03 if wide else 0.1, 0.5))
+    young = normalised(disk) * rng.uniform(0.5, 0.95 if wide else 0.9)
+    image = young + normalised(bulge) * rng.uniform(0.03 if wide else 0.1, 0.5)
     if clumpy:
         # On an arm's ridge, theta = ln(r) / tan(pitch) + 2 pi k / n_arms in the disk plane.
         radii = rng.uniform(0.5, 2.5, rng.integers(0, 9)) * r_disk
@@ -297,8 +319,9 @@ def _spiral(rng, x, y, q, phi, *, wide, clumpy=False):
         angles = np.log(radii) / pitch + 2 * np.pi * arms / n_arms
         knots = _knots(rng, x, y, zip(*_on_ellipse(radii, angles, q, phi)), (0.05, 0.25))
         if knots.any():
-            image = image + normalised(knots) * rng.uniform(0.05, 0.3)
-    return image
+            knots = normalised(knots) * rng.uniform(0.05, 0.3)
+            image, young = image + knots, young + knots
+    return image, young
 
 
 def field_galaxy_stamp(rng, *, size, pixel_scale):

@@ -211,7 +211,8 @@ def _bank(config, seed, folder, log, *, shrink=1):
                              **{key: stored[key] for key in stored.files if key != "pixel_scale"})
     start = time.perf_counter()
     bank = build_bank(seed, pixel_scale=config["pixel_scale"], **sizes)
-    np.savez(path, **{key: getattr(bank, key) for key in bank.__dataclass_fields__})
+    # Optional parts a bank was built without are left out; they load back as None.
+    np.savez(path, **{key: getattr(bank, key) for key in bank.__dataclass_fields__ if getattr(bank, key) is not None})
     log(f"rendered stamp bank {seed} in {time.perf_counter() - start:.0f} s")
     return bank
 

@@ -1,0 +1,124 @@
+"""Multi-band training scenes: colours by population, per-band depth and seeing, single band unchanged."""
+
+import numpy as np
+import pytest
+
+from crclean.training.lenses import build_bank, compose_scene
+from crclean.training.lenses._colours import band_depths, band_seeing, flux_ratios, reference_band
+from crclean.training.lenses._scene import _Colouring
+
+
+@pytest.fixture(scope="module")
+def banks():
+    options = {"n_lenses": 3, "n_negatives": 8, "n_field": 3, "size": 48, "wide_negatives": True,
+               "early_type_rings": True, "clumpy_negatives": True}
+    return build_bank(7, **options), build_bank(7, colour_parts=True, **options)
+
+
+def test_colour_parts_keep_the_stamps_and_split_them(banks):
+    plain, parted = banks
+    assert plain.negatives_young is None
+    for name in ("lens", "arcs", "negatives", "field"):
+        assert np.array_equal(getattr(plain, name), getattr(parted, name))
+    young, whole = parted.negatives_young, parted.negatives
+    assert young.shape == whole.shape and (young >= 0).all() and (young <= whole).all()
+    shares = young.sum(axis=(1, 2))
+    kinds = list(parted.negative_kinds)
+    # Rings, spiral arms and edge-on disks are mostly young light; a pair's galaxies are old.
+    for kind in ("ring", "spiral", "edge_on"):
+        assert all(0.03 < share < 1.0 for share, k in zip(shares, kinds) if k == kind), kind
+    assert all(share < 0.5 for share, k in zip(shares, kinds) if k == "pair")
+
+
+def test_single_band_scenes_do_not_depend_on_colour_parts(banks):
+    plain, parted = banks
+    scenes = [compose_scene(np.random.default_rng(3), bank, (96, 128), n_lenses=1, n_negatives=3, n_field=3,
+                            n_stars=2, n_ellipticals=1) for bank in banks]
+    assert np.array_equal(scenes[0].image, scenes[1].image) and scenes[0].image.ndim == 2
+    assert scenes[0].bands == () and scenes[0].fwhm.shape == (1,)
+
+
+def test_lensed_sources_are_bluer_than_lens_galaxies_but_not_always():
+    rng = np.random.default_rng(0)
+    bands = ("g", "r", "i")
+    early = np.array([flux_ratios(rng, "early_type", bands) for _ in range(3000)])
+    source = np.array([flux_ratios(rng, "lensed_source", bands) for _ in range(3000)])
+    young = np.array([flux_ratios(rng, "young", bands) for _ in range(3000)])
+    assert np.allclose(early[:, 1], 1.0) and np.allclose(source[:, 1], 1.0)  # r is the reference
+    g_over_i = {name: ratios[:, 0] / ratios[:, 2] for name, ratios in
+                (("early", early), ("source", source), ("young", young))}
+    assert np.mean(g_over_i["source"] > g_over_i["early"]) > 0.9
+    # Colour helps but does not decide: some sources are as red as some lens galaxies, and many
+    # young rings and arms are as blue as typical sources.
+    assert g_over_i["source"].min() < np.median(g_over_i["early"]) * 1.5
+    assert np.mean(g_over_i["young"] > np.median(g_over_i["source"])) > 0.2
+    assert reference_band(("g", "i", "z")) == "i" and reference_band("gri") == "r"
+
+
+def test_depth_and_seeing_per_band():
+    rng = np.random.default_rng(1)
+    bands = ("g", "r", "i", "z")
+    depths = np.array([band_depths(rng, bands) for _ in range(2000)])
+    assert np.allclose(depths[:, 1], 1.0)
+    # z is the shallowest band of a DES-like survey, g the deepest (relative 10-sigma depths).
+    medians = np.median(depths, axis=0)
+    assert medians[0] > 1.0 > medians[2] > medians[3]
+    seeing = np.array([band_seeing(rng, 0.9, bands) for _ in range(2000)])
+    assert np.allclose(seeing[:, 1], 0.9)
+    expected = [(475.0 / 622.0) ** -0.2, 1.0, (763.0 / 622.0) ** -0.2, (905.0 / 622.0) ** -0.2]
+    np.testing.assert_allclose(np.median(seeing, axis=0) / 0.9, expected, rtol=0.01)
+    assert seeing[:, 0].std() > 0.02  # bands taken at different times: not one fixed ratio
+
+
+def test_colouring_paints_each_part_with_its_own_colour():
+    rng = np.random.default_rng(2)
+    colouring = _Colouring(rng, ("g", "r", "i"))
+    canvas = np.zeros((3, 8, 8))
+    red, blue = np.zeros((4, 4)), np.zeros((4, 4))
+    red[1, 1], blue[2, 2] = 5.0, 3.0
+    colouring.paste(canvas, [(red, "early_type"), (blue, "lensed_source")], 2, 2)
+    assert canvas[1, 3, 3] == pytest.approx(5.0) and canvas[1, 4, 4] == pytest.approx(3.0)
+    # In g over i, the red part is fainter relative to the blue one.
+    assert canvas[0, 3, 3] / canvas[2, 3, 3] < canvas[0, 4, 4] / canvas[2, 4, 4]
+    assert np.count_nonzero(canvas) == 6
+
+
+def test_multi_band_scenes(banks):
+    _, parted = banks
+    scene = compose_scene(np.random.default_rng(4), parted, (96, 128), n_lenses=1, n_negatives=3, n_field=3,
+                          n_stars=2, n_ellipticals=1, bands=("g", "r", "i"), seeing_range=(0.8, 0.8))
+    assert scene.image.shape == (3, 96, 128) and scene.image.dtype == np.float32
+    assert scene.bands == ("g", "r", "i") and scene.fwhm[1] == pytest.approx(0.8) and scene.fwhm[0] > scene.fwhm[2]
+    assert len(scene.boxes) == 1
+    again = compose_scene(np.random.default_rng(4), parted, (96, 128), n_lenses=1, n_negatives=3, n_field=3,
+                          n_stars=2, n_ellipticals=1, bands=("g", "r", "i"), seeing_range=(0.8, 0.8))
+    assert np.array_equal(scene.image, again.image)
+    # Each band is in its own sky-noise units: an empty scene has unit noise in every band.
+    empty = compose_scene(np.random.default_rng(5), parted, (128, 128), n_lenses=0, n_negatives=0, n_field=0,
+                          n_stars=0, bands="gri")
+    np.testing.assert_allclose(empty.image.std(axis=(1, 2)), 1.0, atol=0.05)
+    with pytest.raises(ValueError, match="colour_parts"):
+        compose_scene(np.random.default_rng(4), banks[0], (64, 64), n_lenses=0, n_negatives=1, n_field=0,
+                      n_stars=0, bands=("g", "r"))
+    for bad in (("g", "g"), ("g", "y"), ()):
+        with pytest.raises(ValueError, match="bands must be distinct names"):
+            compose_scene(np.random.default_rng(4), parted, (64, 64), n_lenses=0, n_negatives=0, n_field=0,
+                          n_stars=0, bands=bad)
+
+
+def test_a_stored_bank_keeps_its_young_parts_or_their_absence(tmp_path):
+    from crclean.training.lenses._train import _bank
+
+    for colour_parts in (False, True):
+        config = {"pixel_scale": 0.2, "bank": {"n_lenses": 1, "n_negatives": 4, "n_field": 1, "size": 48,
+                                               "colour_parts": colour_parts}}
+        folder = tmp_path / str(colour_parts)
+        folder.mkdir()
+        made = _bank(config, 9, folder, print)
+        loaded = _bank(config, 9, folder, print)  # from the file this time
+        assert len(list(folder.iterdir())) == 1
+        assert np.array_equal(made.negatives, loaded.negatives)
+        if colour_parts:
+            assert np.array_equal(made.negatives_young, loaded.negatives_young)
+        else:
+            assert made.negatives_young is None and loaded.negatives_young is None
