@@ -122,3 +122,59 @@ def test_a_stored_bank_keeps_its_young_parts_or_their_absence(tmp_path):
             assert np.array_equal(made.negatives_young, loaded.negatives_young)
         else:
             assert made.negatives_young is None and loaded.negatives_young is None
+
+
+def test_multi_band_training_windows_and_config(banks):
+    from crclean.training.lenses._train import _batch, load_lens_config, sample_window
+
+    _, parted = banks
+    image, boxes = sample_window(np.random.default_rng(6), parted, 64, bands=("g", "r", "i"))
+    assert image.shape == (3, 64, 64) and image.dtype == np.float32
+    # Normalised per band: unit-ish sky noise under the asinh stretch in each of them.
+    assert all(0.1 < np.median(np.abs(plane)) < 1.0 for plane in image)
+    config = load_lens_config({"bands": ["g", "r", "i"], "window": 64, "batch_size": 2,
+                               "bank": {"colour_parts": True}, "model": {"in_channels": 3}})
+    images, _ = _batch(1, 0, parted, config)
+    assert tuple(images.shape) == (2, 3, 64, 64)
+    bad = [({"bank": {}, "model": {"in_channels": 3}}, "colour_parts = true"),
+           ({"bank": {"colour_parts": True}, "model": {}}, "in_channels must be 3"),
+           ({"bank": {"colour_parts": True}, "model": {"in_channels": 3, "input_stretches": [20.0]}},
+            "input_stretches work on one band")]
+    for extra, message in bad:
+        with pytest.raises(ValueError, match=message):
+            load_lens_config({"bands": ["g", "r", "i"], **extra})
+    with pytest.raises(ValueError, match="bands must be distinct names"):
+        load_lens_config({"bands": ["g", "u"], "bank": {"colour_parts": True}, "model": {"in_channels": 2}})
+
+
+def test_a_single_band_model_starts_a_multi_band_one(tmp_path):
+    import torch
+
+    from crclean.models.rtdetr import build_rtdetr
+    from crclean.training.lenses import train_lenses
+    from crclean.training.lenses._train import _widen_input
+
+    tiny = {"widths": [8, 16, 24, 32], "depths": [1, 1, 1, 1], "dim": 32, "encoder_ffn": 64, "decoder_ffn": 64,
+            "num_queries": 8, "decoder_layers": 1, "num_denoising": 4}
+    torch.manual_seed(0)
+    single, multi = build_rtdetr(tiny).eval(), build_rtdetr({**tiny, "in_channels": 3}).eval()
+    multi.load_state_dict(_widen_input(single.state_dict(), multi, print, spread=True))
+    grey = torch.asinh(torch.rand(2, 1, 64, 64) * 300.0)
+    with torch.no_grad():
+        # A colourless object (the same in every band) gives the single-band model's detections.
+        torch.testing.assert_close(multi(grey.repeat(1, 3, 1, 1))["pred_logits"], single(grey)["pred_logits"])
+    with pytest.raises(ValueError, match="only a single-band model"):
+        _widen_input(multi.state_dict(), build_rtdetr({**tiny, "in_channels": 6}), print, spread=True)
+    base = {"name": "tiny", "batch_size": 2, "window": 64, "warmup": 1, "val_windows": 4, "val_every": 100,
+            "checkpoint_every": 1, "calibration_windows": 4, "model": tiny,
+            "bank": {"n_lenses": 4, "n_negatives": 4, "n_field": 4, "size": 48, "colour_parts": True}}
+    start = train_lenses({**base, "steps": 1}, out_dir=tmp_path / "single", progress=False)
+    messages = []
+    result = train_lenses({**base, "steps": 1, "bands": ["g", "r", "i"], "init_weights": str(start["weights"]),
+                           "model": {**tiny, "in_channels": 3}}, out_dir=tmp_path / "multi", progress=False,
+                          log=messages.append)
+    assert any("1 -> 3 bands" in message for message in messages)
+    state = torch.load(result["weights"], weights_only=True)
+    assert state["backbone.stem.0.0.weight"].shape[1] == 3
+    assert "3 bands (g, r, i, each normalised on its own)" in result["card"].read_text()
+    assert "single band" in start["card"].read_text()

@@ -18,11 +18,20 @@ import numpy as np
 from crclean.training.lenses._metrics import match_detections
 
 __all__ = ["fit_score_calibration", "fit_logistic", "score_logit", "collect_scores", "fit_theta_e",
-           "calibrate_lens_model", "detect_windows"]
+           "calibrate_lens_model", "detect_windows", "window_batch"]
+
+
+def window_batch(images):
+    """A ``(B, C, H, W)`` tensor from windows of one band ``(H, W)`` or several ``(C, H, W)``."""
+    import torch
+
+    batch = torch.as_tensor(np.stack(images))
+    return batch[:, None] if batch.ndim == 3 else batch
 
 
 def detect_windows(network, images, **options):
-    """`postprocess` of ``network`` over a list of 2-D windows, run on the network's device.
+    """`postprocess` of ``network`` over a list of windows (2-D, or 3-D with bands first), run on the network's
+    device.
 
     ``options`` go to `crclean.models.rtdetr.postprocess`; the results come
     back on the CPU, ready for numpy, wherever the network runs.
@@ -32,7 +41,7 @@ def detect_windows(network, images, **options):
     from crclean.models.rtdetr import postprocess
 
     parameter = next(network.parameters(), None)
-    batch = torch.as_tensor(np.stack(images))[:, None]
+    batch = window_batch(images)
     if parameter is not None:
         batch = batch.to(parameter.device)
     return [{key: value.cpu() for key, value in result.items()}

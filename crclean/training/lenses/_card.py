@@ -62,15 +62,17 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
 - theta_E estimate: `{calibration['theta_e_slope']:.3f} * mean box half-side (arcsec) {calibration['theta_e_offset']:+.3f}`,
   rms scatter {calibration['theta_e_scatter']:.2f} arcsec on the found lenses.
 """
+    bands = config.get("bands") or []
+    band_text = f"{len(bands)} bands ({', '.join(bands)}, each normalised on its own)" if bands else "single band"
     card.write_text(f"""# {config['name']}
 
 RT-DETR strong-lens finder (Zhao et al. 2024, "DETRs Beat YOLOs on Real-time Object Detection"),
-single band, one class (`lens`), {n_params / 1e6:.2f} M parameters, trained by
+{band_text}, one class (`lens`), {n_params / 1e6:.2f} M parameters, trained by
 `crclean.training.lenses.train_lenses` on simulated data only.
 
 - File: `{weights.name}` (PyTorch state dict), sha256 `{sha256}`
 - Architecture `rtdetr`, config: `{json.dumps(model.config)}`
-- Input: sky-subtracted single-band pixels / sky sigma, asinh-stretched (`crclean.lenses._normalise`),
+- Input: sky-subtracted pixels / sky sigma ({band_text}), asinh-stretched (`crclean.lenses._normalise`),
   windows of {config['window']} x {config['window']} pixels at {config['pixel_scale']} arcsec/pixel.
 - Intended for: ground-based wide surveys with {seeing[0]:g}-{seeing[1]:g} arcsec seeing (DES, LSST, KiDS, HSC after
   resampling to {config['pixel_scale']} arcsec/pixel). Not for space-based data or for colour-selected

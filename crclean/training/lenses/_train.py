@@ -25,7 +25,8 @@ import numpy as np
 from crclean.engine._masker import resolve_device
 from crclean.lenses._normalise import normalise_image
 from crclean.training._common import config_for_task
-from crclean.training.lenses._calibrate import calibrate_lens_model, detect_windows
+from crclean.training.lenses._calibrate import calibrate_lens_model, detect_windows, window_batch
+from crclean.training.lenses._colours import check_bands
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._scene import build_bank, compose_scene
 
@@ -39,7 +40,7 @@ DEFAULT_TRAIN_CONFIG = {
     "grad_clip": 0.1, "ema_decay": 0.999, "checkpoint_every": 250, "val_every": 1000,
     "time_limit_s": 0, "model": {}, "threads": 1, "init_weights": "", "scene": {}, "ellipticals": 0.0,
     "negatives": 1.0,
-    "calibration_windows": 1200, "device": "cpu", "new_lr_scale": 1.0,
+    "calibration_windows": 1200, "device": "cpu", "new_lr_scale": 1.0, "bands": [],
 }
 
 # Keyword arguments of compose_scene that a config's [scene] table may widen.
@@ -95,9 +96,23 @@ def load_lens_config(config):
     scale = merged["new_lr_scale"]
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ValueError(f"new_lr_scale must be a positive number, got {scale!r}")
+    if merged["bands"]:
+        _check_band_options(merged)
     resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
     _check_bank_options(merged["bank"])
     return merged
+
+
+def _check_band_options(config):
+    """A multi-band config: known bands, a bank that colours look-alikes, and a network with one input per band."""
+    bands = check_bands(config["bands"])
+    if not config["bank"].get("colour_parts"):
+        raise ValueError("a multi-band config needs colour_parts = true in [bank], so that look-alikes are coloured")
+    channels = config["model"].get("in_channels", 1)
+    if config["model"].get("input_stretches"):
+        raise ValueError("input_stretches work on one band; leave them out of a multi-band config")
+    if channels != len(bands):
+        raise ValueError(f"[model] in_channels must be {len(bands)}, one per band of {list(bands)}, got {channels}")
 
 
 def _check_bank_options(bank):
@@ -113,8 +128,13 @@ def _check_bank_options(bank):
         raise ValueError(f"[bank] smooth_source_fraction must be a number within 0-1, got {fraction!r}")
 
 
-def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_theta_e=False, **scene_options):
+def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_theta_e=False, bands=None,
+                  **scene_options):
     """One training window: normalised image and its lens boxes (pixels).
+
+    With ``bands`` the image is ``(bands, window, window)``, each band with
+    its own leftover background and sky-noise estimate, as each band's
+    background is removed on its own at run time.
 
     ``negatives`` and ``ellipticals`` are the mean numbers of hard negatives
     (plus one in most lens-free windows) and of arc-free lens galaxies per window;
@@ -128,18 +148,24 @@ def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_the
     n_ellipticals = rng.poisson(ellipticals) if ellipticals else 0
     scene = compose_scene(rng, bank, (window, window), n_lenses=n_lenses, n_negatives=n_negatives,
                           n_field=rng.poisson(4.0), n_stars=rng.poisson(1.0), n_ellipticals=n_ellipticals,
+                          bands=tuple(bands) if bands else None,
                           **{key: tuple(value) if isinstance(value, list) else value
                              for key, value in scene_options.items()})
-    # What the runtime's background removal leaves: a small pedestal and gradient.
+    planes = [scene.image] if scene.image.ndim == 2 else list(scene.image)
     yy, xx = np.mgrid[0:window, 0:window] / window - 0.5
-    residual = rng.normal(0, 0.1) + rng.normal(0, 0.1) * xx + rng.normal(0, 0.1) * yy
-    sigma_estimate = scene.sigma * rng.uniform(0.85, 1.15)
-    image = normalise_image(scene.image + residual * scene.sigma, sigma_estimate)
+    normalised = []
+    for plane in planes:
+        # What the runtime's background removal leaves: a small pedestal and gradient.
+        residual = rng.normal(0, 0.1) + rng.normal(0, 0.1) * xx + rng.normal(0, 0.1) * yy
+        sigma_estimate = scene.sigma * rng.uniform(0.85, 1.15)
+        normalised.append(normalise_image(plane + residual * scene.sigma, sigma_estimate))
+    image = normalised[0] if scene.image.ndim == 2 else np.stack(normalised)
     return (image, scene.boxes, scene.theta_e) if with_theta_e else (image, scene.boxes)
 
 
 def _window_options(config):
-    return {"negatives": config["negatives"], "ellipticals": config["ellipticals"], **config["scene"]}
+    return {"negatives": config["negatives"], "ellipticals": config["ellipticals"], "bands": config["bands"],
+            **config["scene"]}
 
 
 def _batch(seed, step, bank, config):
@@ -155,7 +181,7 @@ def _batch(seed, step, bank, config):
         cxcywh = torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
                               xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], -1)
         targets.append({"labels": torch.zeros(len(boxes), dtype=torch.long), "boxes": cxcywh})
-    return torch.as_tensor(np.stack(images))[:, None], targets
+    return window_batch(images), targets
 
 
 def calibration_set(config, bank):
@@ -240,11 +266,16 @@ def _initial_weights(source):
 _FIRST_CONV = "backbone.stem.0.0.weight"
 
 
-def _widen_input(state, model, log):
+def _widen_input(state, model, log, *, spread=False):
     """Fit a starting model with fewer input channels (no ``input_stretches``) to ``model``.
 
     The new channels' first-layer weights start at zero, so the widened model
-    computes exactly what the starting one did and learns to use them.
+    computes exactly what the starting one did and learns to use them. With
+    ``spread`` (a single-band model starting a multi-band one) each band gets
+    the single band's weights divided by the number of bands instead: on a
+    colourless object, where every band's normalised image is the same, the
+    widened model computes what the starting one did, and colour is what it
+    learns to use.
     """
     import torch
 
@@ -255,6 +286,12 @@ def _widen_input(state, model, log):
     if have[0] != wanted[0] or have[2:] != wanted[2:] or have[1] > wanted[1]:
         raise ValueError(f"init_weights has input weights of shape {tuple(have)}; this model needs {tuple(wanted)}")
     widened = dict(state)
+    if spread:
+        if have[1] != 1:
+            raise ValueError(f"only a single-band model can start a multi-band one; init_weights has {have[1]} inputs")
+        widened[_FIRST_CONV] = state[_FIRST_CONV].repeat(1, wanted[1], 1, 1) / wanted[1]
+        log(f"input channels 1 -> {wanted[1]} bands: each starts with the single band's weights / {wanted[1]}")
+        return widened
     widened[_FIRST_CONV] = torch.cat([state[_FIRST_CONV], state[_FIRST_CONV].new_zeros(
         (have[0], wanted[1] - have[1], *have[2:]))], dim=1)
     log(f"input channels {have[1]} -> {wanted[1]}: the new ones start with zero weights")
@@ -364,7 +401,8 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     if initial is not None:
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
         try:
-            fitted, fresh = _add_fine_level(_widen_input(initial, model, log), model, log)
+            widened = _widen_input(initial, model, log, spread=bool(config["bands"]))
+            fitted, fresh = _add_fine_level(widened, model, log)
             model.load_state_dict(fitted)
         except (RuntimeError, KeyError, ValueError) as error:
             raise ValueError(f"init_weights {config['init_weights']!r} does not fit this config's model "
