@@ -152,7 +152,7 @@ def test_a_single_band_model_starts_a_multi_band_one(tmp_path):
 
     from crclean.models.rtdetr import build_rtdetr
     from crclean.training.lenses import train_lenses
-    from crclean.training.lenses._train import _widen_input
+    from crclean.training.lenses._warm_start import _widen_input
 
     tiny = {"widths": [8, 16, 24, 32], "depths": [1, 1, 1, 1], "dim": 32, "encoder_ffn": 64, "decoder_ffn": 64,
             "num_queries": 8, "decoder_layers": 1, "num_denoising": 4}

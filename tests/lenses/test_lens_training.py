@@ -172,7 +172,7 @@ def test_a_model_with_input_stretches_starts_as_the_one_without(tmp_path):
 
     from crclean.models.rtdetr import build_rtdetr
     from crclean.training.lenses import train_lenses
-    from crclean.training.lenses._train import _widen_input
+    from crclean.training.lenses._warm_start import _widen_input
 
     start = train_lenses(_config(1), out_dir=tmp_path / "first", progress=False)
     messages = []
@@ -204,27 +204,27 @@ def test_a_fine_level_is_added_to_a_model_trained_without_one(tmp_path, monkeypa
 
     from crclean.models.rtdetr import build_rtdetr
     from crclean.training.lenses import train_lenses
-    from crclean.training.lenses import _train
+    from crclean.training.lenses import _train, _warm_start
 
     torch.manual_seed(1)
     coarse_model = build_rtdetr(_TINY_MODEL).eval()
     fine_model = build_rtdetr({**_TINY_MODEL, "fine_level": True}).eval()
-    state, fresh = _train._add_fine_level(coarse_model.state_dict(), fine_model, print)
+    state, fresh = _warm_start._add_fine_level(coarse_model.state_dict(), fine_model, print)
     fine_model.load_state_dict(state)
     assert fresh and all(key.startswith(("encoder.fine_", "decoder.input_proj.3.")) for key in fresh)
     # The new level's attention rows copy the stride-8 level's, its logits lowered.
     attention = fine_model.decoder.layers[0].cross_attention
     rows = attention.attention_weights.bias.view(attention.heads, 4, attention.points)
-    torch.testing.assert_close(rows[:, 3], rows[:, 0] + _train._NEW_LEVEL_LOGIT_OFFSET)
+    torch.testing.assert_close(rows[:, 3], rows[:, 0] + _warm_start._NEW_LEVEL_LOGIT_OFFSET)
     images = torch.asinh(torch.rand(2, 1, 64, 64) * 300.0)
     with torch.no_grad():
         assert not torch.equal(fine_model(images)["pred_logits"], coarse_model(images)["pred_logits"])
         # With the new level's attention shut, the fitted model computes what the starting one did.
-        monkeypatch.setattr(_train, "_NEW_LEVEL_LOGIT_OFFSET", -1e4)
-        fine_model.load_state_dict(_train._add_fine_level(coarse_model.state_dict(), fine_model, print)[0])
+        monkeypatch.setattr(_warm_start, "_NEW_LEVEL_LOGIT_OFFSET", -1e4)
+        fine_model.load_state_dict(_warm_start._add_fine_level(coarse_model.state_dict(), fine_model, print)[0])
         torch.testing.assert_close(fine_model(images)["pred_logits"], coarse_model(images)["pred_logits"])
     with pytest.raises(ValueError, match="unexpected key"):
-        _train._add_fine_level(fine_model.state_dict(), coarse_model, print)
+        _warm_start._add_fine_level(fine_model.state_dict(), coarse_model, print)
     # Fine-tuning with it: the new tensors train new_lr_scale times faster than the rest.
     monkeypatch.undo()
     start = train_lenses(_config(1), out_dir=tmp_path / "coarse", progress=False)

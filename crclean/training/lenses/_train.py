@@ -29,6 +29,7 @@ from crclean.training.lenses._calibrate import calibrate_lens_model, detect_wind
 from crclean.training.lenses._colours import check_bands
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._scene import build_bank, compose_scene
+from crclean.training.lenses._warm_start import fit_initial_weights, initial_weights, parameter_groups
 
 __all__ = ["DEFAULT_TRAIN_CONFIG", "load_lens_config", "train_lenses", "sample_window", "calibration_set"]
 
@@ -243,119 +244,6 @@ def _bank(config, seed, folder, log, *, shrink=1):
     return bank
 
 
-def _initial_weights(source):
-    """State dict to fine-tune from: a shipped lens model's name (checksum verified) or a file."""
-    import torch
-
-    from crclean.lenses._manifest import LENS_MODELS
-
-    if source in LENS_MODELS:
-        from crclean.weights import SHIPPED_WEIGHTS_DIR, verified_state_dict
-
-        spec = LENS_MODELS[source]
-        return verified_state_dict(SHIPPED_WEIGHTS_DIR / spec.file, spec.sha256, label=f"lens model {source!r}")
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"init_weights {source!r} is neither a lens model ({', '.join(LENS_MODELS)}) "
-                                "nor a file")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("ema", state)
-
-
-#: The backbone's first convolution, the only weight that sees the input channels.
-_FIRST_CONV = "backbone.stem.0.0.weight"
-
-
-def _widen_input(state, model, log, *, spread=False):
-    """Fit a starting model with fewer input channels (no ``input_stretches``) to ``model``.
-
-    The new channels' first-layer weights start at zero, so the widened model
-    computes exactly what the starting one did and learns to use them. With
-    ``spread`` (a single-band model starting a multi-band one) each band gets
-    the single band's weights divided by the number of bands instead: on a
-    colourless object, where every band's normalised image is the same, the
-    widened model computes what the starting one did, and colour is what it
-    learns to use.
-    """
-    import torch
-
-    wanted = model.state_dict()[_FIRST_CONV].shape
-    have = state[_FIRST_CONV].shape
-    if have == wanted:
-        return state
-    if have[0] != wanted[0] or have[2:] != wanted[2:] or have[1] > wanted[1]:
-        raise ValueError(f"init_weights has input weights of shape {tuple(have)}; this model needs {tuple(wanted)}")
-    widened = dict(state)
-    if spread:
-        if have[1] != 1:
-            raise ValueError(f"only a single-band model can start a multi-band one; init_weights has {have[1]} inputs")
-        widened[_FIRST_CONV] = state[_FIRST_CONV].repeat(1, wanted[1], 1, 1) / wanted[1]
-        log(f"input channels 1 -> {wanted[1]} bands: each starts with the single band's weights / {wanted[1]}")
-        return widened
-    widened[_FIRST_CONV] = torch.cat([state[_FIRST_CONV], state[_FIRST_CONV].new_zeros(
-        (have[0], wanted[1] - have[1], *have[2:]))], dim=1)
-    log(f"input channels {have[1]} -> {wanted[1]}: the new ones start with zero weights")
-    return widened
-
-
-#: Deformable-attention weights laid out as (heads, levels, points, ...) rows.
-_LEVEL_ROWS = ("cross_attention.sampling_offsets.", "cross_attention.attention_weights.")
-
-#: Attention logits of an added level start this far below the stride-8 level's, so that
-#: the fine-tuned model starts close to the starting one yet gets a gradient to use it.
-_NEW_LEVEL_LOGIT_OFFSET = -2.0
-
-
-def _add_fine_level(state, model, log):
-    """Fit a starting model without ``fine_level`` to ``model``, which has it.
-
-    Returns the state dict to load and the names of the parameters that
-    start fresh. The fine level's modules keep their fresh initialisation,
-    except that the decoder's projection of the level starts at zero (batch
-    norm weight 0), so the level adds nothing until training makes it. Each
-    decoder layer's deformable attention gets the new level as a copy of the
-    stride-8 level's rows, its attention logits lowered by
-    ``_NEW_LEVEL_LOGIT_OFFSET``.
-    """
-    import torch
-
-    wanted = model.state_dict()
-    if set(wanted) == set(state):
-        return state, set()
-    extra = set(state) - set(wanted)
-    if extra:
-        raise ValueError(f"unexpected key {sorted(extra)[0]!r}")
-    attention = model.decoder.layers[0].cross_attention
-    heads, levels, points = attention.heads, attention.levels, attention.points
-    fitted, fresh = {}, set()
-    for key, value in wanted.items():
-        if key not in state:
-            fitted[key], fresh = value, fresh | {key}
-        elif state[key].shape == value.shape:
-            fitted[key] = state[key]
-        elif any(part in key for part in _LEVEL_ROWS):
-            old = state[key].reshape(heads, levels - 1, points, -1, *state[key].shape[1:])
-            added = old[:, :1].clone()
-            if "attention_weights.bias" in key:
-                added += _NEW_LEVEL_LOGIT_OFFSET
-            fitted[key] = torch.cat([old, added], dim=1).reshape(value.shape)
-        else:
-            raise ValueError(f"{key!r} has shape {tuple(state[key].shape)}; this model needs {tuple(value.shape)}")
-    silent = f"decoder.input_proj.{levels - 1}.1.weight"
-    fitted[silent] = torch.zeros_like(fitted[silent])
-    log(f"added a fine level: {len(fresh)} new tensors, its decoder projection starting at zero")
-    return fitted, fresh
-
-
-def _parameter_groups(model, fresh, scale):
-    """AdamW groups: parameters named in ``fresh`` learn ``scale`` times faster."""
-    named = list(model.named_parameters())
-    groups = [{"params": [p for name, p in named if name not in fresh], "lr_scale": 1.0}]
-    if any(name in fresh for name, _ in named):
-        groups.append({"params": [p for name, p in named if name in fresh], "lr_scale": float(scale)})
-    return groups
-
-
 def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     """Train an RT-DETR lens finder; write its weights and model card to ``out_dir``.
 
@@ -393,7 +281,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     config = load_lens_config(config)
     log = log or (lambda message: None)
     # Before anything is written: a missing or damaged starting model fails with OUT untouched.
-    initial = _initial_weights(config["init_weights"]) if config["init_weights"] else None
+    initial = initial_weights(config["init_weights"]) if config["init_weights"] else None
     torch.set_num_threads(int(config["threads"]))
     torch.manual_seed(config["seed"])
     model = build_rtdetr(config["model"])
@@ -401,8 +289,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     if initial is not None:
         # Fine-tuning: start from an earlier model (its EMA weights) rather than from scratch.
         try:
-            widened = _widen_input(initial, model, log, spread=bool(config["bands"]))
-            fitted, fresh = _add_fine_level(widened, model, log)
+            fitted, fresh = fit_initial_weights(initial, model, log, spread=bool(config["bands"]))
             model.load_state_dict(fitted)
         except (RuntimeError, KeyError, ValueError) as error:
             raise ValueError(f"init_weights {config['init_weights']!r} does not fit this config's model "
@@ -415,7 +302,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
     if device.type != "cpu":
         log(f"training on {device}")
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimiser = torch.optim.AdamW(_parameter_groups(model, fresh, config["new_lr_scale"]), lr=config["lr"],
+    optimiser = torch.optim.AdamW(parameter_groups(model, fresh, config["new_lr_scale"]), lr=config["lr"],
                                   weight_decay=config["weight_decay"])
     criterion = SetCriterion(num_classes=model.config["num_classes"])
     state = {"step": 0, "history": [], "best_ap50": -1.0}
