@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-META = ("simulator", "seed", "size")
+META = ("simulator", "seed", "size", "bands")
 
 
 def load_run(path):
@@ -27,7 +27,8 @@ def load_run(path):
     with np.load(path) as saved:
         n_truth = saved["n_truth"]
         tile, scores, hits = saved["tile"], saved["scores"], saved["hits"]
-        meta = {key: saved[key].item() for key in (*META, "model", "views")}
+        meta = {key: saved[key].item() for key in ("simulator", "seed", "size", "model", "views")}
+        meta["bands"] = saved["bands"].item() if "bands" in saved else ""  # runs saved before --bands
     tiles = [(scores[tile == index], hits[tile == index]) for index in range(len(n_truth))]
     return tiles, n_truth, meta
 

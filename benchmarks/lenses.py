@@ -14,6 +14,11 @@ Two tile simulators:
   counts with the sky left in, bright ellipticals without arcs). The finder
   has to resample these tiles to its own pixel scale.
 
+``--bands g,r,i`` makes multi-band tiles (one image per band, each with its
+own depth, seeing and noise; ``colour_parts`` banks for crclean's simulator).
+A multi-band model is given every band; a single-band model is given the
+tiles' reference band (r), so two models can be compared on the same tiles.
+
 Every tile goes through the full runtime path (`crclean.lenses.LensFinder.find`).
 Reports AP@50 (detections pooled over all tiles, score >= 0.05), the same AP@50
 over only the lenses with arc S/N >= 30 and theta_E >= 1 arcsec (detections of
@@ -27,7 +32,7 @@ Usage::
 
     python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME]
                                 [--checkpoint PATH [--calibration SLOPE OFFSET]]
-                                [--views 4|1|8] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
+                                [--views 4|1|8] [--bands g,r,i] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
                                 [--save-detections RUN.npz]
 """
 
@@ -59,15 +64,21 @@ def _network(checkpoint):
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if "ema" in state:
         state = state["ema"]
-    # A checkpoint with a fine (stride-4) level has its tensors; nothing else needs telling apart here.
+    # A checkpoint with a fine (stride-4) level has its tensors, a multi-band one a wider first layer.
     config = {"fine_level": True} if any(key.startswith("encoder.fine_") for key in state) else {}
+    channels = state["backbone.stem.0.0.weight"].shape[1]
+    if channels > 1:
+        config["in_channels"] = int(channels)
     network = build_network("rtdetr", config)
     network.load_state_dict(state)
     return network.eval()
 
 
-def _finder_spec(args, model):
-    """The model spec to run: the named model, with ``--calibration`` replacing its score calibration."""
+def _finder_spec(args, model, network=None):
+    """The model spec to run: the named model, with ``--calibration`` replacing its score calibration.
+
+    A multi-band ``--checkpoint`` (``network``) takes the tiles' ``--bands`` as its own.
+    """
     from dataclasses import replace
 
     from crclean.lenses._manifest import get_lens_model
@@ -75,7 +86,21 @@ def _finder_spec(args, model):
     spec = get_lens_model(model)
     if args.calibration:
         spec = replace(spec, score_slope=args.calibration[0], score_offset=args.calibration[1])
+    channels = network.config.get("in_channels", 1) if network is not None else spec.n_bands
+    if network is not None and channels != spec.n_bands:
+        if len(args.bands) != channels:
+            raise SystemExit(f"--checkpoint {args.checkpoint} takes {channels} bands; give as many with --bands")
+        spec = replace(spec, config={**spec.config, "in_channels": channels}, bands=args.bands)
     return spec
+
+
+def _model_input(spec, image, bands):
+    """What the model is given: every band for a multi-band model, the reference band for a single-band one."""
+    from crclean.lenses._bands import reference_index
+
+    if not bands or spec.bands:
+        return image
+    return image[reference_index(bands)]
 
 
 def add_checkpoint_options(parser):
@@ -98,7 +123,7 @@ def _save_detections(args, model, scores, hits, n_truth):
     np.savez_compressed(args.save_detections, scores=np.concatenate(scores), hits=np.concatenate(hits),
                         tile=tile.astype(int), n_truth=np.asarray(n_truth, int),
                         simulator=args.simulator, seed=args.seed, model=args.checkpoint or model,
-                        views=args.views, size=args.size or 0)
+                        views=args.views, size=args.size or 0, bands=",".join(args.bands))
     print(f"detections saved to {args.save_detections}")
 
 
@@ -108,7 +133,8 @@ def crclean_tiles(args):
 
     scale, size = 0.2, args.size or 1000
     start = time.perf_counter()
-    bank = build_bank(args.seed, n_lenses=max(args.tiles, 200), n_negatives=240, n_field=300, pixel_scale=scale)
+    bank = build_bank(args.seed, n_lenses=max(args.tiles, 200), n_negatives=240, n_field=300, pixel_scale=scale,
+                      colour_parts=bool(args.bands))
     print(f"held-out stamp bank (seed {args.seed}) rendered in {time.perf_counter() - start:.0f} s")
     rng = np.random.default_rng(args.seed + 1)
     shape = (size, size)
@@ -118,10 +144,10 @@ def crclean_tiles(args):
         sigma = rng.uniform(3.0, 10.0)
         scene = compose_scene(rng, bank, shape, n_lenses=int(index < args.tiles), n_negatives=12, n_field=100,
                               n_stars=25, n_ellipticals=15, sigma=sigma, seeing_range=(0.65, 1.05), lens_margin=4,
-                              sky_level=rng.uniform(100, 1000))
+                              sky_level=rng.uniform(100, 1000), bands=args.bands or None)
         image = scene.image + sigma * (2.0 * xx - 1.0 * yy)  # a sky gradient
         if index % 4 == 3:
-            image[:, : rng.integers(20, 80)] = np.nan  # a chip edge
+            image[..., : rng.integers(20, 80)] = np.nan  # a chip edge
         lenses = [o for o in scene.objects if o["kind"] == "lens"]
         yield {"image": image, "wcs": wcs, "pixel_scale": scale, "boxes": scene.boxes, "lenses": lenses,
                "objects": [o for o in scene.objects if o["kind"] != "lens"]}
@@ -134,7 +160,7 @@ def independent_tiles(args):
     rng = np.random.default_rng(args.seed + 2)
     shape = (args.size or 800,) * 2
     for index in range(args.tiles + args.free_tiles):
-        yield make_tile(rng, shape, has_lens=index < args.tiles)
+        yield make_tile(rng, shape, has_lens=index < args.tiles, bands=args.bands or None)
 
 
 SIMULATORS = {"crclean": crclean_tiles, "independent": independent_tiles}
@@ -174,6 +200,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--views", type=int, choices=(1, 4, 8), default=4,
                         help="test-time views (see --views of crclean lenses)")
+    parser.add_argument("--bands", type=lambda text: tuple(text.split(",")) if text else (), default=(),
+                        metavar="g,r,i", help="multi-band tiles with these bands (default: single band)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     parser.add_argument("--save-detections", metavar="RUN.npz",
                         help="save per-tile scores and matches for benchmarks/compare_lenses.py")
@@ -194,8 +222,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model = args.model or DEFAULT_LENS_MODEL
     network = _network(args.checkpoint) if args.checkpoint else None
-    finder = LensFinder(_finder_spec(args, model), conf=0.05, device="cpu", network=network,
-                        views=args.views).load()
+    spec = _finder_spec(args, model, network)
+    if spec.bands and spec.bands != args.bands:
+        parser.error(f"{spec.name} takes bands {','.join(spec.bands)}; give --bands {','.join(spec.bands)}")
+    finder = LensFinder(spec, conf=0.05, device="cpu", network=network, views=args.views).load()
     thresholds = sorted({0.5, 0.7, args.conf})
 
     scores, hits, n_truth, seconds, area = [], [], [], 0.0, 0.0
@@ -208,9 +238,11 @@ def main(argv=None):
     fp_kinds, fp_ring, n_others, n_rings = {}, 0, 0, 0
     for index, tile in enumerate(SIMULATORS[args.simulator](args)):
         tick = time.perf_counter()
-        catalog = finder.find(tile["image"], wcs=tile["wcs"], tile=f"tile{index:03d}").catalog
+        catalog = finder.find(_model_input(spec, tile["image"], args.bands), wcs=tile["wcs"],
+                              tile=f"tile{index:03d}").catalog
         seconds += time.perf_counter() - tick
-        area += tile["image"].size * (tile["pixel_scale"] / 3600.0) ** 2
+        area += tile["image"][0].size * (tile["pixel_scale"] / 3600.0) ** 2 if args.bands else \
+            tile["image"].size * (tile["pixel_scale"] / 3600.0) ** 2
         boxes = np.stack([catalog["xmin"], catalog["ymin"], catalog["xmax"] + 1, catalog["ymax"] + 1], -1) \
             if len(catalog) else np.zeros((0, 4))
         score = np.asarray(catalog["score"], float)
@@ -252,6 +284,8 @@ def main(argv=None):
         ("simulator", args.simulator),
         ("model", args.checkpoint or model),
         ("views", f"{args.views}"),
+        ("tile bands / model input", f"{','.join(args.bands)} / {','.join(spec.bands) or 'r band only'}"
+         if args.bands else "single band"),
         ("tiles (with lens / lens-free)", f"{args.tiles} / {args.free_tiles}"),
         ("area (deg^2)", f"{area:.4f}"),
         ("lenses / other galaxies (rings)", f"{n_lenses} / {n_others} ({n_rings})"),
@@ -281,6 +315,7 @@ def main(argv=None):
     print("\n" + table)
     if args.write_docs:
         command = f"python benchmarks/lenses.py --simulator {args.simulator} --views {args.views}" + (
+            f" --bands {','.join(args.bands)}" if args.bands else "") + (
             f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (
             f" --calibration {args.calibration[0]:g} {args.calibration[1]:g}" if args.calibration else "")
         write_section(f"lenses-{args.simulator}", f"Lens finder on {args.simulator} tiles", command,

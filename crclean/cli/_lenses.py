@@ -31,7 +31,7 @@ def _format_for_terminal(table):
 @click.option("--cutouts", type=click.Path(file_okay=False),
               help="Folder for PNG cutouts (asinh stretch) and a score-sorted mosaic.png.")
 @click.option("--model", type=click.Choice(list(LENS_MODELS)), default=DEFAULT_LENS_MODEL, show_default=True,
-              help="Lens-finder model.")
+              help="Lens-finder model; a multi-band one takes a TILE pattern with {band}.")
 @click.option("--views", type=click.Choice(["4", "1", "8"]), default="4", show_default=True,
               help="Run the detector on each window as it is and mirrored in x, y and both, fusing the "
                    "views (4); only as it is (1): about 3.5 times faster, with more false positives; or "
@@ -53,7 +53,10 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
     """Find strong gravitational lenses in survey tiles and write a catalogue.
 
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
-    paths from stdin. Tiles of any size are searched in overlapping windows
+    paths from stdin. A multi-band model takes one file per band: give TILE
+    as a pattern with {band}, e.g. 'tile_{band}.fits' (quoted), which is
+    filled in with each of the model's bands; bands on different grids are
+    resampled onto the r band's (with WCS). Tiles of any size are searched in overlapping windows
     after sky subtraction; tiles whose WCS pixel scale differs from the
     model's are resampled and detections mapped back. Columns: id, tile, x, y
     (0-based pixel centre), xmin, ymin, xmax, ymax, score, ra, dec,
@@ -126,6 +129,8 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
 
         catalog = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
         catalog.meta.update({"model": model, "conf": conf, "views": int(views)})
+        if finder.spec.bands:
+            catalog.meta["bands"] = ",".join(finder.spec.bands)
         try:
             if output:
                 write_catalog(catalog, output, overwrite=overwrite)

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from crclean._batch import FileOutcome
-from crclean.exceptions import CrcleanError, UnitsWarning
+from crclean.exceptions import CrcleanError, InputError, UnitsWarning
 
 __all__ = ["TileSearch", "load_finder", "search_tile"]
 
@@ -47,12 +47,15 @@ def load_finder(**finder_options):
 
 
 def search_tile(finder, input_path, *, extensions=None, cutouts=False):
-    """Search every selected plane of one FITS file and capture its outcome.
+    """Search every selected plane of one FITS file (or one file per band) and capture its outcome.
 
     Parameters
     ----------
     finder : crclean.lenses.LensFinder
     input_path : str or pathlib.Path
+        A FITS file; for a multi-band model, a pattern naming one file per
+        band with ``{band}`` (e.g. ``tile_{band}.fits``), whose n-th selected
+        planes are searched together.
     extensions : list of int or str, optional
         Planes to search (``--ext``) [default: all SCI, else every 2-D image].
     cutouts : bool, optional
@@ -64,29 +67,77 @@ def search_tile(finder, input_path, *, extensions=None, cutouts=False):
         ``report`` is a `TileSearch`. Never raises for a bad file: errors are
         in ``error``.
     """
-    from crclean.io import open_exposure, read_plane, select_planes
     from crclean.lenses._catalog import cutout_thumbnail
-    from crclean.lenses._resample import celestial_wcs
 
     found, error = TileSearch(), None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with open_exposure(input_path) as exposure:
-                indices = select_planes(exposure, extensions)
-                for index in indices:
-                    with warnings.catch_warnings():
-                        # Gain and units are irrelevant here: the finder works in units of the sky noise.
-                        warnings.simplefilter("ignore", UnitsWarning)
-                        plane = read_plane(exposure, index)
-                    name = str(input_path) if len(indices) == 1 else f"{input_path}[{plane.label}]"
-                    result = finder.find(plane.data, wcs=celestial_wcs(plane.header), tile=name,
-                                         first_id=1 + sum(len(table) for table in found.tables))
-                    found.tables.append(result.catalog)
-                    if cutouts:
-                        found.thumbnails.extend(cutout_thumbnail(result.image, row) for row in result.catalog)
-                    found.notes.extend(result.notes)
-                    found.seconds += result.seconds
+            planes = _band_planes if finder.spec.bands else _single_planes
+            for name, image, wcs, notes in planes(input_path, extensions, finder.spec.bands):
+                result = finder.find(image, wcs=wcs, tile=name,
+                                     first_id=1 + sum(len(table) for table in found.tables))
+                found.tables.append(result.catalog)
+                if cutouts:
+                    found.thumbnails.extend(cutout_thumbnail(result.image, row) for row in result.catalog)
+                found.notes.extend(notes + result.notes)
+                found.seconds += result.seconds
         except (CrcleanError, ValueError, OSError) as exc:
             error = str(exc)
     return FileOutcome(str(input_path), found if error is None else None, error, [str(w.message) for w in caught])
+
+
+def _read(exposure, index):
+    """``(label, data, wcs)`` of one image plane of an opened file."""
+    from crclean.io import read_plane
+    from crclean.lenses._resample import celestial_wcs
+
+    with warnings.catch_warnings():
+        # Gain and units are irrelevant here: the finder works in units of the sky noise.
+        warnings.simplefilter("ignore", UnitsWarning)
+        plane = read_plane(exposure, index)
+    return plane.label, plane.data, celestial_wcs(plane.header)
+
+
+def _single_planes(input_path, extensions, bands):
+    """What a single-band model searches in one file: each selected plane on its own, read one at a time."""
+    from crclean.io import open_exposure, select_planes
+    from crclean.lenses._bands import BAND_FIELD
+
+    if BAND_FIELD in str(input_path):
+        raise InputError(f"{input_path}: the lens model takes one image per tile, so {BAND_FIELD} is not filled "
+                         "in; name one file, or choose a multi-band model with --model")
+    with open_exposure(input_path) as exposure:
+        indices = select_planes(exposure, extensions)
+        for index in indices:
+            label, data, wcs = _read(exposure, index)
+            yield (str(input_path) if len(indices) == 1 else f"{input_path}[{label}]"), data, wcs, []
+
+
+def _band_planes(pattern, extensions, bands):
+    """What a multi-band model searches: the n-th selected plane of every band's file, on one grid.
+
+    Every file is opened (and its planes chosen) before any pixel is read, so
+    a missing band fails before any compute.
+    """
+    from contextlib import ExitStack
+
+    from crclean.io import open_exposure, select_planes
+    from crclean.lenses._bands import band_paths, reference_index, register_bands
+
+    paths = band_paths(pattern, bands)
+    with ExitStack() as files:
+        exposures = [files.enter_context(open_exposure(path)) for path in paths]
+        indices = [select_planes(exposure, extensions) for exposure in exposures]
+        if len({len(chosen) for chosen in indices}) > 1:
+            listing = ", ".join(f"{path} {len(chosen)}" for path, chosen in zip(paths, indices))
+            raise InputError(f"{pattern}: the band files hold different numbers of image planes ({listing}); "
+                             "choose the same planes in each with --ext")
+        for position in range(len(indices[0])):
+            planes = [_read(exposure, chosen[position]) for exposure, chosen in zip(exposures, indices)]
+            name = str(pattern) if len(indices[0]) == 1 else f"{pattern}[{planes[0][0]}]"
+            stack, wcs, resampled = register_bands([data for _, data, _ in planes], [wcs for _, _, wcs in planes],
+                                                   bands=bands, where=name)
+            notes = [f"{name}: band(s) {', '.join(resampled)} resampled onto the grid of band "
+                     f"{bands[reference_index(bands)]}"] if resampled else []
+            yield name, stack, wcs, notes

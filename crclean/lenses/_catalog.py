@@ -118,36 +118,51 @@ def write_regions(table, path, *, overwrite=False):
     return _atomic(path, lambda tmp: Path(tmp).write_text(text), overwrite=overwrite)
 
 
+def _asinh_stretch(cut):
+    """Pixels -> [0, 1]: asinh between the 20th and 99.7th percentiles; 0 where not finite."""
+    finite = cut[np.isfinite(cut)]
+    if not finite.size:
+        return np.zeros_like(cut)
+    low, high = np.percentile(finite, 20), np.percentile(finite, 99.7)
+    scaled = np.arcsinh(10 * np.clip((cut - low) / max(high - low, 1e-12), 0, 1)) / np.arcsinh(10)
+    return np.where(np.isfinite(scaled), scaled, 0.0)
+
+
 def cutout_thumbnail(image, row, *, size=96, min_side=48):
     """A display-ready RGB cutout (asinh stretch, north-up as stored, row 0 at the bottom).
+
+    A single-band tile gives a grey cutout. A multi-band one ``(bands, ny, nx)``,
+    bands from blue to red, gives a colour composite: the reddest band is
+    red, the bluest blue and the mean of the bands green, each band
+    stretched on its own (as in Lupton et al. 2004, where the colours are
+    what tells a blue arc from its red lens galaxy).
 
     Parameters
     ----------
     image : numpy.ndarray
-        The input tile (sky-subtracted is best).
+        The input tile (sky-subtracted is best), ``(ny, nx)`` or ``(bands, ny, nx)``.
     row : astropy.table.Row or dict
         A catalogue row.
     size : int, optional
         Side of the returned thumbnail in pixels.
     min_side : int, optional
         Smallest cutout side in tile pixels.
+
+    References
+    ----------
+    Lupton, R. et al. 2004, PASP 116, 133.
     """
+    image = np.asarray(image, float)
+    planes = image if image.ndim == 3 else image[None]
     side = int(max(min_side, 2 * max(row["xmax"] - row["xmin"], row["ymax"] - row["ymin"])))
     cx, cy = int(round(row["x"])), int(round(row["y"]))
-    ny, nx = image.shape
+    ny, nx = planes.shape[-2:]
     rows_index = np.clip(np.arange(cy - side // 2, cy - side // 2 + side), 0, ny - 1)
     cols_index = np.clip(np.arange(cx - side // 2, cx - side // 2 + side), 0, nx - 1)
-    cut = np.asarray(image, float)[np.ix_(rows_index, cols_index)]
-    finite = cut[np.isfinite(cut)]
-    if finite.size:
-        low, high = np.percentile(finite, 20), np.percentile(finite, 99.7)
-        scaled = np.arcsinh(10 * np.clip((cut - low) / max(high - low, 1e-12), 0, 1)) / np.arcsinh(10)
-    else:
-        scaled = np.zeros_like(cut)
-    scaled = np.where(np.isfinite(scaled), scaled, 0.0)
     pick = (np.arange(size) * side / size).astype(int)
-    grey = (scaled[np.ix_(pick, pick)][::-1] * 255).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=2)
+    stretched = [_asinh_stretch(plane[np.ix_(rows_index, cols_index)])[np.ix_(pick, pick)][::-1] for plane in planes]
+    rgb = np.stack([stretched[-1], np.mean(stretched, axis=0), stretched[0]], axis=2)
+    return (rgb * 255).astype(np.uint8)
 
 
 def write_cutouts(table, thumbnails, folder, *, overwrite=False, columns=8):

@@ -32,7 +32,8 @@ class TileResult:
     catalog : astropy.table.Table
         One row per lens candidate (see `make_catalog`).
     image : numpy.ndarray
-        The sky-subtracted tile at its own pixel scale (for cutouts).
+        The sky-subtracted tile at its own pixel scale (for cutouts);
+        ``(bands, ny, nx)`` for a multi-band model.
     seconds : float
     resampled : bool
         Whether the tile was resampled to the model's pixel scale.
@@ -92,6 +93,8 @@ class LensFinder:
             raise ValueError(f"views must be one of {VIEW_COUNTS}, got {views!r}")
         self.conf, self.device, self.batch_size, self.views = float(conf), device, batch_size, views
         self.iou_threshold, self.progress = float(iou_threshold), progress
+        if vetter is not None and self.spec.bands:
+            raise ValueError(f"lens model {self.spec.name!r} is multi-band; the lens vetter grades one band")
         self.network, self.vetter = network, vetter
 
     def load(self):
@@ -137,7 +140,9 @@ class LensFinder:
 
         from crclean.models.rtdetr import postprocess
 
-        outputs = self.network(torch.as_tensor(flip_batch(batch, view)[:, None], device=self._torch_device))
+        # Windows of a single-band tile are (B, H, W); of a multi-band one already (B, bands, H, W).
+        views = flip_batch(batch, view)
+        outputs = self.network(torch.as_tensor(views[:, None] if views.ndim == 3 else views, device=self._torch_device))
         # Calibrated scores: a Platt map of the logits, applied before the cut.
         outputs = {"pred_logits": outputs["pred_logits"] * self.spec.score_slope + self.spec.score_offset,
                    "pred_boxes": outputs["pred_boxes"]}
@@ -147,28 +152,28 @@ class LensFinder:
                 for result in postprocess(outputs, (window, window), top_k=10, min_score=floor)]
 
     def _detect(self, normalised):
-        """Boxes and scores (tile pixels) of a normalised image at the model's scale."""
+        """Boxes and scores (tile pixels) of a normalised image ``([bands,] ny, nx)`` at the model's scale."""
         import torch
 
         from crclean._progress import ProgressBar
 
         window, overlap = self.spec.window, self.spec.overlap
-        ny, nx = normalised.shape
-        padded = np.zeros((max(ny, window), max(nx, window)), np.float32)
-        padded[:ny, :nx] = normalised
+        ny, nx = normalised.shape[-2:]
+        padded = np.zeros((*normalised.shape[:-2], max(ny, window), max(nx, window)), np.float32)
+        padded[..., :ny, :nx] = normalised
         corners = plan_windows((ny, nx), window, overlap)
         boxes, scores = [], []
         with ProgressBar(len(corners), "lenses", enabled=self.progress) as bar, torch.no_grad():
             for start in range(0, len(corners), self.batch_size):
                 chunk = corners[start:start + self.batch_size]
-                batch = np.stack([padded[y0:y0 + window, x0:x0 + window] for y0, x0 in chunk])
+                batch = np.stack([padded[..., y0:y0 + window, x0:x0 + window] for y0, x0 in chunk])
                 per_view = [self._window_detections(batch, view, window) for view in VIEWS[:self.views]]
                 for index, (y0, x0) in enumerate(chunk):
                     found = [found_in_view[index] for found_in_view in per_view]
                     window_boxes, window_scores = fuse_views(found) if self.views > 1 else found[0]
                     for box, score in zip(window_boxes, window_scores):
                         box = box + np.array([x0, y0, x0, y0])
-                        inner = touches_inner_edge(box, (y0, x0), window, padded.shape)
+                        inner = touches_inner_edge(box, (y0, x0), window, padded.shape[-2:])
                         if score >= self._candidate_floor and not inner:
                             boxes.append(box)
                             scores.append(float(score))
@@ -184,6 +189,29 @@ class LensFinder:
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ny)
         return boxes, scores
 
+    def _prepare(self, plane, scale, wcs, *, where):
+        """One band: sky-subtracted (own scale), normalised network input (model's scale), scale factor."""
+        subtracted, sigma = subtract_background(plane, where=where)
+        factor, work = 1.0, subtracted
+        if abs(scale / self.spec.pixel_scale - 1) > SCALE_TOLERANCE:
+            if wcs is None:
+                from astropy.wcs import WCS
+
+                wcs_for_resampling = WCS(naxis=2)
+                wcs_for_resampling.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+                wcs_for_resampling.wcs.cdelt = [-scale / 3600, scale / 3600]
+                wcs_for_resampling.wcs.crpix = [plane.shape[1] / 2, plane.shape[0] / 2]
+            else:
+                wcs_for_resampling = wcs
+            work, _, factor = resample_to_scale(subtracted, wcs_for_resampling, self.spec.pixel_scale, where=where)
+            finite = work[np.isfinite(work)]
+            sigma = float(1.4826 * np.median(np.abs(finite - np.median(finite)))) if finite.size else sigma
+            if not sigma > 0:
+                raise InputError(f"{where}: no sky noise left after resampling")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NaN borders
+            return subtracted, normalise_image(work, sigma), factor
+
     def find(self, image, *, wcs=None, pixel_scale=None, tile="", first_id=1):
         """Search one tile.
 
@@ -191,7 +219,10 @@ class LensFinder:
         ----------
         image : numpy.ndarray
             2-D pixels (any units, sky included or not); NaN marks missing data.
-            Never modified.
+            For a multi-band model (``spec.bands``), ``(bands, ny, nx)``: one
+            image per band in the model's order, all on one pixel grid (see
+            `crclean.lenses._bands.register_bands`); each band's sky and noise
+            are measured on its own. Never modified.
         wcs : astropy.wcs.WCS, optional
             Celestial WCS: gives the pixel scale (the tile is resampled to the
             model's when they differ by more than 2%) and ``ra``/``dec``.
@@ -209,11 +240,15 @@ class LensFinder:
         Raises
         ------
         crclean.exceptions.InputError
-            Not 2-D, smaller than 16 x 16, or (nearly) no finite pixel.
+            Not 2-D (or not one plane per band), smaller than 16 x 16, or
+            (nearly) no finite pixel.
         """
         start = time.perf_counter()
         image = np.asarray(image)
-        if image.ndim != 2 or min(image.shape) < 16:
+        if self.spec.bands and (image.ndim != 3 or image.shape[0] != len(self.spec.bands)):
+            raise InputError(f"{tile or 'image'}: lens model {self.spec.name!r} takes {len(self.spec.bands)} bands "
+                             f"({', '.join(self.spec.bands)}) as a (bands, ny, nx) array, got shape {image.shape}")
+        if image.ndim != (3 if self.spec.bands else 2) or min(image.shape[-2:]) < 16:
             raise InputError(f"{tile or 'image'}: need a 2-D image of at least 16x16 pixels, got shape {image.shape}")
         if self.network is None or not hasattr(self, "_torch_device"):
             self.load()
@@ -228,29 +263,16 @@ class LensFinder:
             scale = self.spec.pixel_scale
             notes.append(f"{tile or 'image'} has no celestial WCS; assumed the model's "
                          f"{self.spec.pixel_scale} arcsec/pixel and left ra/dec empty")
-        subtracted, sigma = subtract_background(image, where=tile or "image")
-        factor = 1.0
-        work = subtracted
-        resampled = abs(scale / self.spec.pixel_scale - 1) > SCALE_TOLERANCE
-        if resampled:
-            if wcs is None:
-                from astropy.wcs import WCS
-
-                wcs_for_resampling = WCS(naxis=2)
-                wcs_for_resampling.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-                wcs_for_resampling.wcs.cdelt = [-scale / 3600, scale / 3600]
-                wcs_for_resampling.wcs.crpix = [image.shape[1] / 2, image.shape[0] / 2]
-            else:
-                wcs_for_resampling = wcs
-            work, _, factor = resample_to_scale(subtracted, wcs_for_resampling, self.spec.pixel_scale,
-                                                where=tile or "image")
-            finite = work[np.isfinite(work)]
-            sigma = float(1.4826 * np.median(np.abs(finite - np.median(finite)))) if finite.size else sigma
-            if not sigma > 0:
-                raise InputError(f"{tile or 'image'}: no sky noise left after resampling")
+        where = tile or "image"
+        planes = image if self.spec.bands else image[None]
+        prepared = [self._prepare(plane, scale, wcs, where=f"{where} band {band}" if self.spec.bands else where)
+                    for plane, band in zip(planes, self.spec.bands or ("",))]
+        subtracted = np.stack([band[0] for band in prepared]) if self.spec.bands else prepared[0][0]
+        normalised = np.stack([band[1] for band in prepared]) if self.spec.bands else prepared[0][1]
+        factor, resampled = prepared[0][2], prepared[0][2] != 1.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # NaN borders
-            boxes, scores = self._detect(normalise_image(work, sigma))
+            boxes, scores = self._detect(normalised)
         boxes = boxes * factor
         catalog = make_catalog(boxes, scores, tile=tile, wcs=wcs, pixel_scale=scale,
                                theta_e_slope=self.spec.theta_e_slope, theta_e_offset=self.spec.theta_e_offset,

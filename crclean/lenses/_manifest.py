@@ -50,6 +50,10 @@ class LensModelSpec:
         Detector score from which candidates are passed to the vetter.
     stacking : (float, float, float)
         ``(a, b, c)`` of ``sigmoid(a * logit(detector score) + b * vetter logit + c)``.
+    bands : tuple of str
+        Filters of a multi-band model, in the order of its input channels
+        (its ``config`` has ``in_channels`` equal to their number); empty for
+        a single-band model, which takes any one image.
     """
 
     name: str
@@ -72,6 +76,22 @@ class LensModelSpec:
     vetter_stamp: int = 64
     vetter_floor: float = 0.05
     stacking: tuple = (1.0, 0.0, 0.0)
+    bands: tuple = ()
+
+    def __post_init__(self):
+        channels = self.config.get("in_channels", 1)
+        if self.bands and (channels != len(self.bands) or len(set(self.bands)) != len(self.bands)):
+            raise ValueError(f"lens model {self.name!r}: bands {self.bands} need in_channels = {len(self.bands)} "
+                             f"and distinct names, got in_channels = {channels}")
+        if not self.bands and channels != 1:
+            raise ValueError(f"lens model {self.name!r} has {channels} input channels but names no bands")
+        if self.bands and self.vetter_file:
+            raise ValueError(f"lens model {self.name!r}: the lens vetter grades single-band stamps only")
+
+    @property
+    def n_bands(self):
+        """Images the model takes per tile: one per band, or one for a single-band model."""
+        return len(self.bands) or 1
 
 
 LENS_MODELS = MappingProxyType({

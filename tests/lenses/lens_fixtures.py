@@ -32,6 +32,18 @@ class BlobDetector(torch.nn.Module):
         return {"pred_logits": logits, "pred_boxes": boxes}
 
 
+class BlueBlobDetector(BlobDetector):
+    """A multi-band stand-in: `BlobDetector` run on the first band minus the last.
+
+    In normalised units an object as bright in every band cancels, so only
+    objects brighter in the first (bluest) band than in the last are found:
+    the bands must reach the network in order, each normalised by its own noise.
+    """
+
+    def forward(self, images):
+        return super().forward(images[:, :1] - images[:, -1:])
+
+
 def blob_image(shape, positions, *, seed=0, sky=100.0, amplitude=60.0, width=1.5):
     """Gaussian noise (sigma 1) on a sky with a gradient, plus Gaussian blobs at ``positions`` (x, y)."""
     rng = np.random.default_rng(seed)
@@ -65,3 +77,20 @@ class CentreVetter(torch.nn.Module):
         size = stamps.shape[-1]
         centre = stamps[:, 0, size // 2 - 2:size // 2 + 2, size // 2 - 2:size // 2 + 2].mean((-2, -1))
         return torch.where(centre > 2.5, 6.0, -6.0)
+
+
+def colour_tile(shape, blue, grey, *, seed=0, sigmas=(1.0, 3.0, 8.0)):
+    """A ``(3, ny, nx)`` g, r, i stack with blobs at ``blue`` (bright in g only) and ``grey`` (equal S/N in all).
+
+    Each band has its own noise ``sigmas`` and sky; the blob amplitudes scale
+    with it, so the grey blobs are the same in every band once normalised.
+    """
+    planes = []
+    for band, sigma in enumerate(sigmas):
+        plane = blob_image(shape, grey, seed=seed + band, sky=100.0 * (band + 1), amplitude=60.0) - 100.0 * (band + 1)
+        plane = plane * sigma + 100.0 * (band + 1)
+        if band == 0:
+            plane += blob_image(shape, blue, seed=seed + 10, sky=0.0, amplitude=60.0) - blob_image(
+                shape, [], seed=seed + 10, sky=0.0)
+        planes.append(plane)
+    return np.stack(planes).astype(np.float32)

@@ -178,3 +178,23 @@ def test_a_single_band_model_starts_a_multi_band_one(tmp_path):
     assert state["backbone.stem.0.0.weight"].shape[1] == 3
     assert "3 bands (g, r, i, each normalised on its own)" in result["card"].read_text()
     assert "single band" in start["card"].read_text()
+
+
+def test_the_widened_first_convolution_learns_at_the_new_rate():
+    import torch
+
+    from crclean.models.rtdetr import build_rtdetr
+    from crclean.training.lenses._warm_start import fit_initial_weights, parameter_groups
+
+    tiny = {"widths": [8, 16, 24, 32], "depths": [1, 1, 1, 1], "dim": 32, "encoder_ffn": 64, "decoder_ffn": 64,
+            "num_queries": 8, "decoder_layers": 1, "num_denoising": 4}
+    torch.manual_seed(0)
+    single, multi = build_rtdetr(tiny), build_rtdetr({**tiny, "in_channels": 3})
+    _, fresh = fit_initial_weights(single.state_dict(), multi, print, spread=True)
+    assert fresh == {"backbone.stem.0.0.weight"}
+    groups = parameter_groups(multi, fresh, 4.0)
+    assert [group["lr_scale"] for group in groups] == [1.0, 4.0]
+    assert groups[1]["params"] == [multi.backbone.stem[0][0].weight]
+    # The same shapes: nothing is fresh, one group.
+    _, unchanged = fit_initial_weights(single.state_dict(), build_rtdetr(tiny), print)
+    assert unchanged == set()

@@ -125,5 +125,14 @@ def parameter_groups(model, fresh, scale):
 
 
 def fit_initial_weights(state, model, log, *, spread=False):
-    """``state`` fitted to ``model`` (`_widen_input`, then `_add_fine_level`) and the names that start fresh."""
-    return _add_fine_level(_widen_input(state, model, log, spread=spread), model, log)
+    """``state`` fitted to ``model`` (`_widen_input`, then `_add_fine_level`) and the names that start fresh.
+
+    A widened first convolution counts as fresh: it is the only place where
+    the new inputs (colour, for a multi-band model) enter, so it is the
+    weight that has most to learn.
+    """
+    widened = _widen_input(state, model, log, spread=spread)
+    fitted, fresh = _add_fine_level(widened, model, log)
+    if widened[_FIRST_CONV].shape != state[_FIRST_CONV].shape:
+        fresh = fresh | {_FIRST_CONV}
+    return fitted, fresh
