@@ -318,7 +318,10 @@ def main(argv=None):
             f" --bands {','.join(args.bands)}" if args.bands else "") + (
             f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (
             f" --calibration {args.calibration[0]:g} {args.calibration[1]:g}" if args.calibration else "")
-        write_section(f"lenses-{args.simulator}", f"Lens finder on {args.simulator} tiles", command,
+        bands = "".join(args.bands)
+        write_section(f"lenses-{args.simulator}" + (f"-{bands}" if bands else ""),
+                      f"Lens finder on {args.simulator} tiles" + (f" in bands {','.join(args.bands)}" if bands else ""),
+                      command,
                       "Completeness counts a lens found when a detection at or above the threshold has IoU >= 0.5 "
                       "with its box; by-bin figures give the fraction and, in brackets, the number of lenses.\n\n"
                       + table + "\n")

@@ -156,3 +156,25 @@ def test_a_single_band_model_refuses_a_band_pattern(tmp_path, monkeypatch):
     result = _run([tmp_path / "tile_{band}.fits", "-q"])
     assert result.exit_code == 1
     assert "the lens model takes one image per tile, so {band} is not filled in" in result.output
+
+
+def test_band_patterns_on_a_dask_cluster_give_the_local_catalogue(tmp_path, colour_model):
+    from distributed import LocalCluster
+
+    from crclean import _dask
+
+    first = tmp_path / "a"
+    second = tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    patterns = [_write_bands(first, colour_tile((200, 220), BLUE, GREY, seed=8)),
+                _write_bands(second, colour_tile((150, 160), [(100.0, 80.0)], [], seed=9))]
+    local = _run([*patterns, "-o", tmp_path / "local.ecsv", "-q"])
+    assert local.exit_code == 0, local.output
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+            remote = _run([*patterns, "-o", tmp_path / "remote.ecsv", "--scheduler", cluster.scheduler_address, "-q"])
+    finally:
+        _dask._RESOURCES.clear()
+    assert remote.exit_code == 0, remote.output
+    assert (tmp_path / "remote.ecsv").read_text() == (tmp_path / "local.ecsv").read_text()
+    assert list(Table.read(tmp_path / "local.ecsv")["tile"]) == [str(p) for p in patterns]
