@@ -6,7 +6,7 @@ import click
 
 from crclean.cli._options import CommandError, ExtensionList, echo_warnings, read_inputs
 from crclean.exceptions import CrcleanError
-from crclean.lenses._manifest import DEFAULT_LENS_MODEL, LENS_MODELS
+from crclean.lenses._manifest import DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL, LENS_MODELS
 
 __all__ = ["lenses_command"]
 
@@ -21,6 +21,15 @@ def _format_for_terminal(table):
     return "\n".join(shown.pformat(max_lines=-1, max_width=-1))
 
 
+def _default_model(paths):
+    """The single-band default for plain files, the multi-band one for ``{band}`` patterns."""
+    patterns = {"{band}" in str(path) for path in paths}
+    if len(patterns) > 1:
+        raise click.UsageError("some TILEs are {band} patterns and some single files, and a run uses one model; "
+                               "search them in separate runs")
+    return DEFAULT_MULTIBAND_LENS_MODEL if patterns == {True} else DEFAULT_LENS_MODEL
+
+
 @click.command("lenses")
 @click.argument("tiles", nargs=-1, metavar="TILE...")
 @click.option("--conf", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.9,
@@ -30,8 +39,10 @@ def _format_for_terminal(table):
 @click.option("--regions", type=click.Path(dir_okay=False), help="Also write a ds9 region file.")
 @click.option("--cutouts", type=click.Path(file_okay=False),
               help="Folder for PNG cutouts (asinh stretch) and a score-sorted mosaic.png.")
-@click.option("--model", type=click.Choice(list(LENS_MODELS)), default=DEFAULT_LENS_MODEL, show_default=True,
-              help="Lens-finder model; a multi-band one takes a TILE pattern with {band}.")
+@click.option("--model", type=click.Choice(list(LENS_MODELS)), default=None,
+              help=f"Lens-finder model; a multi-band one takes a TILE pattern with {{band}} [default: "
+                   f"{DEFAULT_LENS_MODEL} for single files, {DEFAULT_MULTIBAND_LENS_MODEL} (g, r, i) for "
+                   "{band} patterns].")
 @click.option("--views", type=click.Choice(["4", "1", "8"]), default="4", show_default=True,
               help="Run the detector on each window as it is and mirrored in x, y and both, fusing the "
                    "views (4); only as it is (1): about 3.5 times faster, with more false positives; or "
@@ -55,7 +66,8 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
     paths from stdin. A multi-band model takes one file per band: give TILE
     as a pattern with {band}, e.g. 'tile_{band}.fits' (quoted), which is
-    filled in with each of the model's bands; bands on different grids are
+    filled in with each of the model's bands (a pattern selects the
+    multi-band model unless --model is given); bands on different grids are
     resampled onto the r band's (with WCS). Tiles of any size are searched in overlapping windows
     after sky subtraction; tiles whose WCS pixel scale differs from the
     model's are resampled and detections mapped back. Columns: id, tile, x, y
@@ -78,6 +90,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
     if scheduler and workers:
         raise click.UsageError("use either --scheduler (a running cluster) or --workers (a local one), not both")
     extensions = [item for group in ext for item in group] or None
+    model = model or _default_model(paths)
     finder_options = dict(model=model, conf=conf, device=device, views=int(views))
     try:
         for target in (output, regions):

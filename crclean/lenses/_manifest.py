@@ -5,8 +5,8 @@ from types import MappingProxyType
 
 from crclean.exceptions import ModelError
 
-__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "get_lens_model", "load_lens_network",
-           "load_vetter_network"]
+__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "DEFAULT_MULTIBAND_LENS_MODEL", "get_lens_model",
+           "load_lens_network", "load_vetter_network"]
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,21 @@ LENS_MODELS = MappingProxyType({
                     "knotty and early-type look-alike rings and power-law lenses; single band, 0.2 arcsec/pixel, "
                     "0.5-1.3 arcsec seeing",
     ),
+    "rtdetr-lens-v12": LensModelSpec(
+        name="rtdetr-lens-v12", arch="rtdetr", config={"in_channels": 3}, pixel_scale=0.2, window=128, overlap=48,
+        file="rtdetr-lens-v12.pt", sha256="25eeed6d52c4e60ffc34ee692ddd6d1bb911b08dbad39b33c9802323109ae7fb",
+        version="12", theta_e_slope=1.065, theta_e_offset=-0.858, score_slope=2.116, score_offset=-1.054,
+        description="rtdetr-lens-v9 spread over three bands and fine-tuned 8000 steps on coloured scenes "
+                    "(red lens galaxies, blue sources, coloured look-alikes); g, r, i (one file per band), "
+                    "0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
+        bands=("g", "r", "i"),
+    ),
 })
 
 DEFAULT_LENS_MODEL = "rtdetr-lens-v9"
+
+#: What ``crclean lenses`` uses for tiles given as one file per band (a ``{band}`` pattern).
+DEFAULT_MULTIBAND_LENS_MODEL = "rtdetr-lens-v12"
 
 
 def get_lens_model(name):

@@ -153,7 +153,7 @@ def test_a_single_band_model_refuses_a_band_pattern(tmp_path, monkeypatch):
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network", lambda spec, device: BlobDetector())
     monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
     _write_bands(tmp_path, colour_tile((100, 100), [], [], seed=7))
-    result = _run([tmp_path / "tile_{band}.fits", "-q"])
+    result = _run([tmp_path / "tile_{band}.fits", "--model", "rtdetr-lens-v9", "-q"])
     assert result.exit_code == 1
     assert "the lens model takes one image per tile, so {band} is not filled in" in result.output
 
@@ -178,3 +178,18 @@ def test_band_patterns_on_a_dask_cluster_give_the_local_catalogue(tmp_path, colo
     assert remote.exit_code == 0, remote.output
     assert (tmp_path / "remote.ecsv").read_text() == (tmp_path / "local.ecsv").read_text()
     assert list(Table.read(tmp_path / "local.ecsv")["tile"]) == [str(p) for p in patterns]
+
+
+def test_a_band_pattern_selects_the_multi_band_default(tmp_path, monkeypatch):
+    from crclean.lenses._manifest import DEFAULT_MULTIBAND_LENS_MODEL, get_lens_model as real_spec
+
+    chosen = []
+    monkeypatch.setattr("crclean.lenses._finder.get_lens_model", lambda name: chosen.append(name) or real_spec(name))
+    monkeypatch.setattr("crclean.lenses._finder.load_lens_network", lambda spec, device: BlueBlobDetector())
+    pattern = _write_bands(tmp_path, colour_tile((200, 220), BLUE, GREY, seed=10))
+    result = _run([pattern, "-o", tmp_path / "cat.ecsv", "-q"])
+    assert result.exit_code == 0, result.output
+    assert chosen == [DEFAULT_MULTIBAND_LENS_MODEL]
+    assert Table.read(tmp_path / "cat.ecsv").meta["model"] == DEFAULT_MULTIBAND_LENS_MODEL
+    mixed = _run([pattern, tmp_path / "tile_g.fits"])
+    assert mixed.exit_code == 2 and "some TILEs are {band} patterns and some single files" in mixed.output

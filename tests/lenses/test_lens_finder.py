@@ -85,9 +85,22 @@ def test_missing_weights_raise_a_model_error():
 
 
 def test_every_lens_model_ships_weights_matching_its_checksum():
-    from crclean.lenses._manifest import DEFAULT_LENS_MODEL, LENS_MODELS
+    from crclean.lenses._manifest import DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL, LENS_MODELS
     from crclean.weights import SHIPPED_WEIGHTS_DIR, sha256_of
 
     assert DEFAULT_LENS_MODEL in LENS_MODELS
     for spec in LENS_MODELS.values():
         assert sha256_of(SHIPPED_WEIGHTS_DIR / spec.file) == spec.sha256, spec.name
+    assert DEFAULT_MULTIBAND_LENS_MODEL in LENS_MODELS and LENS_MODELS[DEFAULT_MULTIBAND_LENS_MODEL].bands
+
+
+def test_every_lens_model_loads_and_takes_its_bands():
+    import torch
+
+    from crclean.lenses._manifest import LENS_MODELS, load_lens_network
+
+    for spec in LENS_MODELS.values():
+        network = load_lens_network(spec)  # strict: the weights fit the registered config
+        with torch.no_grad():
+            out = network(torch.zeros(1, spec.n_bands, spec.window, spec.window))
+        assert out["pred_boxes"].shape[-1] == 4, spec.name

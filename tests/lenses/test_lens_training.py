@@ -133,6 +133,13 @@ def test_shipped_lens_configs_load_and_chain():
     assert eleventh["model"] == {"fine_level": True} and eleventh["init_weights"] == "rtdetr-lens-v9"
     assert {**eleventh, "name": "", "model": {}, "init_weights": "", "new_lr_scale": 1.0} == {
         **tenth, "name": "", "init_weights": ""}
+    # v12 is v9's recipe in three bands from v9 on a coloured bank, its widened first layer learning faster.
+    twelfth = load_lens_config(_CONFIGS / "lenses-v12.toml")
+    assert twelfth["bands"] == ["g", "r", "i"] and twelfth["model"] == {"in_channels": 3}
+    assert twelfth["bank"] == {**ninth["bank"], "colour_parts": True} and twelfth["init_weights"] == "rtdetr-lens-v9"
+    assert {**twelfth, "name": "", "model": {}, "bands": [], "bank": {}, "init_weights": "", "seed": 0,
+            "new_lr_scale": 1.0} == {**ninth, "name": "", "bank": {}, "init_weights": "", "seed": 0}
+    assert twelfth["name"] in LENS_MODELS and LENS_MODELS[twelfth["name"]].bands == ("g", "r", "i")
 
 
 def test_train_command_reports_config_errors(tmp_path):
