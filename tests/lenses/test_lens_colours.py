@@ -177,7 +177,8 @@ def test_a_single_band_model_starts_a_multi_band_one(tmp_path):
     state = torch.load(result["weights"], weights_only=True)
     assert state["backbone.stem.0.0.weight"].shape[1] == 3
     assert "3 bands (g, r, i, each normalised on its own)" in result["card"].read_text()
-    assert "single band" in start["card"].read_text()
+    assert "single band" in start["card"].read_text() and "sees no colour" in start["card"].read_text()
+    assert "Needs a tile's g, r, i images on one grid" in result["card"].read_text()
 
 
 def test_the_widened_first_convolution_learns_at_the_new_rate():

@@ -64,6 +64,9 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
 """
     bands = config.get("bands") or []
     band_text = f"{len(bands)} bands ({', '.join(bands)}, each normalised on its own)" if bands else "single band"
+    use_text = (f"Needs a tile's {', '.join(bands)} images on one grid (or with WCS): `crclean lenses "
+                "'tile_{band}.fits'`." if bands else "It sees no colour, so it cannot use\n  colour to "
+                "select candidates.")
     card.write_text(f"""# {config['name']}
 
 RT-DETR strong-lens finder (Zhao et al. 2024, "DETRs Beat YOLOs on Real-time Object Detection"),
@@ -75,8 +78,7 @@ RT-DETR strong-lens finder (Zhao et al. 2024, "DETRs Beat YOLOs on Real-time Obj
 - Input: sky-subtracted pixels / sky sigma ({band_text}), asinh-stretched (`crclean.lenses._normalise`),
   windows of {config['window']} x {config['window']} pixels at {config['pixel_scale']} arcsec/pixel.
 - Intended for: ground-based wide surveys with {seeing[0]:g}-{seeing[1]:g} arcsec seeing (DES, LSST, KiDS, HSC after
-  resampling to {config['pixel_scale']} arcsec/pixel). Not for space-based data or for colour-selected
-  candidates.
+  resampling to {config['pixel_scale']} arcsec/pixel). Not for space-based data. {use_text}
 - Training data: lenstronomy {mass} + external shear lenses, Sersic lens light, {sources},
   theta_E 0.5-3 arcsec, arc S/N 15-300 over the arc footprint; hard negatives (ring galaxies, spirals,
   close pairs with tidal tails, edge-on disks{knots}), field galaxies, stars, Moffat PSF, Gaussian + Poisson noise.
