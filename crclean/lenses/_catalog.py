@@ -118,14 +118,20 @@ def write_regions(table, path, *, overwrite=False):
     return _atomic(path, lambda tmp: Path(tmp).write_text(text), overwrite=overwrite)
 
 
-def _asinh_stretch(cut):
-    """Pixels -> [0, 1]: asinh between the 20th and 99.7th percentiles; 0 where not finite."""
-    finite = cut[np.isfinite(cut)]
-    if not finite.size:
+def _asinh_stretch(cut, candidate):
+    """Pixels -> [0, 1]: asinh from the sky (20th percentile) to the candidate's brightest pixels.
+
+    The top of the stretch is the 99th percentile inside the candidate's box
+    (``candidate``, a boolean mask of ``cut``), so that a bright star beside a
+    faint lens saturates instead of fading the lens to black.
+    """
+    finite = np.isfinite(cut)
+    if not finite.any():
         return np.zeros_like(cut)
-    low, high = np.percentile(finite, 20), np.percentile(finite, 99.7)
+    inside = cut[finite & candidate] if (finite & candidate).any() else cut[finite]
+    low, high = np.percentile(cut[finite], 20), np.percentile(inside, 99)
     scaled = np.arcsinh(10 * np.clip((cut - low) / max(high - low, 1e-12), 0, 1)) / np.arcsinh(10)
-    return np.where(np.isfinite(scaled), scaled, 0.0)
+    return np.where(finite, scaled, 0.0)
 
 
 def cutout_thumbnail(image, row, *, size=96, min_side=48):
@@ -135,7 +141,8 @@ def cutout_thumbnail(image, row, *, size=96, min_side=48):
     bands from blue to red, gives a colour composite: the reddest band is
     red, the bluest blue and the mean of the bands green, each band
     stretched on its own (as in Lupton et al. 2004, where the colours are
-    what tells a blue arc from its red lens galaxy).
+    what tells a blue arc from its red lens galaxy). Each band's stretch runs
+    from the sky to the brightest pixels in the candidate's box.
 
     Parameters
     ----------
@@ -157,10 +164,14 @@ def cutout_thumbnail(image, row, *, size=96, min_side=48):
     side = int(max(min_side, 2 * max(row["xmax"] - row["xmin"], row["ymax"] - row["ymin"])))
     cx, cy = int(round(row["x"])), int(round(row["y"]))
     ny, nx = planes.shape[-2:]
-    rows_index = np.clip(np.arange(cy - side // 2, cy - side // 2 + side), 0, ny - 1)
-    cols_index = np.clip(np.arange(cx - side // 2, cx - side // 2 + side), 0, nx - 1)
+    rows = np.arange(cy - side // 2, cy - side // 2 + side)
+    cols = np.arange(cx - side // 2, cx - side // 2 + side)
+    candidate = (((rows >= row["ymin"]) & (rows <= row["ymax"]))[:, None]
+                 & ((cols >= row["xmin"]) & (cols <= row["xmax"]))[None, :])
+    rows_index, cols_index = np.clip(rows, 0, ny - 1), np.clip(cols, 0, nx - 1)
     pick = (np.arange(size) * side / size).astype(int)
-    stretched = [_asinh_stretch(plane[np.ix_(rows_index, cols_index)])[np.ix_(pick, pick)][::-1] for plane in planes]
+    stretched = [_asinh_stretch(plane[np.ix_(rows_index, cols_index)], candidate)[np.ix_(pick, pick)][::-1]
+                 for plane in planes]
     rgb = np.stack([stretched[-1], np.mean(stretched, axis=0), stretched[0]], axis=2)
     return (rgb * 255).astype(np.uint8)
 

@@ -193,3 +193,13 @@ def test_a_band_pattern_selects_the_multi_band_default(tmp_path, monkeypatch):
     assert Table.read(tmp_path / "cat.ecsv").meta["model"] == DEFAULT_MULTIBAND_LENS_MODEL
     mixed = _run([pattern, tmp_path / "tile_g.fits"])
     assert mixed.exit_code == 2 and "some TILEs are {band} patterns and some single files" in mixed.output
+
+
+def test_a_bright_star_beside_a_candidate_does_not_fade_it():
+    yy, xx = np.mgrid[0:120, 0:120]
+    image = np.random.default_rng(11).normal(0.0, 1.0, (120, 120))
+    image += 20.0 * np.exp(-((xx - 60) ** 2 + (yy - 60) ** 2) / 8.0)  # a faint candidate
+    image += 5e4 * np.exp(-((xx - 78) ** 2 + (yy - 76) ** 2) / 4.0)  # a saturated star in the cutout
+    row = {"x": 60.0, "y": 60.0, "xmin": 54.0, "xmax": 66.0, "ymin": 54.0, "ymax": 66.0}
+    thumb = cutout_thumbnail(image, row)
+    assert thumb[48, 48, 0] > 200 and np.median(thumb[..., 0]) < 120
