@@ -140,6 +140,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert {**twelfth, "name": "", "model": {}, "bands": [], "bank": {}, "init_weights": "", "seed": 0,
             "new_lr_scale": 1.0} == {**ninth, "name": "", "bank": {}, "init_weights": "", "seed": 0}
     assert twelfth["name"] in LENS_MODELS and LENS_MODELS[twelfth["name"]].bands == ("g", "r", "i")
+    # v13 continues v12 (shipped) with its recipe on the next bank seed.
+    thirteenth = load_lens_config(_CONFIGS / "lenses-v13.toml")
+    assert thirteenth["init_weights"] == "rtdetr-lens-v12" and thirteenth["seed"] == twelfth["seed"] + 1
+    assert {**thirteenth, "name": "", "init_weights": "", "seed": 0, "new_lr_scale": 4.0} == {
+        **twelfth, "name": "", "init_weights": "", "seed": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):
