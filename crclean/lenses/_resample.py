@@ -30,7 +30,9 @@ def pixel_scale_arcsec(wcs):
 
 
 def resample_to_scale(image, wcs, target_scale, *, where="image"):
-    """Resample ``image`` to ``target_scale`` arcsec per pixel, same centre and orientation.
+    """Resample ``image`` (``(ny, nx)``, or ``(bands, ny, nx)`` on one grid) to ``target_scale`` arcsec per pixel.
+
+    Same centre and orientation.
 
     The new grid's pixel edges are the old ones scaled by
     ``factor = target_scale / scale``: an edge at ``e`` in the new image is
@@ -55,8 +57,9 @@ def resample_to_scale(image, wcs, target_scale, *, where="image"):
     if not np.isfinite(scale) or scale <= 0:
         raise InputError(f"{where}: its WCS gives a pixel scale of {scale} arcsec; fix the CD/CDELT keywords")
     factor = target_scale / scale
-    ny, nx = image.shape
-    shape_out = (max(int(round(ny / factor)), 1), max(int(round(nx / factor)), 1))
+    ny, nx = image.shape[-2:]
+    # Leading axes (bands on one grid) are resampled together: reproject shares the mapping.
+    shape_out = (*image.shape[:-2], max(int(round(ny / factor)), 1), max(int(round(nx / factor)), 1))
     new_wcs = wcs.deepcopy()
     if new_wcs.wcs.has_cd():
         new_wcs.wcs.cd = new_wcs.wcs.cd * factor

@@ -203,3 +203,11 @@ def test_a_bright_star_beside_a_candidate_does_not_fade_it():
     row = {"x": 60.0, "y": 60.0, "xmin": 54.0, "xmax": 66.0, "ymin": 54.0, "ymax": 66.0}
     thumb = cutout_thumbnail(image, row)
     assert thumb[48, 48, 0] > 200 and np.median(thumb[..., 0]) < 120
+
+
+def test_bands_at_another_pixel_scale_are_resampled_together_and_mapped_back():
+    image = colour_tile((200, 220), BLUE, GREY, seed=12)
+    wcs = tan_wcs((200, 220), 0.25)
+    result = LensFinder(_colour_spec(), conf=0.9, network=BlueBlobDetector(), device="cpu").find(image, wcs=wcs)
+    assert result.resampled and result.image.shape == image.shape
+    assert len(result.catalog) == 1 and _nearest(result.catalog, *BLUE[0]) <= 1.5
