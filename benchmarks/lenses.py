@@ -87,7 +87,7 @@ def _finder_spec(args, model, network=None):
     if args.calibration:
         spec = replace(spec, score_slope=args.calibration[0], score_offset=args.calibration[1])
     channels = network.config.get("in_channels", 1) if network is not None else spec.n_bands
-    if network is not None and channels != spec.n_bands:
+    if channels != spec.n_bands:
         if len(args.bands) != channels:
             raise SystemExit(f"--checkpoint {args.checkpoint} takes {channels} bands; give as many with --bands")
         spec = replace(spec, config={**spec.config, "in_channels": channels}, bands=args.bands)
@@ -241,8 +241,7 @@ def main(argv=None):
         catalog = finder.find(_model_input(spec, tile["image"], args.bands), wcs=tile["wcs"],
                               tile=f"tile{index:03d}").catalog
         seconds += time.perf_counter() - tick
-        area += tile["image"][0].size * (tile["pixel_scale"] / 3600.0) ** 2 if args.bands else \
-            tile["image"].size * (tile["pixel_scale"] / 3600.0) ** 2
+        area += np.prod(tile["image"].shape[-2:]) * (tile["pixel_scale"] / 3600.0) ** 2
         boxes = np.stack([catalog["xmin"], catalog["ymin"], catalog["xmax"] + 1, catalog["ymax"] + 1], -1) \
             if len(catalog) else np.zeros((0, 4))
         score = np.asarray(catalog["score"], float)

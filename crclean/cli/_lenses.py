@@ -23,7 +23,9 @@ def _format_for_terminal(table):
 
 def _default_model(paths):
     """The single-band default for plain files, the multi-band one for ``{band}`` patterns."""
-    patterns = {"{band}" in str(path) for path in paths}
+    from crclean.lenses._bands import BAND_FIELD
+
+    patterns = {BAND_FIELD in str(path) for path in paths}
     if len(patterns) > 1:
         raise click.UsageError("some TILEs are {band} patterns and some single files, and a run uses one model; "
                                "search them in separate runs")

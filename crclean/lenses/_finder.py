@@ -262,7 +262,8 @@ class LensFinder:
             raise InputError(f"{tile or 'image'}: lens model {self.spec.name!r} takes {len(self.spec.bands)} bands "
                              f"({', '.join(self.spec.bands)}) as a (bands, ny, nx) array, got shape {image.shape}")
         if image.ndim != (3 if self.spec.bands else 2) or min(image.shape[-2:]) < 16:
-            raise InputError(f"{tile or 'image'}: need a 2-D image of at least 16x16 pixels, got shape {image.shape}")
+            kind = "band images" if self.spec.bands else "a 2-D image"
+            raise InputError(f"{tile or 'image'}: need {kind} of at least 16x16 pixels, got shape {image.shape}")
         if self.network is None or not hasattr(self, "_torch_device"):
             self.load()
         notes = []

@@ -92,6 +92,8 @@ def test_the_finder_refuses_the_wrong_number_of_bands():
         finder.find(np.zeros((100, 100)), tile="t")
     with pytest.raises(InputError, match="takes 3 bands"):
         finder.find(np.zeros((2, 100, 100)), tile="t")
+    with pytest.raises(InputError, match=r"t: need band images of at least 16x16 pixels, got shape \(3, 8, 100\)"):
+        finder.find(np.zeros((3, 8, 100)), tile="t")
     with pytest.raises(ValueError, match="multi-band; the lens vetter grades one band"):
         LensFinder(_colour_spec(), vetter=BlobDetector())
 
