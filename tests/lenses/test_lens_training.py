@@ -68,6 +68,20 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     assert not (tmp_path / "third").exists()
 
 
+def test_fine_tuning_with_mined_look_alikes(tmp_path):
+    from crclean.training.lenses import train_lenses
+
+    start = train_lenses(_config(1), out_dir=tmp_path / "first", progress=False)
+    messages = []
+    tuned = train_lenses(_config(2, init_weights=str(start["weights"]), hard_negative_share=0.5, mining_repeats=1),
+                         out_dir=tmp_path / "second", progress=False, log=messages.append)
+    assert any(message.startswith("mined 4 look-alikes with") for message in messages)
+    assert any(message.startswith("look-alike scores: ring mean") for message in messages)
+    assert (tmp_path / "second" / "mined_20261123_tiny_1.npy").is_file()
+    card = tuned["card"].read_text()
+    assert "Hard-negative mining" in card and "50% of the look-alike draws follow score ** 1" in card
+
+
 def test_bad_configs_are_refused(tmp_path):
     from crclean.training.lenses import load_lens_config
 
@@ -145,6 +159,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert thirteenth["init_weights"] == "rtdetr-lens-v12" and thirteenth["seed"] == twelfth["seed"] + 1
     assert {**thirteenth, "name": "", "init_weights": "", "seed": 0, "new_lr_scale": 4.0} == {
         **twelfth, "name": "", "init_weights": "", "seed": 0}
+    # v14 continues v13 on the next bank seed, with half of the look-alike draws mined by v13.
+    fourteenth = load_lens_config(_CONFIGS / "lenses-v14.toml")
+    assert fourteenth["init_weights"] == "rtdetr-lens-v13" and fourteenth["seed"] == thirteenth["seed"] + 1
+    assert (fourteenth["hard_negative_share"], fourteenth["hard_negative_power"]) == (0.5, 2.0)
+    assert {**fourteenth, "name": "", "init_weights": "", "seed": 0, "hard_negative_share": 0.0,
+            "hard_negative_power": 1.0} == {**thirteenth, "name": "", "init_weights": "", "seed": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):

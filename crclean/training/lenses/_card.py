@@ -46,6 +46,11 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
     if config.get("ellipticals"):
         scene += (f"\n- Lens galaxies without arcs: {config['ellipticals']:g} per window on average (Poisson), "
                   "200-60000 sky sigma, so that a bright early-type galaxy alone is not a lens.")
+    if config.get("hard_negative_share"):
+        scene += (f"\n- Hard-negative mining: `{config['init_weights']}` scored every look-alike in the bank, alone in "
+                  f"a window ({config['mining_repeats']} draws each); {config['hard_negative_share']:.0%} of the "
+                  f"look-alike draws follow score ** {config['hard_negative_power']:g}, the rest are uniform. "
+                  "Validation and calibration windows draw them uniformly.")
     seeing = config.get("scene", {}).get("seeing_range", (0.6, 1.1))
     smooth = config["bank"].get("smooth_source_fraction", 0.0)
     sources = (f"Sersic sources ({1 - smooth:.0%} with star-forming clumps, {smooth:.0%} smooth)" if smooth

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import fftconvolve
 
+from crclean.lenses._normalise import normalise_image
 from crclean.training.lenses._colours import band_depths, band_seeing, check_bands, flux_ratios
 from crclean.training.lenses._stamps import NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
 
@@ -205,7 +206,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
                   seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
                   negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
                   gain_range=(20.0, 20.0), n_ellipticals=0, field_flux_range=(20.0, 5000.0),
-                  saturation_fraction=0.0, bands=None):
+                  saturation_fraction=0.0, bands=None, negative_weights=None):
     """Paste objects into an image of ``shape`` and return it with its truth.
 
     Lenses are placed with their whole box inside the image (``lens_margin``
@@ -226,6 +227,10 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     the galaxy instead of the arcs. Field galaxies take fluxes (in sky sigma)
     from ``field_flux_range``. A ``saturation_fraction`` of scenes saturate
     at a random level, with bleed trails along columns.
+
+    ``negative_weights`` (one probability per bank negative, e.g. from
+    hard-negative mining, `crclean.training.lenses._mining`) draws the
+    look-alikes unevenly; without it they are drawn uniformly, as before.
 
     ``bands`` (e.g. ``("g", "r", "i")``) makes a multi-band scene, one image
     per band in its own sky-noise units (`crclean.training.lenses._colours`):
@@ -278,10 +283,22 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         objects.append({"kind": "lens", "x": x0 + half - 0.5, "y": y0 + half - 0.5,
                         "theta_e": float(bank.theta_e[index]), "arc_snr": arc_snr, "lens_to_arc": lens_to_arc})
     choices = np.arange(len(bank.negatives))
+    probabilities = None
+    if negative_weights is not None:
+        probabilities = np.asarray(negative_weights, np.float64)
+        if probabilities.shape != choices.shape or not probabilities.min() >= 0:
+            raise ValueError(f"negative_weights must hold {len(choices)} non-negative numbers")
     if negative_kinds is not None:
-        choices = choices[np.isin(bank.negative_kinds, list(negative_kinds))]
+        keep = np.isin(bank.negative_kinds, list(negative_kinds))
+        choices = choices[keep]
+        probabilities = None if probabilities is None else probabilities[keep]
+    if probabilities is not None:
+        if not probabilities.sum() > 0:
+            raise ValueError("negative_weights are all zero for the negatives this scene may draw")
+        probabilities = probabilities / probabilities.sum()
     for _ in range(n_negatives):
-        index = int(rng.choice(choices))
+        # Without weights the stream is drawn as before, so older configs keep their windows.
+        index = int(rng.choice(choices) if probabilities is None else rng.choice(choices, p=probabilities))
         if colouring is None:
             (stamp,) = _orient(rng, bank.negatives[index])
         else:
@@ -357,3 +374,22 @@ def _observe(rng, canvas, pixel_scale, fwhm, *, sigma, sky_level, psf_beta_range
     if saturation_fraction and rng.random() < saturation_fraction:
         image = _saturate(image, sky_level + sigma * _log_uniform(rng, 2000.0, 30000.0))
     return image, fwhm
+
+
+def network_input(rng, scene):
+    """A scene as the network sees it at run time: background removed imperfectly, then normalised.
+
+    Each band gets its own leftover pedestal and gradient and its own sky-noise
+    estimate, as each band's background is removed on its own at run time.
+    Returns ``(H, W)`` for one band, ``(bands, H, W)`` for several.
+    """
+    planes = [scene.image] if scene.image.ndim == 2 else list(scene.image)
+    ny, nx = planes[0].shape
+    yy, xx = np.mgrid[0:ny, 0:nx] / np.array([ny, nx])[:, None, None] - 0.5
+    normalised = []
+    for plane in planes:
+        # What the runtime's background removal leaves: a small pedestal and gradient.
+        residual = rng.normal(0, 0.1) + rng.normal(0, 0.1) * xx + rng.normal(0, 0.1) * yy
+        sigma_estimate = scene.sigma * rng.uniform(0.85, 1.15)
+        normalised.append(normalise_image(plane + residual * scene.sigma, sigma_estimate))
+    return normalised[0] if scene.image.ndim == 2 else np.stack(normalised)

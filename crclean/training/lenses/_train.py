@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from crclean.engine._masker import resolve_device
-from crclean.lenses._normalise import normalise_image
 from crclean.training._common import config_for_task
 from crclean.training.lenses._calibrate import calibrate_lens_model, detect_windows, window_batch
 from crclean.training.lenses._colours import check_bands
 from crclean.training.lenses._metrics import average_precision, match_detections
-from crclean.training.lenses._scene import build_bank, compose_scene
+from crclean.training.lenses._mining import mined_run_weights
+from crclean.training.lenses._scene import build_bank, compose_scene, network_input
 from crclean.training.lenses._warm_start import fit_initial_weights, initial_weights, parameter_groups
 
 __all__ = ["DEFAULT_TRAIN_CONFIG", "load_lens_config", "train_lenses", "sample_window", "calibration_set"]
@@ -42,6 +42,7 @@ DEFAULT_TRAIN_CONFIG = {
     "time_limit_s": 0, "model": {}, "threads": 1, "init_weights": "", "scene": {}, "ellipticals": 0.0,
     "negatives": 1.0,
     "calibration_windows": 1200, "device": "cpu", "new_lr_scale": 1.0, "bands": [],
+    "hard_negative_share": 0.0, "hard_negative_power": 1.0, "mining_repeats": 2,
 }
 
 # Keyword arguments of compose_scene that a config's [scene] table may widen.
@@ -99,6 +100,7 @@ def load_lens_config(config):
         raise ValueError(f"new_lr_scale must be a positive number, got {scale!r}")
     if merged["bands"]:
         _check_band_options(merged)
+    _check_mining_options(merged)
     resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
     _check_bank_options(merged["bank"])
     return merged
@@ -114,6 +116,19 @@ def _check_band_options(config):
         raise ValueError("input_stretches work on one band; leave them out of a multi-band config")
     if channels != len(bands):
         raise ValueError(f"[model] in_channels must be {len(bands)}, one per band of {list(bands)}, got {channels}")
+
+
+def _check_mining_options(config):
+    """Hard-negative mining needs a share within 0-1, a positive power and repeat count, and a starting model."""
+    share, power, repeats = config["hard_negative_share"], config["hard_negative_power"], config["mining_repeats"]
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ValueError(f"hard_negative_share must be a number within 0-1, got {share!r}")
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not power > 0:
+        raise ValueError(f"hard_negative_power must be a positive number, got {power!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"mining_repeats must be a positive int, got {repeats!r}")
+    if share and not config["init_weights"]:
+        raise ValueError("hard_negative_share needs init_weights: the look-alikes are mined with the starting model")
 
 
 def _check_bank_options(bank):
@@ -152,15 +167,7 @@ def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_the
                           bands=tuple(bands) if bands else None,
                           **{key: tuple(value) if isinstance(value, list) else value
                              for key, value in scene_options.items()})
-    planes = [scene.image] if scene.image.ndim == 2 else list(scene.image)
-    yy, xx = np.mgrid[0:window, 0:window] / window - 0.5
-    normalised = []
-    for plane in planes:
-        # What the runtime's background removal leaves: a small pedestal and gradient.
-        residual = rng.normal(0, 0.1) + rng.normal(0, 0.1) * xx + rng.normal(0, 0.1) * yy
-        sigma_estimate = scene.sigma * rng.uniform(0.85, 1.15)
-        normalised.append(normalise_image(plane + residual * scene.sigma, sigma_estimate))
-    image = normalised[0] if scene.image.ndim == 2 else np.stack(normalised)
+    image = network_input(rng, scene)
     return (image, scene.boxes, scene.theta_e) if with_theta_e else (image, scene.boxes)
 
 
@@ -169,14 +176,15 @@ def _window_options(config):
             **config["scene"]}
 
 
-def _batch(seed, step, bank, config):
+def _batch(seed, step, bank, config, negative_weights=None):
     import torch
 
     rng = np.random.default_rng([seed, step])
     window = config["window"]
+    mined = {} if negative_weights is None else {"negative_weights": negative_weights}
     images, targets = [], []
     for _ in range(config["batch_size"]):
-        image, boxes = sample_window(rng, bank, window, **_window_options(config))
+        image, boxes = sample_window(rng, bank, window, **_window_options(config), **mined)
         images.append(image)
         xyxy = torch.as_tensor(boxes, dtype=torch.float32) / window
         cxcywh = torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
@@ -306,12 +314,14 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
                                   weight_decay=config["weight_decay"])
     criterion = SetCriterion(num_classes=model.config["num_classes"])
     state = {"step": 0, "history": [], "best_ap50": -1.0}
+    bank = _bank(config, config["seed"], folder, log)
+    # Mined before a checkpoint is restored: the scores are the starting model's, on a resumed run too.
+    negative_weights = mined_run_weights(model, bank, config, folder, log, progress=progress)
     last = folder / "checkpoint.pt"
     if resume and last.is_file():
         checkpoint = restore_checkpoint(last, {"model": model, "ema": ema, "optimiser": optimiser})
         state = json.loads(checkpoint["state"])
         log(f"resumed from {last} at step {state['step']}")
-    bank = _bank(config, config["seed"], folder, log)
     val_bank = _bank(config, config["seed"] + config["val_bank_seed_offset"], folder, log, shrink=4)
     val_windows = _validation_set(config, val_bank)
 
@@ -330,7 +340,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
             for group in optimiser.param_groups:
                 group["lr"] = config["lr"] * group["lr_scale"] * _lr_factor(step, config)
             model.train()
-            images, targets = _batch(config["seed"], step, bank, config)
+            images, targets = _batch(config["seed"], step, bank, config, negative_weights)
             images = images.to(device)
             targets = [{key: value.to(device) for key, value in target.items()} for target in targets]
             loss, parts = criterion(model(images, targets), targets)
