@@ -165,6 +165,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert (fourteenth["hard_negative_share"], fourteenth["hard_negative_power"]) == (0.5, 2.0)
     assert {**fourteenth, "name": "", "init_weights": "", "seed": 0, "hard_negative_share": 0.0,
             "hard_negative_power": 1.0} == {**thirteenth, "name": "", "init_weights": "", "seed": 0}
+    # v15 is v14's recipe again from v14 (shipped), so its look-alikes are mined by v14.
+    fifteenth = load_lens_config(_CONFIGS / "lenses-v15.toml")
+    assert fifteenth["init_weights"] == "rtdetr-lens-v14" and fifteenth["seed"] == fourteenth["seed"] + 1
+    assert {**fifteenth, "name": "", "init_weights": "", "seed": 0} == {
+        **fourteenth, "name": "", "init_weights": "", "seed": 0}
+    assert fifteenth["name"] in LENS_MODELS and fourteenth["name"] in LENS_MODELS
 
 
 def test_train_command_reports_config_errors(tmp_path):
