@@ -171,6 +171,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert {**fifteenth, "name": "", "init_weights": "", "seed": 0} == {
         **fourteenth, "name": "", "init_weights": "", "seed": 0}
     assert fifteenth["name"] in LENS_MODELS and fourteenth["name"] in LENS_MODELS
+    # v16 (a candidate) is the same recipe again from v15.
+    sixteenth = load_lens_config(_CONFIGS / "lenses-v16.toml")
+    assert sixteenth["init_weights"] == "rtdetr-lens-v15" and sixteenth["seed"] == fifteenth["seed"] + 1
+    assert {**sixteenth, "name": "", "init_weights": "", "seed": 0} == {
+        **fifteenth, "name": "", "init_weights": "", "seed": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):
