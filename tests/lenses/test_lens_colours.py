@@ -199,3 +199,51 @@ def test_the_widened_first_convolution_learns_at_the_new_rate():
     # The same shapes: nothing is fresh, one group.
     _, unchanged = fit_initial_weights(single.state_dict(), build_rtdetr(tiny), print)
     assert unchanged == set()
+
+
+def test_wide_lookalike_colours_reach_the_lens_galaxies_red_sequence():
+    rng = np.random.default_rng(8)
+    bands = ("g", "r", "i")
+    g_over_r = {name: np.array([flux_ratios(rng, name, bands)[0] for _ in range(3000)])
+                for name in ("old", "old_wide", "young", "young_wide", "early_type", "lensed_source")}
+    # Redder means less g light per r light. The usual old light stops short of the reddest lens galaxies,
+    # the wide one reaches them; the wide young light reaches the bluest sources.
+    assert g_over_r["old"].min() > np.percentile(g_over_r["early_type"], 25)
+    assert g_over_r["old_wide"].min() < g_over_r["early_type"].min() * 1.05
+    assert g_over_r["young"].max() < g_over_r["lensed_source"].max() / 1.05
+    assert g_over_r["young_wide"].max() > g_over_r["lensed_source"].max() / 1.05
+
+
+def test_wide_lookalike_colours_change_only_the_lookalike_colours(banks):
+    _, parted = banks
+    options = {"n_lenses": 1, "n_negatives": 4, "n_field": 2, "n_stars": 1, "n_ellipticals": 1,
+               "bands": ("g", "r", "i"), "seeing_range": (0.8, 0.8)}
+    plain = compose_scene(np.random.default_rng(9), parted, (256, 256), **options)
+    wide = compose_scene(np.random.default_rng(9), parted, (256, 256), wide_lookalike_colours=True, **options)
+    # Same draws in number, so the same objects in the same places and the same lens box; only the
+    # look-alikes' pixels differ.
+    assert plain.objects == wide.objects and np.array_equal(plain.boxes, wide.boxes)
+    yy, xx = np.mgrid[0:256, 0:256]
+    near = np.zeros((256, 256), bool)
+    for thing in plain.objects:
+        if thing["kind"] in ("ring", "spiral", "pair", "edge_on"):
+            near |= (np.abs(xx - thing["x"]) < 40) & (np.abs(yy - thing["y"]) < 40)
+    assert near.any() and not near.all()
+    differs = (plain.image != wide.image).any(axis=0)
+    assert differs.any() and not differs[~near].any()
+    # Without look-alikes the option changes nothing.
+    empty = {**options, "n_negatives": 0}
+    assert np.array_equal(compose_scene(np.random.default_rng(9), parted, (96, 128), **empty).image,
+                          compose_scene(np.random.default_rng(9), parted, (96, 128), wide_lookalike_colours=True,
+                                        **empty).image)
+
+
+def test_wide_lookalike_colours_config_checks():
+    from crclean.training.lenses._train import load_lens_config
+
+    multi = {"bands": ["g", "r", "i"], "bank": {"colour_parts": True}, "model": {"in_channels": 3}}
+    assert load_lens_config({**multi, "scene": {"wide_lookalike_colours": True}})["scene"]["wide_lookalike_colours"]
+    with pytest.raises(ValueError, match="must be true or false"):
+        load_lens_config({**multi, "scene": {"wide_lookalike_colours": "yes"}})
+    with pytest.raises(ValueError, match="needs bands"):
+        load_lens_config({"scene": {"wide_lookalike_colours": True}})

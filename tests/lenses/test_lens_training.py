@@ -176,6 +176,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert sixteenth["init_weights"] == "rtdetr-lens-v15" and sixteenth["seed"] == fifteenth["seed"] + 1
     assert {**sixteenth, "name": "", "init_weights": "", "seed": 0} == {
         **fifteenth, "name": "", "init_weights": "", "seed": 0}
+    # v17 is v16's round from the same start (v15), its look-alikes in wider colours.
+    seventeenth = load_lens_config(_CONFIGS / "lenses-v17.toml")
+    assert seventeenth["init_weights"] == "rtdetr-lens-v15" and seventeenth["seed"] == sixteenth["seed"] + 1
+    assert seventeenth["scene"] == {**sixteenth["scene"], "wide_lookalike_colours": True}
+    assert {**seventeenth, "name": "", "init_weights": "", "seed": 0, "scene": {}} == {
+        **sixteenth, "name": "", "init_weights": "", "seed": 0, "scene": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):

@@ -8,6 +8,9 @@ colourless either: the rings, arms and tails of nearby disk galaxies are
 lit by young stars and blue, their nuclei and bulges redder. The ranges
 below are broad on purpose, and some lensed sources are drawn red and some
 rings very blue, so that colour helps a finder without answering for it.
+The ``_wide`` look-alike populations stretch that further (see
+``wide_lookalike_colours`` in `compose_scene`): nuclei as red as lens
+galaxies, rings as blue as lensed sources.
 
 Colours are AB magnitudes relative to the r band: ``(g - r, r - i, i - z)``.
 Ranges follow the red sequence and blue cloud of galaxies out to z ~ 1
@@ -66,6 +69,17 @@ def _old(rng):
     return _uniform(rng, 0.6, 1.4), _uniform(rng, 0.25, 0.6), _uniform(rng, 0.1, 0.4)
 
 
+def _young_wide(rng):
+    # As `_young`, reaching the bluest lensed sources: a star-forming ring can be as blue as an arc.
+    return _uniform(rng, -0.15, 0.8), _uniform(rng, -0.1, 0.4), _uniform(rng, -0.1, 0.3)
+
+
+def _old_wide(rng):
+    # As `_old`, reaching the red sequence of the lens galaxies (z ~ 0.3-0.8): look-alikes at those
+    # redshifts have bulges and nuclei as red as a lens galaxy, so a red centre must not mean "lens".
+    return _uniform(rng, 0.6, 1.8), _uniform(rng, 0.25, 0.75), _uniform(rng, 0.1, 0.45)
+
+
 def _field(rng):
     # Field galaxies span both the blue cloud and the red sequence; r - i follows g - r loosely.
     g_r = _uniform(rng, -0.1, 1.8)
@@ -82,7 +96,7 @@ def _star(rng):
 
 #: Populations an object's light is drawn from, and their colour draws.
 POPULATIONS = {"early_type": _early_type, "lensed_source": _lensed_source, "young": _young, "old": _old,
-               "field": _field, "star": _star}
+               "young_wide": _young_wide, "old_wide": _old_wide, "field": _field, "star": _star}
 
 
 def reference_band(bands):

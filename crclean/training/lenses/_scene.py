@@ -206,7 +206,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
                   seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
                   negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
                   gain_range=(20.0, 20.0), n_ellipticals=0, field_flux_range=(20.0, 5000.0),
-                  saturation_fraction=0.0, bands=None, negative_weights=None):
+                  saturation_fraction=0.0, bands=None, negative_weights=None, wide_lookalike_colours=False):
     """Paste objects into an image of ``shape`` and return it with its truth.
 
     Lenses are placed with their whole box inside the image (``lens_margin``
@@ -231,6 +231,14 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     ``negative_weights`` (one probability per bank negative, e.g. from
     hard-negative mining, `crclean.training.lenses._mining`) draws the
     look-alikes unevenly; without it they are drawn uniformly, as before.
+
+    ``wide_lookalike_colours`` colours the look-alikes' old light up to the
+    lens galaxies' red sequence and their young light as blue as lensed
+    sources (the ``_wide`` populations of `crclean.training.lenses._colours`).
+    Ring galaxies and spirals at a lens galaxy's redshift have bulges as red
+    as it, so without this a red centre is a cue for "lens" that the sky
+    does not give. The draws are the same in number, so only the colours
+    change.
 
     ``bands`` (e.g. ``("g", "r", "i")``) makes a multi-band scene, one image
     per band in its own sky-noise units (`crclean.training.lenses._colours`):
@@ -296,6 +304,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         if not probabilities.sum() > 0:
             raise ValueError("negative_weights are all zero for the negatives this scene may draw")
         probabilities = probabilities / probabilities.sum()
+    young_population, old_population = ("young_wide", "old_wide") if wide_lookalike_colours else ("young", "old")
     for _ in range(n_negatives):
         # Without weights the stream is drawn as before, so older configs keep their windows.
         index = int(rng.choice(choices) if probabilities is None else rng.choice(choices, p=probabilities))
@@ -308,7 +317,8 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         if colouring is None:
             _paste(canvas, stamp * flux, x0, y0)
         else:
-            colouring.paste(canvas, [(young * flux, "young"), ((stamp - young) * flux, "old")], x0, y0)
+            colouring.paste(canvas, [(young * flux, young_population), ((stamp - young) * flux, old_population)],
+                            x0, y0)
         objects.append({"kind": str(bank.negative_kinds[index]), "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_ellipticals):
         (stamp,) = _orient(rng, bank.lens[int(rng.integers(len(bank.lens)))])

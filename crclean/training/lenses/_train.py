@@ -47,7 +47,7 @@ DEFAULT_TRAIN_CONFIG = {
 
 # Keyword arguments of compose_scene that a config's [scene] table may widen.
 SCENE_OPTIONS = ("seeing_range", "arc_snr_range", "lens_to_arc_range", "psf_beta_range", "gaussian_psf_fraction",
-                 "gain_range", "field_flux_range", "saturation_fraction")
+                 "gain_range", "field_flux_range", "saturation_fraction", "wide_lookalike_colours")
 
 
 def merge_config(config, defaults, *, task, positive):
@@ -100,6 +100,7 @@ def load_lens_config(config):
         raise ValueError(f"new_lr_scale must be a positive number, got {scale!r}")
     if merged["bands"]:
         _check_band_options(merged)
+    _check_colour_options(merged)
     _check_mining_options(merged)
     resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
     _check_bank_options(merged["bank"])
@@ -116,6 +117,15 @@ def _check_band_options(config):
         raise ValueError("input_stretches work on one band; leave them out of a multi-band config")
     if channels != len(bands):
         raise ValueError(f"[model] in_channels must be {len(bands)}, one per band of {list(bands)}, got {channels}")
+
+
+def _check_colour_options(config):
+    """``wide_lookalike_colours`` is true or false, and only colours something in a multi-band config."""
+    wide = config["scene"].get("wide_lookalike_colours", False)
+    if not isinstance(wide, bool):
+        raise ValueError(f"[scene] wide_lookalike_colours must be true or false, got {wide!r}")
+    if wide and not config["bands"]:
+        raise ValueError("[scene] wide_lookalike_colours colours look-alikes, so it needs bands (a multi-band config)")
 
 
 def _check_mining_options(config):
