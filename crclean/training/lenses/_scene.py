@@ -232,13 +232,9 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     hard-negative mining, `crclean.training.lenses._mining`) draws the
     look-alikes unevenly; without it they are drawn uniformly, as before.
 
-    ``wide_lookalike_colours`` colours the look-alikes' old light up to the
-    lens galaxies' red sequence and their young light as blue as lensed
-    sources (the ``_wide`` populations of `crclean.training.lenses._colours`).
-    Ring galaxies and spirals at a lens galaxy's redshift have bulges as red
-    as it, so without this a red centre is a cue for "lens" that the sky
-    does not give. The draws are the same in number, so only the colours
-    change.
+    ``wide_lookalike_colours`` draws the look-alikes' light from the ``_wide``
+    populations of `crclean.training.lenses._colours` (bulges as red as lens
+    galaxies, rings as blue as lensed sources); only the colours change.
 
     ``bands`` (e.g. ``("g", "r", "i")``) makes a multi-band scene, one image
     per band in its own sky-noise units (`crclean.training.lenses._colours`):
