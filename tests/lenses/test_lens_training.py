@@ -182,6 +182,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert seventeenth["scene"] == {**sixteenth["scene"], "wide_lookalike_colours": True}
     assert {**seventeenth, "name": "", "init_weights": "", "seed": 0, "scene": {}} == {
         **sixteenth, "name": "", "init_weights": "", "seed": 0, "scene": {}}
+    # v18 is v17's recipe from v17 (shipped), with a fine level and 6000 steps.
+    eighteenth = load_lens_config(_CONFIGS / "lenses-v18.toml")
+    assert eighteenth["init_weights"] == "rtdetr-lens-v17" and eighteenth["seed"] == seventeenth["seed"] + 1
+    assert eighteenth["model"] == {**seventeenth["model"], "fine_level": True}
+    assert {**eighteenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "steps": 0, "new_lr_scale": 1.0} == {
+        **seventeenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "steps": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):
