@@ -532,7 +532,9 @@ def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263, negative_we
         boxes ``x0, y0, x1, y1``, pixel ``i`` spanning ``[i, i+1)``),
         ``lenses`` (dicts with ``x``, ``y``, ``theta_e``, ``arc_snr``),
         ``objects`` (dicts with ``kind``, ``x``, ``y`` for every non-lens
-        object) and ``pixel_scale``. With ``bands`` also ``bands`` (the tuple
+        object; ring galaxies also ``ring_radius`` in arcsec and
+        ``nucleus_share``, the nucleus's share of the light, 0 without one)
+        and ``pixel_scale``. With ``bands`` also ``bands`` (the tuple
         of names), ``seeing`` (band -> PSF FWHM, arcsec), and in each lens
         ``arc_snr_bands`` (band -> arc S/N, defined as ``arc_snr``).
 
@@ -582,7 +584,7 @@ def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263, negative_we
         profile, extent = builder(rng, clumps=ring_clumps) if kind == "ring" else builder(rng)
         x, y = _position(rng, nx, ny, avoid)
         placed.append((kind, profile, extent, x, y, _log_uniform(rng, *flux_range) * unit_flux))
-        objects.append({"kind": kind, "x": x, "y": y})
+        objects.append({"kind": kind, "x": x, "y": y, **getattr(profile, "truth", {})})
     stars = []
     for _ in range(rng.poisson(20)):
         x, y = _position(rng, nx, ny, avoid)

@@ -208,6 +208,25 @@ def test_galaxy_parts_add_up_to_the_single_band_profile(builder):
         assert set(parts) <= set(GALAXY_COLOURS[name](np.random.default_rng(seed)))
 
 
+
+def test_ring_galaxies_report_their_radius_and_nucleus():
+    # benchmarks/lens_rings.py sorts flagged rings by these; the light must agree with them.
+    rings_only = tuple(float(kind == "ring") for kind in NEGATIVE_BUILDERS)
+    rings = [o for o in tile(3, has_lens=False, negative_weights=rings_only)["objects"] if o["kind"] == "ring"]
+    assert len(rings) >= 3
+    for ring in rings:
+        assert 1.0 <= ring["ring_radius"] <= 4.0 and 0.0 <= ring["nucleus_share"] < 0.5
+    for seed in range(6):
+        profile, _ = NEGATIVE_BUILDERS["ring"](np.random.default_rng(seed))
+        _, _, dx, dy = _grid(0.0, 0.0, 80, 0.1)
+        parts, _ = profile.parts(dx, dy)
+        share = parts.get("nucleus", np.zeros_like(dx)).sum() / sum(parts.values()).sum()
+        np.testing.assert_allclose(share, profile.truth["nucleus_share"], atol=0.02)
+        # The ring's light peaks at the reported radius (along the major axis, where q does not shrink it).
+        ring_light = parts["ring"]
+        r = np.hypot(dx, dy)[ring_light > 0.9 * ring_light.max()]
+        assert 0.9 * profile.truth["ring_radius"] <= r.max() <= 1.15 * profile.truth["ring_radius"]
+
 def test_dust_lane_reddens_an_edge_on_disk():
     for seed in range(20):  # half the edge-on disks have a dust lane
         profile, extent = _edge_on(np.random.default_rng(seed))
