@@ -31,18 +31,12 @@ import numpy as np
 
 from _docs import write_section
 from _independent_galaxies import NEGATIVE_KINDS
-from lenses import (_finder_spec, _model_input, _nearest_kind, _network, add_checkpoint_options,
+from lenses import (_finder_spec, _model_input, _nearest, _network, add_checkpoint_options,
                     check_checkpoint_options)
 
 THRESHOLDS = (0.5, 0.7, 0.9)
 RINGS_ONLY = tuple(float(kind == "ring") for kind in NEGATIVE_KINDS)
 RADIUS_BINS = ((1.0, 2.0), (2.0, 3.0), (3.0, 4.0))  # arcsec; the simulator draws 1-4
-
-
-def _nearest(objects, cx, cy, radius):
-    """The nearest non-star object within ``radius`` pixels, or None."""
-    near = [o for o in objects if o["kind"] != "star" and np.hypot(o["x"] - cx, o["y"] - cy) < radius]
-    return min(near, key=lambda o: np.hypot(o["x"] - cx, o["y"] - cy)) if near else None
 
 
 def ring_detections(finder, spec, *, tiles, seed, ring_clumps, bands=()):
@@ -68,10 +62,11 @@ def ring_detections(finder, spec, *, tiles, seed, ring_clumps, bands=()):
         best = np.zeros(len(tile_rings))
         radius = 3.0 / tile["pixel_scale"]
         for row in catalog:
-            if _nearest_kind(tile["objects"], row["x"], row["y"], radius) == "ring":
+            nearest = _nearest(tile["objects"], row["x"], row["y"], radius)
+            if nearest is not None and nearest["kind"] == "ring":
                 for threshold in THRESHOLDS:
                     flagged[threshold] += int(row["score"] >= threshold)
-                ring = tile_rings.index(_nearest(tile["objects"], row["x"], row["y"], radius))
+                ring = tile_rings.index(nearest)
                 best[ring] = max(best[ring], row["score"])
         rings += [(o["ring_radius"], o["nucleus_share"], score) for o, score in zip(tile_rings, best)]
         print(f"  clumps={ring_clumps} tile {index:3d}: rings so far {n_rings}, flagged at 0.9 "

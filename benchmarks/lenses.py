@@ -173,9 +173,15 @@ def _detectable(lens):
     return lens["arc_snr"] >= DETECTABLE["arc_snr"] and lens["theta_e"] >= DETECTABLE["theta_e"]
 
 
-def _nearest_kind(objects, cx, cy, radius):
+def _nearest(objects, cx, cy, radius):
+    """The nearest non-star object within ``radius`` pixels of ``(cx, cy)``, or None."""
     near = [o for o in objects if o["kind"] != "star" and np.hypot(o["x"] - cx, o["y"] - cy) < radius]
-    return min(near, key=lambda o: np.hypot(o["x"] - cx, o["y"] - cy))["kind"] if near else "sky/star"
+    return min(near, key=lambda o: np.hypot(o["x"] - cx, o["y"] - cy)) if near else None
+
+
+def _nearest_kind(objects, cx, cy, radius):
+    nearest = _nearest(objects, cx, cy, radius)
+    return nearest["kind"] if nearest else "sky/star"
 
 
 def _binned(values, found, edges, label):
