@@ -4,12 +4,12 @@ Draws windows as validation does (scenes as in training, look-alikes drawn
 uniformly) from a training config's stamp bank (the stamps a model trained on
 that config has seen) and from the config's held-out validation bank, the
 same number from each and with the same scene stream, and prints each model's
-AP@50 on both. A model that has learnt its
-training stamps rather than lenses scores higher on them than on held-out
-stamps (overfitting: more or more varied data would help). If the two agree,
-and a model that never saw the training bank scores as well on it, more
-rounds on the same kind of data will not help: what is left is the model's
-capacity, or information the windows do not hold (faint and small lenses).
+AP@50 on both. A model that has learnt its training stamps rather than lenses
+scores higher on them than on held-out stamps (overfitting: more or more
+varied data would help). If the two agree, and a model that never saw the
+training bank scores as well on it, more rounds on the same kind of data will
+not help: what is left is the model's capacity, or information the windows do
+not hold (faint and small lenses).
 
 AP@50 ranks the raw scores, so no score calibration is needed and any
 checkpoint can be given.

@@ -208,7 +208,6 @@ def test_galaxy_parts_add_up_to_the_single_band_profile(builder):
         assert set(parts) <= set(GALAXY_COLOURS[name](np.random.default_rng(seed)))
 
 
-
 def test_ring_galaxies_report_their_radius_and_nucleus():
     # benchmarks/lens_rings.py sorts flagged rings by these; the light must agree with them.
     rings_only = tuple(float(kind == "ring") for kind in NEGATIVE_BUILDERS)
@@ -226,6 +225,7 @@ def test_ring_galaxies_report_their_radius_and_nucleus():
         ring_light = parts["ring"]
         r = np.hypot(dx, dy)[ring_light > 0.9 * ring_light.max()]
         assert 0.9 * profile.truth["ring_radius"] <= r.max() <= 1.15 * profile.truth["ring_radius"]
+
 
 def test_dust_lane_reddens_an_edge_on_disk():
     for seed in range(20):  # half the edge-on disks have a dust lane
