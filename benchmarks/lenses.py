@@ -60,16 +60,13 @@ def _network(checkpoint):
     import torch
 
     from crclean.models import build_network
+    from crclean.models.rtdetr import structure_from_state
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if "ema" in state:
         state = state["ema"]
-    # A checkpoint with a fine (stride-4) level has its tensors, a multi-band one a wider first layer.
-    config = {"fine_level": True} if any(key.startswith("encoder.fine_") for key in state) else {}
-    channels = state["backbone.stem.0.0.weight"].shape[1]
-    if channels > 1:
-        config["in_channels"] = int(channels)
-    network = build_network("rtdetr", config)
+    # Bands, a fine (stride-4) level and added residual blocks show in the checkpoint's tensors.
+    network = build_network("rtdetr", structure_from_state(state))
     network.load_state_dict(state)
     return network.eval()
 

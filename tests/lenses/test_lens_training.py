@@ -188,6 +188,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert eighteenth["model"] == {**seventeenth["model"], "fine_level": True}
     assert {**eighteenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "steps": 0, "new_lr_scale": 1.0} == {
         **seventeenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "steps": 0}
+    # v19 is v17's recipe from v17, its backbone deepened by identity-start residual blocks.
+    nineteenth = load_lens_config(_CONFIGS / "lenses-v19.toml")
+    assert nineteenth["init_weights"] == "rtdetr-lens-v17" and nineteenth["seed"] == eighteenth["seed"] + 1
+    assert nineteenth["model"] == {**seventeenth["model"], "residual_blocks": [1, 2, 2, 1]}
+    assert {**nineteenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "new_lr_scale": 1.0} == {
+        **seventeenth, "name": "", "init_weights": "", "seed": 0, "model": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):
@@ -264,7 +270,7 @@ def test_a_fine_level_is_added_to_a_model_trained_without_one(tmp_path, monkeypa
     torch.manual_seed(1)
     coarse_model = build_rtdetr(_TINY_MODEL).eval()
     fine_model = build_rtdetr({**_TINY_MODEL, "fine_level": True}).eval()
-    state, fresh = _warm_start._add_fine_level(coarse_model.state_dict(), fine_model, print)
+    state, fresh = _warm_start._add_new_tensors(coarse_model.state_dict(), fine_model, print)
     fine_model.load_state_dict(state)
     assert fresh and all(key.startswith(("encoder.fine_", "decoder.input_proj.3.")) for key in fresh)
     # The new level's attention rows copy the stride-8 level's, its logits lowered.
@@ -276,10 +282,10 @@ def test_a_fine_level_is_added_to_a_model_trained_without_one(tmp_path, monkeypa
         assert not torch.equal(fine_model(images)["pred_logits"], coarse_model(images)["pred_logits"])
         # With the new level's attention shut, the fitted model computes what the starting one did.
         monkeypatch.setattr(_warm_start, "_NEW_LEVEL_LOGIT_OFFSET", -1e4)
-        fine_model.load_state_dict(_warm_start._add_fine_level(coarse_model.state_dict(), fine_model, print)[0])
+        fine_model.load_state_dict(_warm_start._add_new_tensors(coarse_model.state_dict(), fine_model, print)[0])
         torch.testing.assert_close(fine_model(images)["pred_logits"], coarse_model(images)["pred_logits"])
     with pytest.raises(ValueError, match="unexpected key"):
-        _warm_start._add_fine_level(fine_model.state_dict(), coarse_model, print)
+        _warm_start._add_new_tensors(fine_model.state_dict(), coarse_model, print)
     # Fine-tuning with it: the new tensors train new_lr_scale times faster than the rest.
     monkeypatch.undo()
     start = train_lenses(_config(1), out_dir=tmp_path / "coarse", progress=False)
@@ -301,6 +307,38 @@ def test_a_fine_level_is_added_to_a_model_trained_without_one(tmp_path, monkeypa
     for bad in (0, -1.0, True, "4"):
         with pytest.raises(ValueError, match="new_lr_scale must be a positive number"):
             _train.load_lens_config({"new_lr_scale": bad})
+
+
+def test_residual_blocks_are_added_to_a_model_trained_without_them(tmp_path):
+    import torch
+
+    from crclean.models.rtdetr import build_rtdetr
+    from crclean.training.lenses import train_lenses
+    from crclean.training.lenses import _warm_start
+
+    torch.manual_seed(2)
+    shallow = build_rtdetr(_TINY_MODEL).eval()
+    deep = build_rtdetr({**_TINY_MODEL, "residual_blocks": [0, 1, 1, 0]}).eval()
+    messages = []
+    state, fresh = _warm_start._add_new_tensors(shallow.state_dict(), deep, messages.append)
+    deep.load_state_dict(state)
+    assert fresh and all(key.startswith(("backbone.stages.1.1.branch.", "backbone.stages.2.1.branch.")) for key in fresh)
+    # Only the blocks are new: no level is added, so no decoder projection is silenced.
+    assert messages == ["added 2 residual blocks to the backbone, each starting as the identity"]
+    torch.testing.assert_close(state["decoder.input_proj.2.1.weight"], shallow.state_dict()["decoder.input_proj.2.1.weight"])
+    images = torch.asinh(torch.rand(2, 1, 64, 64) * 300.0)
+    with torch.no_grad():
+        torch.testing.assert_close(deep(images)["pred_logits"], shallow(images)["pred_logits"])
+        torch.testing.assert_close(deep(images)["pred_boxes"], shallow(images)["pred_boxes"])
+    # Fine-tuning through train_lenses takes the same path and trains the blocks.
+    start = train_lenses(_config(1), out_dir=tmp_path / "shallow", progress=False)
+    messages = []
+    result = train_lenses(_config(2, init_weights=str(start["weights"]),
+                                  model={**_TINY_MODEL, "residual_blocks": [0, 1, 1, 0]}, new_lr_scale=4.0),
+                          out_dir=tmp_path / "deep", progress=False, log=messages.append)
+    assert any("added 2 residual blocks" in message for message in messages)
+    trained = torch.load(result["weights"], weights_only=True)
+    assert trained["backbone.stages.1.1.branch.1.1.weight"].abs().max() > 0
 
 
 def test_training_device_is_checked_before_any_work(tmp_path, monkeypatch):

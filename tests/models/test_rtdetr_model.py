@@ -122,3 +122,26 @@ def test_a_fine_level_is_sampled_by_the_decoder_but_proposes_no_queries():
     with pytest.raises(ValueError, match="query_levels"):
         from crclean.models.rtdetr._decoder import RTDETRDecoder
         RTDETRDecoder(32, levels=3, query_levels=4)
+
+
+def test_residual_blocks_start_as_the_identity_and_show_in_the_state_dict():
+    from crclean.models.rtdetr import structure_from_state
+
+    torch.manual_seed(0)
+    shallow = build_network("rtdetr", _SMALL).eval()
+    deep = build_network("rtdetr", {**_SMALL, "residual_blocks": (0, 2, 1, 0)}).eval()
+    missing, unexpected = deep.load_state_dict(shallow.state_dict(), strict=False)
+    assert not unexpected and missing and all(".branch." in key for key in missing)
+    images = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(deep(images)["pred_logits"], shallow(images)["pred_logits"])
+        # Once its zeroed batch norm moves, a block changes what the model computes.
+        deep.backbone.stages[1][1].branch[1][1].weight.fill_(1.0)
+        assert not torch.allclose(deep(images)["pred_logits"], shallow(images)["pred_logits"])
+    assert structure_from_state(deep.state_dict()) == {"residual_blocks": (0, 2, 1, 0)}
+    assert structure_from_state(shallow.state_dict()) == {}
+    three_bands = build_network("rtdetr", {**_SMALL, "in_channels": 3, "fine_level": True})
+    assert structure_from_state(three_bands.state_dict()) == {"in_channels": 3, "fine_level": True}
+    for bad in ((1, 1, 1), (0, -1, 0, 0), (0, 1.5, 0, 0)):
+        with pytest.raises(ValueError, match="residual_blocks"):
+            build_network("rtdetr", {**_SMALL, "residual_blocks": bad})

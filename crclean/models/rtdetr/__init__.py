@@ -23,13 +23,14 @@ from crclean.models.rtdetr._box_ops import (
 )
 from crclean.models.rtdetr._criterion import SetCriterion, varifocal_loss
 from crclean.models.rtdetr._matcher import HungarianMatcher
-from crclean.models.rtdetr._model import DEFAULT_CONFIG, RTDETR
+from crclean.models.rtdetr._model import DEFAULT_CONFIG, RTDETR, structure_from_state
 from crclean.models.rtdetr._postprocess import postprocess
 
 __all__ = [
     "RTDETR",
     "DEFAULT_CONFIG",
     "build_rtdetr",
+    "structure_from_state",
     "SetCriterion",
     "HungarianMatcher",
     "varifocal_loss",

@@ -7,11 +7,12 @@ from crclean.models.rtdetr._backbone import SmallResNet
 from crclean.models.rtdetr._decoder import RTDETRDecoder
 from crclean.models.rtdetr._encoder import HybridEncoder
 
-__all__ = ["RTDETR", "DEFAULT_CONFIG"]
+__all__ = ["RTDETR", "DEFAULT_CONFIG", "structure_from_state"]
 
 #: A few million parameters: trains on a CPU in hours, on a GPU in minutes.
 DEFAULT_CONFIG = {
     "in_channels": 1, "num_classes": 1, "widths": (24, 48, 96, 160), "depths": (1, 1, 2, 1),
+    "residual_blocks": (0, 0, 0, 0),
     "dim": 96, "encoder_heads": 4, "encoder_ffn": 256, "encoder_layers": 1, "fusion_depth": 1,
     "num_queries": 30, "decoder_layers": 3, "decoder_heads": 4, "decoder_ffn": 384, "points": 4,
     "num_denoising": 20, "box_noise_scale": 1.0, "dropout": 0.0,
@@ -43,6 +44,10 @@ class RTDETR(nn.Module):
     small objects are the usual remedy in detection (the P2 level of feature
     pyramids; Lin et al. 2017).
 
+    ``residual_blocks`` (one count per backbone stage) deepens the backbone
+    with blocks that start as the identity (`SmallResNet`), so a model can
+    start from a shallower one's weights and compute what it did.
+
     Parameters
     ----------
     **config
@@ -68,7 +73,8 @@ class RTDETR(nn.Module):
                              f"and {c['input_softening']!r}")
         fine = bool(c["fine_level"])
         self.backbone = SmallResNet(c["in_channels"] + len(self.stretches), widths=tuple(c["widths"]),
-                                    depths=tuple(c["depths"]), fine=fine)
+                                    depths=tuple(c["depths"]), residual_blocks=tuple(c["residual_blocks"]),
+                                    fine=fine)
         self.encoder = HybridEncoder(self.backbone.out_channels[-3:], dim=c["dim"], heads=c["encoder_heads"],
                                      ffn_dim=c["encoder_ffn"], layers=c["encoder_layers"],
                                      depth=c["fusion_depth"], dropout=c["dropout"],
@@ -104,3 +110,23 @@ class RTDETR(nn.Module):
         sigmas = softening * torch.sinh(images[:, :1].clamp(-80.0, 80.0))
         extra = [torch.asinh(sigmas / value) for value in self.stretches]
         return torch.cat([images, *extra], dim=1)
+
+
+def structure_from_state(state):
+    """The config keys a state dict's shapes fix: ``in_channels``, ``fine_level``, ``residual_blocks``.
+
+    For loading a checkpoint of a lens model that has no manifest entry yet
+    (a training run's weights). Only keys that differ from `DEFAULT_CONFIG`
+    are returned; other sizes (``widths``, ``dim``) are assumed default.
+    """
+    config = {}
+    channels = int(state["backbone.stem.0.0.weight"].shape[1])
+    if channels != DEFAULT_CONFIG["in_channels"]:
+        config["in_channels"] = channels
+    if any(key.startswith("encoder.fine_") for key in state):
+        config["fine_level"] = True
+    residual = [len({key.split(".")[3] for key in state
+                     if key.startswith(f"backbone.stages.{stage}.") and ".branch." in key}) for stage in range(4)]
+    if any(residual):
+        config["residual_blocks"] = tuple(residual)
+    return config

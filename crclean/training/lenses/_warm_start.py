@@ -1,9 +1,11 @@
-"""Starting a lens model from an earlier one: checksum-verified weights, widened inputs, an added level.
+"""Starting a lens model from an earlier one: checksum-verified weights, widened inputs, added level or depth.
 
 Fine-tuning (``init_weights``) is how every lens model after the first was
 made. When the new model is larger than the one it starts from (more input
-channels, a fine feature level), the new tensors are initialised so that it
-starts computing (nearly) what the earlier model did, and learns from there.
+channels, a fine feature level, identity-start residual blocks in the
+backbone), the new tensors are initialised so that it starts computing
+(nearly, or for residual blocks exactly) what the earlier model did, and
+learns from there.
 """
 
 from pathlib import Path
@@ -74,14 +76,16 @@ _LEVEL_ROWS = ("cross_attention.sampling_offsets.", "cross_attention.attention_w
 _NEW_LEVEL_LOGIT_OFFSET = -2.0
 
 
-def _add_fine_level(state, model, log):
-    """Fit a starting model without ``fine_level`` to ``model``, which has it.
+def _add_new_tensors(state, model, log):
+    """Fit a starting model to ``model``, which may have a fine level or residual blocks it lacks.
 
     Returns the state dict to load and the names of the parameters that
-    start fresh. The fine level's modules keep their fresh initialisation,
-    except that the decoder's projection of the level starts at zero (batch
-    norm weight 0), so the level adds nothing until training makes it. Each
-    decoder layer's deformable attention gets the new level as a copy of the
+    start fresh. Tensors the starting model lacks keep their fresh
+    initialisation: residual blocks start as the identity that way
+    (`crclean.models.rtdetr._backbone`). For an added ``fine_level``, the
+    decoder's projection of the level starts at zero (batch norm weight 0),
+    so the level adds nothing until training makes it, and each decoder
+    layer's deformable attention gets the new level as a copy of the
     stride-8 level's rows, its attention logits lowered by
     ``_NEW_LEVEL_LOGIT_OFFSET``.
     """
@@ -109,9 +113,15 @@ def _add_fine_level(state, model, log):
             fitted[key] = torch.cat([old, added], dim=1).reshape(value.shape)
         else:
             raise ValueError(f"{key!r} has shape {tuple(state[key].shape)}; this model needs {tuple(value.shape)}")
-    silent = f"decoder.input_proj.{levels - 1}.1.weight"
-    fitted[silent] = torch.zeros_like(fitted[silent])
-    log(f"added a fine level: {len(fresh)} new tensors, its decoder projection starting at zero")
+    added_level = any(key.startswith("encoder.fine_") for key in fresh)
+    if added_level:
+        silent = f"decoder.input_proj.{levels - 1}.1.weight"
+        fitted[silent] = torch.zeros_like(fitted[silent])
+        log(f"added a fine level: {sum(not key.startswith('backbone.') for key in fresh)} new tensors, "
+            "its decoder projection starting at zero")
+    blocks = {key.split(".branch.")[0] for key in fresh if key.startswith("backbone.stages.") and ".branch." in key}
+    if blocks:
+        log(f"added {len(blocks)} residual blocks to the backbone, each starting as the identity")
     return fitted, fresh
 
 
@@ -125,14 +135,14 @@ def parameter_groups(model, fresh, scale):
 
 
 def fit_initial_weights(state, model, log, *, spread=False):
-    """``state`` fitted to ``model`` (`_widen_input`, then `_add_fine_level`) and the names that start fresh.
+    """``state`` fitted to ``model`` (`_widen_input`, then `_add_new_tensors`) and the names that start fresh.
 
     A widened first convolution counts as fresh: it is the only place where
     the new inputs (colour, for a multi-band model) enter, so it is the
     weight that has most to learn.
     """
     widened = _widen_input(state, model, log, spread=spread)
-    fitted, fresh = _add_fine_level(widened, model, log)
+    fitted, fresh = _add_new_tensors(widened, model, log)
     if widened[_FIRST_CONV].shape != state[_FIRST_CONV].shape:
         fresh = fresh | {_FIRST_CONV}
     return fitted, fresh
