@@ -345,7 +345,7 @@ def _lens(rng, x, y, pixel_scale, kernel, sky_sigma):
            max(ix0 + cols.max() + 1, x + 0.5 + core), max(iy0 + rows.max() + 1, y + 0.5 + core)]
     return {"stamps": [(arcs, ix0, iy0), (light_image * lens_to_arc * arcs.sum(), light_x0, light_y0)],
             "arc_parts": [_bin(piece) * scale for piece in pieces], "box": box, "theta_e": float(theta_e),
-            "arc_snr": arc_snr}
+            "arc_snr": arc_snr, "lens_to_arc": lens_to_arc}
 
 
 def _seen_arcs(arcs, kernel):
@@ -571,7 +571,8 @@ def make_tile(rng, shape=(800, 800), *, has_lens, pixel_scale=0.263, negative_we
         x, y = rng.uniform(margins[0], nx - 1 - margins[1]), rng.uniform(margins[2], ny - 1 - margins[3])
         lens = _lens(rng, x, y, pixel_scale, reference.kernel, reference.sky_sigma(x, y))
         boxes.append(lens["box"])
-        lenses.append({"x": float(x), "y": float(y), "theta_e": lens["theta_e"], "arc_snr": lens["arc_snr"]})
+        lenses.append({"x": float(x), "y": float(y), "theta_e": lens["theta_e"], "arc_snr": lens["arc_snr"],
+                       "lens_to_arc": lens["lens_to_arc"]})
         # Keep other objects' centres off the lens so the truth stays one object; neighbours may still overlap it.
         avoid = (x, y, 0.5 * max(lens["box"][2] - lens["box"][0], lens["box"][3] - lens["box"][1]) + 8.0)
 

@@ -24,16 +24,19 @@ Reports AP@50 (detections pooled over all tiles, score >= 0.05), the same AP@50
 over only the lenses with arc S/N >= 30 and theta_E >= 1 arcsec (detections of
 the other lenses dropped, not counted false), completeness
 and false positives per square degree at several thresholds, false positives
-on ring galaxies, completeness by arc signal-to-noise and Einstein radius, and
+on ring galaxies, completeness by arc signal-to-noise, Einstein radius and
+lens-to-arc flux ratio, and
 CPU seconds per square degree (one torch thread). ``--save-detections`` keeps
-every tile's detection scores and matches for ``benchmarks/compare_lenses.py``.
+every tile's detection scores and matches for ``benchmarks/compare_lenses.py``;
+``--list-missed`` prints each lens left below ``--conf`` with its draw and the
+closest box's IoU and score.
 
 Usage::
 
     python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME]
                                 [--checkpoint PATH [--calibration SLOPE OFFSET]]
                                 [--views 4|1|8] [--bands g,r,i] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
-                                [--save-detections RUN.npz]
+                                [--save-detections RUN.npz] [--list-missed]
 """
 
 import argparse
@@ -163,6 +166,7 @@ def independent_tiles(args):
 SIMULATORS = {"crclean": crclean_tiles, "independent": independent_tiles}
 SNR_BINS = (0, 30, 60, 120, np.inf)
 THETA_E_BINS = (0.0, 1.0, 1.5, 2.0, np.inf)
+LENS_TO_ARC_BINS = (0.0, 1.0, 2.0, 4.0, np.inf)  # lens galaxy flux / arc flux, in the reference band
 DETECTABLE = {"arc_snr": 30.0, "theta_e": 1.0}  # see "Where the AP is lost" in docs/lenses.md
 
 
@@ -190,6 +194,17 @@ def _binned(values, found, edges, label):
     return cells
 
 
+def _print_missed(truth_rows, conf):
+    """A line per lens below ``conf``: where the finder's doubt falls (found but scored low, or not boxed)."""
+    missed = [row for row in truth_rows if row[2] < conf]
+    print(f"\nlenses below conf {conf:g}: {len(missed)} of {len(truth_rows)}; "
+          f"{sum(row[3] >= 0.5 for row in missed)} of them boxed at IoU >= 0.5")
+    print("tile  theta_E  arc S/N  lens/arc  closest box: IoU  score")
+    for tile, lens, _, iou, score in sorted(missed, key=lambda row: -row[1]["arc_snr"]):
+        print(f"{tile:4d}  {lens['theta_e']:7.2f}  {lens['arc_snr']:7.1f}  {lens['lens_to_arc']:8.2f}"
+              f"  {iou:16.2f}  {score:5.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulator", choices=sorted(SIMULATORS), default="crclean")
@@ -206,6 +221,8 @@ def main(argv=None):
     parser.add_argument("--bands", type=lambda text: tuple(text.split(",")) if text else (), default=(),
                         metavar="g,r,i", help="multi-band tiles with these bands (default: single band)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
+    parser.add_argument("--list-missed", action="store_true",
+                        help="print every lens below --conf: its draw, the best box's IoU and score")
     parser.add_argument("--save-detections", metavar="RUN.npz",
                         help="save per-tile scores and matches for benchmarks/compare_lenses.py")
     args = parser.parse_args(argv)
@@ -236,7 +253,8 @@ def main(argv=None):
     # of the other lenses are dropped rather than counted false, so the subset figure shows where AP is lost.
     easy_scores, easy_hits, n_easy = [], [], 0
     truth_best = []  # per lens: the best score of a detection with IoU >= 0.5
-    truth_snr, truth_theta = [], []
+    truth_snr, truth_theta, truth_ratio = [], [], []
+    truth_rows = []  # per lens: tile, truth, best score at IoU >= 0.5, the closest box's IoU and score
     false_by_threshold = {t: 0 for t in thresholds}
     fp_kinds, fp_ring, n_others, n_rings = {}, 0, 0, 0
     for index, tile in enumerate(SIMULATORS[args.simulator](args)):
@@ -259,11 +277,16 @@ def main(argv=None):
         easy_scores.append(score[~dropped])
         easy_hits.append(match_detections(boxes[~dropped], score[~dropped], truth[easy]))
         n_easy += int(easy.sum())
+        ious = iou_matrix(boxes, truth)
         for column, lens in enumerate(tile["lenses"]):
             matched = score[overlaps[:, column]]
             truth_best.append(matched.max() if matched.size else 0.0)
+            closest = int(np.argmax(ious[:, column])) if len(boxes) else None
+            truth_rows.append((index, lens, truth_best[-1], 0.0 if closest is None else ious[closest, column],
+                               0.0 if closest is None else score[closest]))
             truth_snr.append(lens["arc_snr"])
             truth_theta.append(lens["theta_e"])
+            truth_ratio.append(lens["lens_to_arc"])
         objects = tile["objects"]
         n_others += sum(o["kind"] != "star" for o in objects)
         n_rings += sum(o["kind"] == "ring" for o in objects)
@@ -308,16 +331,22 @@ def main(argv=None):
     found = truth_best >= args.conf
     rows += [(f"completeness at conf {args.conf:g}, {name}", value)
              for name, value in _binned(np.asarray(truth_snr), found, SNR_BINS, "arc S/N")
-             + _binned(np.asarray(truth_theta), found, THETA_E_BINS, "theta_E (arcsec)")]
+             + _binned(np.asarray(truth_theta), found, THETA_E_BINS, "theta_E (arcsec)")
+             + _binned(np.asarray(truth_ratio), found, LENS_TO_ARC_BINS, "lens/arc flux")]
     threads = "1 thread" if args.threads == 1 else f"{args.threads} threads"
     rows.append((f"CPU seconds / deg^2 ({threads})", f"{seconds / area:.0f}"))
     width = max(len(name) for name, _ in rows)
     table = "\n".join([f"| {'metric'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
                       + [f"| {name.ljust(width)} | {value} |" for name, value in rows])
     print("\n" + table)
+    if args.list_missed:
+        _print_missed(truth_rows, args.conf)
     if args.write_docs:
         command = f"python benchmarks/lenses.py --simulator {args.simulator} --views {args.views}" + (
             f" --bands {','.join(args.bands)}" if args.bands else "") + (
+            f" --model {args.model}" if args.model else "") + (
+            f" --seed {args.seed}" if args.seed != parser.get_default("seed") else "") + (
+            f" --threads {args.threads}") + (
             f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (
             f" --calibration {args.calibration[0]:g} {args.calibration[1]:g}" if args.calibration else "")
         bands = "".join(args.bands)

@@ -20,13 +20,14 @@ SHAPE = (256, 256)
 
 # Single-band tiles as the simulator made them before colour was added (computed with that version):
 # bands=None must keep making them. Tolerances absorb only float summation order in the statistics.
+# The lenses' lens_to_arc (the flux ratio they were drawn with) was added to the truth later; images unchanged.
 SINGLE_BAND = {
     (0, True, True): dict(sum=183383762.48376465, std=5303.234740107781, nan=0,
                           row=[2114.57421875, 2081.010986328125, 2185.705322265625, 2117.77880859375],
                           boxes=[[119.0, 178.0, 143.0, 191.0]], n=125,
                           first={"kind": "merger", "x": 148.06509081263377, "y": 75.96621000164419},
                           lenses=[{"x": 133.38937384783208, "y": 186.23477721134873, "theta_e": 2.186951042006605,
-                                   "arc_snr": 96.03076228199181}]),
+                                   "arc_snr": 96.03076228199181, "lens_to_arc": 3.012053586308595}]),
     (1, False, True): dict(sum=129972012.72277832, std=1897.0266818163093, nan=0,
                            row=[1772.59521484375, 1769.4815673828125, 1752.38525390625, 1791.62158203125],
                            boxes=[], n=125, first={"kind": "merger", "x": 129.9309456695064, "y": 130.28755442343245},
@@ -36,7 +37,7 @@ SINGLE_BAND = {
                            boxes=[[141.0, 144.0, 155.0, 156.0]], n=141,
                            first={"kind": "edge_on", "x": 116.34623894567835, "y": 229.31994165585294},
                            lenses=[{"x": 148.753457008205, "y": 149.47562892916451, "theta_e": 1.0551058476190716,
-                                    "arc_snr": 48.44567574924539}]),
+                                    "arc_snr": 48.44567574924539, "lens_to_arc": 5.23818139430112}]),
     (5, False, False): dict(sum=160040350.94726562, std=1213.3687470858106, nan=5376,
                             row=[2586.240478515625, 2596.707275390625, 2557.5634765625, 2585.2138671875],
                             boxes=[], n=131, first={"kind": "edge_on", "x": 51.53272604532859, "y": 82.68531701135515},
