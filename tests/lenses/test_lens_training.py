@@ -194,6 +194,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert nineteenth["model"] == {**seventeenth["model"], "residual_blocks": [1, 2, 2, 1]}
     assert {**nineteenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "new_lr_scale": 1.0} == {
         **seventeenth, "name": "", "init_weights": "", "seed": 0, "model": {}}
+    # v20 is v17's recipe from v17 with the network unchanged: a 4x learning rate, 6000 steps.
+    twentieth = load_lens_config(_CONFIGS / "lenses-v20.toml")
+    assert twentieth["init_weights"] == "rtdetr-lens-v17" and twentieth["seed"] == nineteenth["seed"] + 1
+    assert (twentieth["lr"], twentieth["steps"]) == (4 * seventeenth["lr"], 6000)
+    assert {**twentieth, "name": "", "init_weights": "", "seed": 0, "lr": 0, "steps": 0} == {
+        **seventeenth, "name": "", "init_weights": "", "seed": 0, "lr": 0, "steps": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):
