@@ -271,13 +271,13 @@ def main(argv=None):
         hit = match_detections(boxes, score, truth)
         scores.append(score)
         hits.append(hit)
-        overlaps = iou_matrix(boxes, truth) >= 0.5
+        ious = iou_matrix(boxes, truth)
+        overlaps = ious >= 0.5
         easy = np.array([_detectable(lens) for lens in tile["lenses"]], bool)
         dropped = overlaps[:, ~easy].any(axis=1)
         easy_scores.append(score[~dropped])
         easy_hits.append(match_detections(boxes[~dropped], score[~dropped], truth[easy]))
         n_easy += int(easy.sum())
-        ious = iou_matrix(boxes, truth)
         for column, lens in enumerate(tile["lenses"]):
             matched = score[overlaps[:, column]]
             truth_best.append(matched.max() if matched.size else 0.0)
