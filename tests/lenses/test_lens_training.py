@@ -200,6 +200,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert (twentieth["lr"], twentieth["steps"]) == (4 * seventeenth["lr"], 6000)
     assert {**twentieth, "name": "", "init_weights": "", "seed": 0, "lr": 0, "steps": 0} == {
         **seventeenth, "name": "", "init_weights": "", "seed": 0, "lr": 0, "steps": 0}
+    # v21 is v20's recipe, unchanged, from v20 on a fresh bank.
+    twenty_first = load_lens_config(_CONFIGS / "lenses-v21.toml")
+    assert twenty_first["init_weights"] == "rtdetr-lens-v20" and twenty_first["seed"] == twentieth["seed"] + 1
+    assert {**twenty_first, "name": "", "init_weights": "", "seed": 0} == {
+        **twentieth, "name": "", "init_weights": "", "seed": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):
