@@ -176,7 +176,7 @@ LENS_MODELS = MappingProxyType({
         name="rtdetr-lens-v20", arch="rtdetr", config={"in_channels": 3}, pixel_scale=0.2, window=128, overlap=48,
         file="rtdetr-lens-v20.pt", sha256="3fa8a575ca51c959990c27b184902c928aa0a3ab46e617fcba1672364e84b83b",
         version="20", theta_e_slope=1.096, theta_e_offset=-0.937, score_slope=2.430, score_offset=-0.789,
-        description="candidate: rtdetr-lens-v17 trained 6000 more steps at a 4x learning rate on a fresh coloured "
+        description="rtdetr-lens-v17 trained 6000 more steps at a 4x learning rate on a fresh coloured "
                     "bank mined by v17; g, r, i (one file per band), 0.2 arcsec/pixel, 0.5-1.3 arcsec seeing",
         bands=("g", "r", "i"),
     ),
@@ -185,7 +185,7 @@ LENS_MODELS = MappingProxyType({
 DEFAULT_LENS_MODEL = "rtdetr-lens-v9"
 
 #: What ``crclean lenses`` uses for tiles given as one file per band (a ``{band}`` pattern).
-DEFAULT_MULTIBAND_LENS_MODEL = "rtdetr-lens-v17"
+DEFAULT_MULTIBAND_LENS_MODEL = "rtdetr-lens-v20"
 
 
 def get_lens_model(name):
