@@ -205,6 +205,15 @@ def test_shipped_lens_configs_load_and_chain():
     assert twenty_first["init_weights"] == "rtdetr-lens-v20" and twenty_first["seed"] == twentieth["seed"] + 1
     assert {**twenty_first, "name": "", "init_weights": "", "seed": 0} == {
         **twentieth, "name": "", "init_weights": "", "seed": 0}
+    # v22 is v10's one-band round from v9 with the three-band line's mining and learning rate.
+    tenth = load_lens_config(_CONFIGS / "lenses-v10.toml")
+    twenty_second = load_lens_config(_CONFIGS / "lenses-v22.toml")
+    assert twenty_second["init_weights"] == "rtdetr-lens-v9" and twenty_second["bands"] == tenth["bands"]
+    assert twenty_second["lr"] == twentieth["lr"] == 4 * tenth["lr"]
+    mining = ("hard_negative_share", "hard_negative_power", "mining_repeats")
+    assert [twenty_second[key] for key in mining] == [twentieth[key] for key in mining]
+    assert {**twenty_second, "name": "", "init_weights": "", "seed": 0, "lr": 0, **{key: 0 for key in mining}} == {
+        **tenth, "name": "", "init_weights": "", "seed": 0, "lr": 0, **{key: 0 for key in mining}}
 
 
 def test_train_command_reports_config_errors(tmp_path):
