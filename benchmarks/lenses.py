@@ -252,8 +252,6 @@ def main(argv=None):
     # The same AP restricted to lenses bright and wide enough to see in one band (DETECTABLE); detections
     # of the other lenses are dropped rather than counted false, so the subset figure shows where AP is lost.
     easy_scores, easy_hits, n_easy = [], [], 0
-    truth_best = []  # per lens: the best score of a detection with IoU >= 0.5
-    truth_snr, truth_theta, truth_ratio = [], [], []
     truth_rows = []  # per lens: tile, truth, best score at IoU >= 0.5, the closest box's IoU and score
     false_by_threshold = {t: 0 for t in thresholds}
     fp_kinds, fp_ring, n_others, n_rings = {}, 0, 0, 0
@@ -280,13 +278,10 @@ def main(argv=None):
         n_easy += int(easy.sum())
         for column, lens in enumerate(tile["lenses"]):
             matched = score[overlaps[:, column]]
-            truth_best.append(matched.max() if matched.size else 0.0)
             closest = int(np.argmax(ious[:, column])) if len(boxes) else None
-            truth_rows.append((index, lens, truth_best[-1], 0.0 if closest is None else ious[closest, column],
+            truth_rows.append((index, lens, matched.max() if matched.size else 0.0,
+                               0.0 if closest is None else ious[closest, column],
                                0.0 if closest is None else score[closest]))
-            truth_snr.append(lens["arc_snr"])
-            truth_theta.append(lens["theta_e"])
-            truth_ratio.append(lens["lens_to_arc"])
         objects = tile["objects"]
         n_others += sum(o["kind"] != "star" for o in objects)
         n_rings += sum(o["kind"] == "ring" for o in objects)
@@ -303,7 +298,7 @@ def main(argv=None):
 
     if args.save_detections:
         _save_detections(args, model, scores, hits, n_truth)
-    truth_best, n_lenses = np.asarray(truth_best), len(truth_best)
+    truth_best, n_lenses = np.array([row[2] for row in truth_rows]), len(truth_rows)  # best score at IoU >= 0.5
     ap50 = average_precision(np.concatenate(scores), np.concatenate(hits), max(n_lenses, 1))
     rows = [
         ("simulator", args.simulator),
@@ -329,10 +324,12 @@ def main(argv=None):
          ", ".join(f"{k} {v}" for k, v in sorted(fp_kinds.items())) or "-"),
     ]
     found = truth_best >= args.conf
+    truth_snr, truth_theta, truth_ratio = (np.array([row[1][key] for row in truth_rows])
+                                           for key in ("arc_snr", "theta_e", "lens_to_arc"))
     rows += [(f"completeness at conf {args.conf:g}, {name}", value)
-             for name, value in _binned(np.asarray(truth_snr), found, SNR_BINS, "arc S/N")
-             + _binned(np.asarray(truth_theta), found, THETA_E_BINS, "theta_E (arcsec)")
-             + _binned(np.asarray(truth_ratio), found, LENS_TO_ARC_BINS, "lens/arc flux")]
+             for name, value in _binned(truth_snr, found, SNR_BINS, "arc S/N")
+             + _binned(truth_theta, found, THETA_E_BINS, "theta_E (arcsec)")
+             + _binned(truth_ratio, found, LENS_TO_ARC_BINS, "lens/arc flux")]
     threads = "1 thread" if args.threads == 1 else f"{args.threads} threads"
     rows.append((f"CPU seconds / deg^2 ({threads})", f"{seconds / area:.0f}"))
     width = max(len(name) for name, _ in rows)
