@@ -214,6 +214,10 @@ def test_shipped_lens_configs_load_and_chain():
     assert [twenty_second[key] for key in mining] == [twentieth[key] for key in mining]
     assert {**twenty_second, "name": "", "init_weights": "", "seed": 0, "lr": 0, **{key: 0 for key in mining}} == {
         **tenth, "name": "", "init_weights": "", "seed": 0, "lr": 0, **{key: 0 for key in mining}}
+    # v23 splits v22's two changes: v22 exactly, but at v10's learning rate.
+    twenty_third = load_lens_config(_CONFIGS / "lenses-v23.toml")
+    assert twenty_third["lr"] == tenth["lr"] and twenty_third["seed"] == twenty_second["seed"]
+    assert {**twenty_third, "name": "", "lr": 0} == {**twenty_second, "name": "", "lr": 0}
 
 
 def test_train_command_reports_config_errors(tmp_path):
