@@ -52,6 +52,9 @@ def _default_model(paths):
 @click.option("--ext", "--hdu", "ext", multiple=True, type=ExtensionList(),
               help="Extensions to search: index, EXTNAME, or EXTNAME,EXTVER [default: all SCI, "
                    "else every 2-D image].")
+@click.option("--pixel-scale", type=click.FloatRange(0.01, 10.0), default=None, metavar="ARCSEC",
+              help="Arcsec per pixel of tiles without a celestial WCS [default: the header's PIXSCALE, "
+                   "PIXSCAL1/2, SECPIX or SECPIX1/2, else the model's 0.2]. A WCS always wins.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
@@ -61,8 +64,8 @@ def _default_model(paths):
               help="Start a local Dask cluster of N single-threaded worker processes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
 @click.pass_context
-def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext, device, overwrite, scheduler,
-                   workers, quiet):
+def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext, pixel_scale, device, overwrite,
+                   scheduler, workers, quiet):
     """Find strong gravitational lenses in survey tiles and write a catalogue.
 
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
@@ -72,7 +75,8 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
     multi-band model unless --model is given); bands on different grids are
     resampled onto the r band's (with WCS). Tiles of any size are searched in overlapping windows
     after sky subtraction; tiles whose WCS pixel scale differs from the
-    model's are resampled and detections mapped back. Columns: id, tile, x, y
+    model's are resampled and detections mapped back (without a WCS the
+    scale comes from --pixel-scale or the header's PIXSCALE-like keywords). Columns: id, tile, x, y
     (0-based pixel centre), xmin, ymin, xmax, ymax, score, ra, dec,
     theta_e_arcsec. With --workers or --scheduler the files are searched on
     a Dask cluster and the same catalogue is assembled here. Exit status: 0
@@ -105,7 +109,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
         raise CommandError(str(error)) from None
 
     # Paths and options go out, never the model: each worker loads its own finder once.
-    jobs = [(path, dict(extensions=extensions, cutouts=bool(cutouts))) for path in paths]
+    jobs = [(path, dict(extensions=extensions, cutouts=bool(cutouts), pixel_scale=pixel_scale)) for path in paths]
     if scheduler or workers:
         from crclean._dask import run_on_dask
 

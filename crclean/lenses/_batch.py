@@ -46,7 +46,7 @@ def load_finder(**finder_options):
     return LensFinder(**finder_options, progress=False).load()
 
 
-def search_tile(finder, input_path, *, extensions=None, cutouts=False):
+def search_tile(finder, input_path, *, extensions=None, cutouts=False, pixel_scale=None):
     """Search every selected plane of one FITS file (or one file per band) and capture its outcome.
 
     Parameters
@@ -60,6 +60,10 @@ def search_tile(finder, input_path, *, extensions=None, cutouts=False):
         Planes to search (``--ext``) [default: all SCI, else every 2-D image].
     cutouts : bool, optional
         Also make a cutout thumbnail per candidate.
+    pixel_scale : float, optional
+        Arcsec per pixel for planes without a celestial WCS (``--pixel-scale``);
+        without it, such a plane's header keywords (`PIXEL_SCALE_KEYWORDS`)
+        are tried, then the model's scale is assumed.
 
     Returns
     -------
@@ -74,9 +78,11 @@ def search_tile(finder, input_path, *, extensions=None, cutouts=False):
         warnings.simplefilter("always")
         try:
             planes = _band_planes if finder.spec.bands else _single_planes
-            for name, image, wcs, notes in planes(input_path, extensions, finder.spec.bands):
-                result = finder.find(image, wcs=wcs, tile=name,
+            for name, image, wcs, header, notes in planes(input_path, extensions, finder.spec.bands):
+                scale, scale_notes = _pixel_scale(name, wcs, header, pixel_scale)
+                result = finder.find(image, wcs=wcs, pixel_scale=scale, tile=name,
                                      first_id=1 + sum(len(table) for table in found.tables))
+                notes = notes + scale_notes
                 found.tables.append(result.catalog)
                 if cutouts:
                     found.thumbnails.extend(cutout_thumbnail(result.image, row) for row in result.catalog)
@@ -87,8 +93,34 @@ def search_tile(finder, input_path, *, extensions=None, cutouts=False):
     return FileOutcome(str(input_path), found if error is None else None, error, [str(w.message) for w in caught])
 
 
+def _pixel_scale(name, wcs, header, requested):
+    """Scale to search a plane at when its WCS does not give one: ``(arcsec per pixel or None, notes)``.
+
+    A celestial WCS always wins, since ra/dec come from it too; then
+    ``--pixel-scale``; then the header's own keywords; ``None`` leaves the
+    model's scale (the finder notes it).
+    """
+    from crclean.lenses._finder import SCALE_TOLERANCE
+    from crclean.lenses._resample import header_pixel_scale, pixel_scale_arcsec
+
+    if wcs is not None:
+        stated = pixel_scale_arcsec(wcs)
+        if requested is not None and abs(requested / stated - 1) > SCALE_TOLERANCE:
+            return None, [f"{name}: --pixel-scale {requested:g} ignored; its WCS gives {stated:.4g} arcsec/pixel"]
+        return None, []
+    if requested is not None:
+        return requested, [f"{name} has no celestial WCS; searched at --pixel-scale {requested:g} arcsec/pixel "
+                           "and left ra/dec empty"]
+    found = header_pixel_scale(header, where=name)
+    if found is None:
+        return None, []
+    scale, keywords = found
+    return scale, [f"{name} has no celestial WCS; searched at {scale:.4g} arcsec/pixel from its {keywords} "
+                   "keyword(s) and left ra/dec empty"]
+
+
 def _read(exposure, index):
-    """``(label, data, wcs)`` of one image plane of an opened file."""
+    """``(label, data, wcs, header)`` of one image plane of an opened file."""
     from crclean.io import read_plane
     from crclean.lenses._resample import celestial_wcs
 
@@ -96,7 +128,7 @@ def _read(exposure, index):
         # Gain and units are irrelevant here: the finder works in units of the sky noise.
         warnings.simplefilter("ignore", UnitsWarning)
         plane = read_plane(exposure, index)
-    return plane.label, plane.data, celestial_wcs(plane.header)
+    return plane.label, plane.data, celestial_wcs(plane.header), plane.header
 
 
 def _single_planes(input_path, extensions, bands):
@@ -110,8 +142,8 @@ def _single_planes(input_path, extensions, bands):
     with open_exposure(input_path) as exposure:
         indices = select_planes(exposure, extensions)
         for index in indices:
-            label, data, wcs = _read(exposure, index)
-            yield (str(input_path) if len(indices) == 1 else f"{input_path}[{label}]"), data, wcs, []
+            label, data, wcs, header = _read(exposure, index)
+            yield (str(input_path) if len(indices) == 1 else f"{input_path}[{label}]"), data, wcs, header, []
 
 
 def _band_planes(pattern, extensions, bands):
@@ -136,8 +168,9 @@ def _band_planes(pattern, extensions, bands):
         for position in range(len(indices[0])):
             planes = [_read(exposure, chosen[position]) for exposure, chosen in zip(exposures, indices)]
             name = str(pattern) if len(indices[0]) == 1 else f"{pattern}[{planes[0][0]}]"
-            stack, wcs, resampled = register_bands([data for _, data, _ in planes], [wcs for _, _, wcs in planes],
+            stack, wcs, resampled = register_bands([plane[1] for plane in planes], [plane[2] for plane in planes],
                                                    bands=bands, where=name)
             notes = [f"{name}: band(s) {', '.join(resampled)} resampled onto the grid of band "
                      f"{bands[reference_index(bands)]}"] if resampled else []
-            yield name, stack, wcs, notes
+            # Without a WCS the bands share one grid, so the reference band's header speaks for all.
+            yield name, stack, wcs, planes[reference_index(bands)][3], notes

@@ -6,7 +6,15 @@ import numpy as np
 
 from crclean.exceptions import InputError
 
-__all__ = ["celestial_wcs", "pixel_scale_arcsec", "resample_to_scale"]
+__all__ = ["celestial_wcs", "header_pixel_scale", "pixel_scale_arcsec", "resample_to_scale"]
+
+#: Header keywords that give a pixel scale in arcsec per pixel, tried in this order when a tile has no
+#: celestial WCS: PIXSCALE (NOAO, Subaru, many cameras), PIXSCAL1/PIXSCAL2 (e.g. WFC3, ACS drizzled
+#: products), SECPIX and SECPIX1/SECPIX2 (IRAF, WCSTools).
+PIXEL_SCALE_KEYWORDS = (("PIXSCALE",), ("PIXSCAL1", "PIXSCAL2"), ("SECPIX",), ("SECPIX1", "SECPIX2"))
+
+# A scale outside this range is not arcsec per pixel of an imaging survey (degrees, or a typo).
+_PLAUSIBLE_SCALE = (0.01, 10.0)
 
 
 def celestial_wcs(header):
@@ -20,6 +28,49 @@ def celestial_wcs(header):
         except Exception:  # astropy raises many types on broken WCS keywords
             return None
     return wcs.celestial if wcs.has_celestial else None
+
+
+def header_pixel_scale(header, *, where="image"):
+    """The pixel scale a header states without a WCS, and the keyword(s) it came from.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+    where : str, optional
+        Name for messages (the file and extension).
+
+    Returns
+    -------
+    tuple of (float, str) or None
+        ``(arcsec per pixel, keyword names)`` from the first of
+        `PIXEL_SCALE_KEYWORDS` present; for a pair, the geometric mean of
+        the two sides (one side alone when only it is present). ``None``
+        when the header has none of them.
+
+    Raises
+    ------
+    crclean.exceptions.InputError
+        The keyword is present but not a number between 0.01 and 10 arcsec.
+    """
+    for names in PIXEL_SCALE_KEYWORDS:
+        present = [name for name in names if name in header]
+        if not present:
+            continue
+        values = []
+        for name in present:
+            try:
+                value = float(header[name])
+            except (TypeError, ValueError):
+                value = float("nan")
+            # Some writers store the x side as negative, like CDELT1.
+            value = abs(value)
+            if not _PLAUSIBLE_SCALE[0] <= value <= _PLAUSIBLE_SCALE[1]:
+                raise InputError(f"{where}: header keyword {name} = {header[name]!r} is not a pixel scale in "
+                                 f"arcsec ({_PLAUSIBLE_SCALE[0]}-{_PLAUSIBLE_SCALE[1]}); pass the scale with "
+                                 "--pixel-scale")
+            values.append(value)
+        return float(np.sqrt(np.prod(values)) if len(values) == 2 else values[0]), "/".join(present)
+    return None
 
 
 def pixel_scale_arcsec(wcs):

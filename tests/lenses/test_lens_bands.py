@@ -140,6 +140,21 @@ def test_the_command_searches_one_file_per_band(tmp_path, colour_model):
     assert sorted(p.name for p in (tmp_path / "cuts").iterdir()) == ["lens_00001.png", "mosaic.png"]
 
 
+
+def test_band_files_without_wcs_are_searched_at_the_reference_band_header_scale(tmp_path, colour_model):
+    image = colour_tile((200, 220), BLUE, GREY, seed=5)
+    # Only the reference band (r) states a scale; the others' keywords would fail if read.
+    for band, plane in zip(BANDS, image):
+        header = fits.Header({"PIXSCALE": 0.27 if band == "r" else "unknown"})
+        fits.PrimaryHDU(plane, header).writeto(tmp_path / f"tile_{band}.fits")
+    out = tmp_path / "cat.ecsv"
+    result = _run([tmp_path / "tile_{band}.fits", "-o", out])
+    assert result.exit_code == 0, result.output
+    table = Table.read(out)
+    assert len(table) == 1 and abs(table["x"][0] - BLUE[0][0]) <= 1.5 and np.isnan(table["ra"][0])
+    assert np.allclose(table["xmax"] - table["xmin"] + 1, 16 * 0.2 / 0.27, atol=0.5)
+    assert "from its PIXSCALE keyword(s)" in result.output
+
 def test_the_command_refuses_a_missing_band_or_a_plain_file(tmp_path, colour_model):
     pattern = _write_bands(tmp_path, colour_tile((200, 220), BLUE, GREY, seed=6), skip=("i",))
     out = tmp_path / "cat.ecsv"

@@ -103,3 +103,60 @@ def test_a_bad_file_fails_alone(tile, tmp_path, fake_weights):
 def test_paths_from_stdin(tile, fake_weights):
     result = _run(["-", "-q"], input=f"# a list\n{tile}\n\n")
     assert result.exit_code == 0 and "tile.fits" in result.stdout
+
+
+def _plain_tile(path, **keywords):
+    """The blob tile with no WCS, its header holding ``keywords``."""
+    header = fits.Header()
+    for key, value in keywords.items():
+        header[key] = value
+    fits.PrimaryHDU(blob_image((200, 220), [(50.0, 60.0), (150.0, 140.0)], seed=5), header).writeto(path)
+    return path
+
+
+def _box_widths(result, path):
+    assert result.exit_code == 0, result.output
+    table = Table.read(path)
+    assert len(table) == 2 and np.all(np.isnan(table["ra"]))
+    return np.asarray(table["xmax"] - table["xmin"] + 1)  # pixel edges, as in test_lens_finder
+
+
+# BlobDetector boxes are 16 model pixels of 0.2 arcsec: 16 * 0.2 / 0.27 = 11.85 pixels of a 0.27 arcsec tile.
+_AT_027 = 16 * 0.2 / 0.27
+
+
+def test_a_tile_without_wcs_is_searched_at_its_header_pixel_scale(tmp_path, fake_weights):
+    plain = _plain_tile(tmp_path / "plain.fits", PIXSCALE=0.27)
+    result = _run([plain, "-o", tmp_path / "c.ecsv"])
+    assert np.allclose(_box_widths(result, tmp_path / "c.ecsv"), _AT_027, atol=0.5)
+    assert f"{plain} has no celestial WCS; searched at 0.27 arcsec/pixel from its PIXSCALE keyword(s)" in result.stderr
+    pair = _plain_tile(tmp_path / "pair.fits", PIXSCAL1=-0.27, PIXSCAL2=0.27)
+    assert np.allclose(_box_widths(_run([pair, "-o", tmp_path / "p.ecsv", "-q"]), tmp_path / "p.ecsv"),
+                       _AT_027, atol=0.5)
+    # Without any scale the model's 0.2 is assumed, and said.
+    bare = _plain_tile(tmp_path / "bare.fits")
+    result = _run([bare, "-o", tmp_path / "b.ecsv"])
+    assert np.allclose(_box_widths(result, tmp_path / "b.ecsv"), 16, atol=0.5)
+    assert "assumed the model's 0.2 arcsec/pixel" in result.stderr
+
+
+def test_pixel_scale_option_beats_the_header_but_not_a_wcs(tmp_path, tile, fake_weights):
+    plain = _plain_tile(tmp_path / "plain.fits", SECPIX=0.2)
+    result = _run([plain, "--pixel-scale", "0.27", "-o", tmp_path / "c.ecsv"])
+    assert np.allclose(_box_widths(result, tmp_path / "c.ecsv"), _AT_027, atol=0.5)
+    assert "searched at --pixel-scale 0.27 arcsec/pixel" in result.stderr
+    result = _run([tile, "--pixel-scale", "0.27", "-o", tmp_path / "w.ecsv"])
+    assert result.exit_code == 0 and f"{tile}: --pixel-scale 0.27 ignored; its WCS gives 0.2 arcsec/pixel" in result.stderr
+    table = Table.read(tmp_path / "w.ecsv")
+    assert np.allclose(table["xmax"] - table["xmin"] + 1, 16, atol=0.5) and np.all(np.isfinite(table["ra"]))
+    assert _run([plain, "--pixel-scale", "0"]).exit_code == 2
+
+
+def test_a_broken_pixel_scale_keyword_fails_its_file_unless_overridden(tmp_path, fake_weights):
+    broken = _plain_tile(tmp_path / "broken.fits", PIXSCALE="unknown")
+    out = tmp_path / "c.ecsv"
+    result = _run([broken, "-o", out])
+    assert result.exit_code == 1 and not out.exists()
+    assert (f"crclean: error: {broken}: header keyword PIXSCALE = 'unknown' is not a pixel scale in arcsec "
+            "(0.01-10.0); pass the scale with --pixel-scale") in result.stderr
+    assert np.allclose(_box_widths(_run([broken, "--pixel-scale", "0.27", "-o", out, "-q"]), out), _AT_027, atol=0.5)
