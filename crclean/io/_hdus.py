@@ -15,9 +15,13 @@ __all__ = [
     "release_data",
 ]
 
-# Extensions that accompany a science image rather than being one.
+# Extensions that accompany a science image rather than being one, by the conventions that write
+# them: HST (DQ, ERR, WHT, IVM, CTX, CON), Gemini (VAR, DQ, MDF), LSST/HSC (MASK, VARIANCE), DES
+# (MSK, WGT), SWarp (WEIGHT), JWST (VAR_POISSON, VAR_RNOISE, VAR_FLAT), noise and exposure maps.
 ANCILLARY_NAMES = frozenset(
-    {"DQ", "ERR", "VAR", "WHT", "IVM", "MASK", "BPM", "CRPROB", "MDF"}
+    {"DQ", "ERR", "VAR", "WHT", "IVM", "MASK", "BPM", "CRPROB", "MDF",
+     "VARIANCE", "MSK", "WGT", "WEIGHT", "CTX", "CON", "CONTEXT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT",
+     "RMS", "NOISE", "SIGMA", "EXPMAP"}
 )
 
 

@@ -95,7 +95,8 @@ def select_planes(exposure, ext=None):
         every HDU of that name) or ``'NAME,VER'`` (``'SCI,2'``). Names match
         case-insensitively. By default (None or empty), every ``SCI`` HDU if
         there is one, else every 2-D image not named like ancillary data
-        (DQ, ERR, VAR, WHT, IVM, MASK, BPM, CRPROB, MDF).
+        (DQ, ERR, VAR, VARIANCE, WHT, WGT, WEIGHT, MASK, MSK, RMS and the
+        others of ``ANCILLARY_NAMES``).
 
     Returns
     -------

@@ -299,6 +299,16 @@ def test_default_without_sci_skips_ancillary(tmp_path):
         assert read_plane(exposure, 2).label == "S4"
 
 
+
+@pytest.mark.parametrize("names", [("IMAGE", "MASK", "VARIANCE"), ("IMAGE", "MSK", "WGT"), ("IMAGE", "WEIGHT", "RMS")])
+def test_default_without_sci_skips_survey_weight_and_variance_planes(tmp_path, names):
+    # LSST/HSC, DES and SWarp-style files: only the image is a plane to process.
+    path = tmp_path / "coadd.fits"
+    hdus = [fits.PrimaryHDU()] + [fits.ImageHDU(image(seed=n), name=name) for n, name in enumerate(names)]
+    fits.HDUList(hdus).writeto(path)
+    with open_exposure(path) as exposure:
+        assert select_planes(exposure) == [1]
+
 def test_ext_matching_nothing_lists_hdus(tmp_path):
     path = write_hst(tmp_path / "hst.fits")
     with open_exposure(path) as exposure:
