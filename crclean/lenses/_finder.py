@@ -189,7 +189,7 @@ class LensFinder:
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ny)
         return boxes, scores
 
-    def _prepare(self, planes, scale, wcs, *, where):
+    def _prepare(self, planes, scale, *, where):
         """Sky-subtracted bands (own scale), normalised network input (model's scale), scale factor.
 
         ``planes`` is ``(bands, ny, nx)``. Each band's sky and noise are its
@@ -201,18 +201,9 @@ class LensFinder:
         subtracted, sigmas = np.stack([band for band, _ in fitted]), [sigma for _, sigma in fitted]
         factor, work = 1.0, subtracted
         if abs(scale / self.spec.pixel_scale - 1) > SCALE_TOLERANCE:
-            if wcs is None:
-                from astropy.wcs import WCS
-
-                wcs_for_resampling = WCS(naxis=2)
-                wcs_for_resampling.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-                wcs_for_resampling.wcs.cdelt = [-scale / 3600, scale / 3600]
-                wcs_for_resampling.wcs.crpix = [planes.shape[-1] / 2, planes.shape[-2] / 2]
-            else:
-                wcs_for_resampling = wcs
             # A single band goes as a 2-D image, exactly as before multi-band models.
-            work, _, factor = resample_to_scale(subtracted if self.spec.bands else subtracted[0], wcs_for_resampling,
-                                                self.spec.pixel_scale, where=where)
+            work, factor = resample_to_scale(subtracted if self.spec.bands else subtracted[0], scale,
+                                             self.spec.pixel_scale, where=where)
             work = work.reshape(len(planes), *work.shape[-2:])
             for index, (band, name) in enumerate(zip(work, names)):
                 finite = band[np.isfinite(band)]
@@ -269,6 +260,9 @@ class LensFinder:
         notes = []
         if wcs is not None:
             scale = pixel_scale_arcsec(wcs)
+            if not np.isfinite(scale) or scale <= 0:
+                raise InputError(f"{tile or 'image'}: its WCS gives a pixel scale of {scale} arcsec; fix the "
+                                 "CD/CDELT keywords")
         elif pixel_scale is not None:
             if not np.isfinite(pixel_scale) or pixel_scale <= 0:
                 raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
@@ -277,7 +271,7 @@ class LensFinder:
             scale = self.spec.pixel_scale
             notes.append(f"{tile or 'image'} has no celestial WCS; assumed the model's "
                          f"{self.spec.pixel_scale} arcsec/pixel and left ra/dec empty")
-        subtracted, normalised, factor = self._prepare(image if self.spec.bands else image[None], scale, wcs,
+        subtracted, normalised, factor = self._prepare(image if self.spec.bands else image[None], scale,
                                                        where=tile or "image")
         if not self.spec.bands:
             subtracted, normalised = subtracted[0], normalised[0]

@@ -80,20 +80,29 @@ def pixel_scale_arcsec(wcs):
     return float(np.sqrt(proj_plane_pixel_area(wcs)) * 3600.0)
 
 
-def resample_to_scale(image, wcs, target_scale, *, where="image"):
-    """Resample ``image`` (``(ny, nx)``, or ``(bands, ny, nx)`` on one grid) to ``target_scale`` arcsec per pixel.
+def resample_to_scale(image, scale, target_scale, *, where="image"):
+    """Resample ``image`` (``(ny, nx)``, or ``(bands, ny, nx)`` on one grid) from ``scale`` to ``target_scale``.
 
-    Same centre and orientation.
+    Both in arcsec per pixel. The new grid's pixel edges are the old ones
+    scaled by ``factor = target_scale / scale``: an edge at ``e`` in the new
+    image is at ``e * factor`` in the input, which is how boxes are mapped
+    back. The resampling is done on that pixel mapping alone, not through
+    the tile's WCS: a WCS with pixel-space distortion (SIP) would otherwise
+    have its distortion applied to the scaled grid and move detections by
+    pixels, and sky coordinates come from the tile's own WCS afterwards.
 
-    The new grid's pixel edges are the old ones scaled by
-    ``factor = target_scale / scale``: an edge at ``e`` in the new image is
-    at ``e * factor`` in the input, which is how boxes are mapped back.
+    Parameters
+    ----------
+    image : numpy.ndarray
+    scale, target_scale : float
+        Arcsec per pixel of the input and of the result.
+    where : str, optional
+        Names the image in errors.
 
     Returns
     -------
     resampled : numpy.ndarray
-        NaN outside the input's footprint and where it was NaN.
-    new_wcs : astropy.wcs.WCS
+        float32; NaN outside the input's footprint and where it was NaN.
     factor : float
         Input pixels per output pixel.
 
@@ -104,22 +113,25 @@ def resample_to_scale(image, wcs, target_scale, *, where="image"):
     """
     from reproject import reproject_adaptive
 
-    scale = pixel_scale_arcsec(wcs)
     if not np.isfinite(scale) or scale <= 0:
-        raise InputError(f"{where}: its WCS gives a pixel scale of {scale} arcsec; fix the CD/CDELT keywords")
+        raise InputError(f"{where}: a pixel scale of {scale} arcsec cannot be resampled; fix the CD/CDELT keywords")
     factor = target_scale / scale
     ny, nx = image.shape[-2:]
     # Leading axes (bands on one grid) are resampled together: reproject shares the mapping.
     shape_out = (*image.shape[:-2], max(int(round(ny / factor)), 1), max(int(round(nx / factor)), 1))
-    new_wcs = wcs.deepcopy()
-    if new_wcs.wcs.has_cd():
-        new_wcs.wcs.cd = new_wcs.wcs.cd * factor
-    else:
-        new_wcs.wcs.cdelt = new_wcs.wcs.cdelt * factor
-    # 1-based CRPIX: output edge e maps to input edge e * factor.
-    new_wcs.wcs.crpix = (wcs.wcs.crpix - 0.5) / factor + 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reproject warns about NaN-only rows at borders
-        resampled, _ = reproject_adaptive((np.asarray(image, np.float64), wcs), new_wcs, shape_out=shape_out,
-                                          conserve_flux=False, boundary_mode="ignore")
-    return resampled.astype(np.float32), new_wcs, factor
+        resampled, _ = reproject_adaptive((np.asarray(image, np.float64), _pixel_grid(scale)), _pixel_grid(target_scale),
+                                          shape_out=shape_out, conserve_flux=False, boundary_mode="ignore")
+    return resampled.astype(np.float32), factor
+
+
+def _pixel_grid(scale):
+    """A linear WCS whose world coordinate is arcsec from the image's outer pixel corner."""
+    from astropy.wcs import WCS
+
+    grid = WCS(naxis=2)
+    grid.wcs.ctype = ["LINEAR", "LINEAR"]
+    grid.wcs.crpix = [0.5, 0.5]  # 1-based: the outer edge of the first pixel
+    grid.wcs.cdelt = [scale, scale]
+    return grid

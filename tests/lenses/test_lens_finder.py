@@ -50,6 +50,29 @@ def test_resampled_tile_maps_detections_back_to_input_pixels(blob_detector):
     assert np.allclose(catalog["xmax"] - catalog["xmin"] + 1, 16 * 0.2 / 0.27, atol=0.05)
 
 
+
+def test_a_distorted_wcs_does_not_move_resampled_detections(blob_detector):
+    # SIP distortion is a polynomial in pixel offsets: resampling through a scaled copy of such a WCS
+    # used to move detections by up to 3.6 pixels here.
+    from astropy.wcs import Sip
+
+    shape, scale = (600, 600), 0.27
+    positions = [(60.0, 70.0), (540.0, 530.0), (300.0, 300.0), (520.0, 80.0)]
+    image = blob_image(shape, positions, seed=2, width=2.0)
+    wcs = tan_wcs(shape, scale)
+    a, b = np.zeros((4, 4)), np.zeros((4, 4))
+    a[2, 0], a[0, 2], b[1, 1], b[0, 2] = 2e-5, 1e-5, 2e-5, 1.5e-5
+    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    wcs.sip = Sip(a, b, None, None, wcs.wcs.crpix)
+    assert np.hypot(*np.subtract(wcs.all_world2pix(*wcs.wcs_pix2world(0, 0, 0), 0), 0)) > 3  # distorted
+    catalog = LensFinder(DETECTOR_ONLY, conf=0.9, network=blob_detector, device="cpu").find(image, wcs=wcs).catalog
+    assert len(catalog) == 4
+    for x, y in positions:
+        assert _nearest(catalog, x, y) < 0.5
+        ra, dec = wcs.pixel_to_world_values(x, y)
+        separation = np.hypot((catalog["ra"] - ra) * np.cos(np.radians(dec)), catalog["dec"] - dec).min() * 3600
+        assert separation < 0.15
+
 def test_nan_borders_are_skipped(blob_detector):
     image = blob_image((200, 200), [(100.0, 100.0)], seed=3)
     image[:, :30] = np.nan
