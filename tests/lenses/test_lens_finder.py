@@ -18,6 +18,15 @@ def _nearest(catalog, x, y):
     return float(distance.min()) if len(distance) else np.inf
 
 
+def _assert_found_at(catalog, wcs, positions, *, pixels, arcsec):
+    """Every (x, y) has a candidate within ``pixels``, and one within ``arcsec`` on the sky by ``wcs``."""
+    for x, y in positions:
+        assert _nearest(catalog, x, y) < pixels
+        ra, dec = wcs.pixel_to_world_values(x, y)
+        separation = np.hypot((catalog["ra"] - ra) * np.cos(np.radians(dec)), catalog["dec"] - dec).min() * 3600
+        assert separation < arcsec
+
+
 def test_finds_each_source_once_across_windows(blob_detector):
     image = blob_image((260, 250), POSITIONS, seed=1)
     finder = LensFinder(DETECTOR_ONLY, conf=0.9, network=blob_detector, device="cpu")
@@ -41,14 +50,9 @@ def test_resampled_tile_maps_detections_back_to_input_pixels(blob_detector):
     assert result.resampled
     catalog = result.catalog
     assert len(catalog) == 3
-    for x, y in positions:
-        assert _nearest(catalog, x, y) < 1.0
-        ra, dec = wcs.pixel_to_world_values(x, y)
-        separation = np.hypot((catalog["ra"] - ra) * np.cos(np.radians(dec)), catalog["dec"] - dec).min() * 3600
-        assert separation < 0.3
+    _assert_found_at(catalog, wcs, positions, pixels=1.0, arcsec=0.3)
     # 16 model pixels of 0.2 arcsec map to 16 * 0.2 / 0.27 input pixels.
     assert np.allclose(catalog["xmax"] - catalog["xmin"] + 1, 16 * 0.2 / 0.27, atol=0.05)
-
 
 
 def test_a_distorted_wcs_does_not_move_resampled_detections(blob_detector):
@@ -67,11 +71,8 @@ def test_a_distorted_wcs_does_not_move_resampled_detections(blob_detector):
     assert np.hypot(*np.subtract(wcs.all_world2pix(*wcs.wcs_pix2world(0, 0, 0), 0), 0)) > 3  # distorted
     catalog = LensFinder(DETECTOR_ONLY, conf=0.9, network=blob_detector, device="cpu").find(image, wcs=wcs).catalog
     assert len(catalog) == 4
-    for x, y in positions:
-        assert _nearest(catalog, x, y) < 0.5
-        ra, dec = wcs.pixel_to_world_values(x, y)
-        separation = np.hypot((catalog["ra"] - ra) * np.cos(np.radians(dec)), catalog["dec"] - dec).min() * 3600
-        assert separation < 0.15
+    _assert_found_at(catalog, wcs, positions, pixels=0.5, arcsec=0.15)
+
 
 def test_nan_borders_are_skipped(blob_detector):
     image = blob_image((200, 200), [(100.0, 100.0)], seed=3)
