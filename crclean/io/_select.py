@@ -31,6 +31,11 @@ def check_plane(hdul, index, path):
         )
     if not shape:
         raise InputError(f"{where} holds no image data; choose an image extension with --ext")
+    if len(shape) > 2 and all(length == 1 for length in shape[:-2]):
+        raise InputError(
+            f"{where} is a {len(shape)}-D cube of one {shape[-1]}x{shape[-2]} plane (shape {shape}); crclean "
+            "needs 2-D images: write that plane as a 2-D image (in astropy, data[0])"
+        )
     if len(shape) > 2:
         raise InputError(
             f"{where} is a {len(shape)}-D cube (shape {shape}); crclean needs "

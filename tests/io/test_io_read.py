@@ -374,6 +374,16 @@ def test_too_small_image(tmp_path):
             read_plane(exposure, 1)
 
 
+
+def test_a_cube_of_one_plane_is_told_how_to_become_2d(tmp_path):
+    path = tmp_path / "one.fits"
+    fits.writeto(path, np.zeros((1, 20, 30), np.float32))
+    with open_exposure(path) as exposure:
+        with pytest.raises(InputError, match=r"HDU 0 of .*one.fits is a 3-D cube of one 30x20 plane "
+                                             r"\(shape \(1, 20, 30\)\); crclean needs 2-D images: write that "
+                                             r"plane as a 2-D image \(in astropy, data\[0\]\)$"):
+            select_planes(exposure)
+
 def test_sci_cube_selected_by_default(tmp_path):
     path = tmp_path / "f.fits"
     cube = fits.ImageHDU(np.zeros((2, 20, 20), np.float32), name="SCI")
