@@ -160,3 +160,17 @@ def test_a_broken_pixel_scale_keyword_fails_its_file_unless_overridden(tmp_path,
     assert (f"crclean: error: {broken}: header keyword PIXSCALE = 'unknown' is not a pixel scale in arcsec "
             "(0.01-10.0); pass the scale with --pixel-scale") in result.stderr
     assert np.allclose(_box_widths(_run([broken, "--pixel-scale", "0.27", "-o", out, "-q"]), out), _AT_027, atol=0.5)
+
+
+def test_blank_markers_are_missing_data_not_pixels(tmp_path, fake_weights):
+    # -1e30 marks pixels without data in some pipelines; read as data it swamps the sky and noise.
+    image = blob_image((200, 220), [(90.0, 60.0), (150.0, 140.0)], seed=5)
+    image[:, :40] = -1e30
+    path = tmp_path / "blank.fits"
+    fits.PrimaryHDU(image, tan_wcs(image.shape, 0.2).to_header()).writeto(path)
+    result = _run([path, "-o", tmp_path / "c.ecsv"])
+    assert result.exit_code == 0, result.output
+    table = Table.read(tmp_path / "c.ecsv")
+    assert len(table) == 2 and np.all(table["xmin"] >= 40)
+    assert (f"crclean: warning: {path}: 8000 pixels of magnitude 1e+20 or more (blank markers such as -1e30) "
+            "are treated as missing data") in result.stderr
