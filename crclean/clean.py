@@ -18,6 +18,7 @@ import numpy as np
 from crclean import __version__
 from crclean._precision import PRECISIONS
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
+from crclean.io._blank import blank_markers
 from crclean.weights import DEFAULT_MODEL, get_model
 
 __all__ = ["Cleaner", "CleanResult", "FileReport", "clean_array"]
@@ -194,8 +195,9 @@ class Cleaner:
         Parameters
         ----------
         data : numpy.ndarray
-            2-D image, at least 16x16; not modified. NaN and inf pixels are
-            never flagged and never used to fill others.
+            2-D image, at least 16x16; not modified. NaN and inf pixels, and
+            blank markers (magnitude 1e20 or more, such as -1e30; with a
+            warning), are never flagged and never used to fill others.
         units : {'adu', 'electron', 'electron/s'}, optional
             Units of ``data``; converted to what the model expects.
         gain : float, optional
@@ -230,12 +232,18 @@ class Cleaner:
             )
         if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
             raise ValueError(f"data must be real numbers, got dtype {data.dtype}")
+        # Blank markers (-1e30...) are missing data like NaN: as pixels they would swamp the
+        # model's normalisation. The cleaned image keeps them as the input had them.
+        blank = blank_markers(data, where=label)
+        work = np.where(blank, np.nan, data) if blank.any() else data
         probability = self._get_masker().predict(
-            data, units=units, gain=gain, readnoise=readnoise, exptime=exptime,
+            work, units=units, gain=gain, readnoise=readnoise, exptime=exptime,
             saturation=saturation, label=label, progress=self.progress,
         )
         mask = probability > self.threshold
-        cleaned = self._fill(data, mask, defects, saturation) if self.inpaint else None
+        cleaned = self._fill(work, mask, defects, saturation) if self.inpaint else None
+        if cleaned is not None and blank.any():
+            cleaned[blank] = data[blank]
         return CleanResult(probability, mask, cleaned)
 
     def _fill(self, data, mask, defects, saturation):

@@ -52,12 +52,34 @@ def default_batch_size(device, tile_size=256):
     return max(1, pixels // (tile_size * tile_size))
 
 
+# Non-finite pixels this close to data get a local median; deeper ones copy the nearest such value.
+_FILL_EDGE = 8
+
+
 def _fill_non_finite(image):
-    """Replace NaN/inf by a local median so they cannot bleed into neighbours' predictions."""
+    """Replace NaN/inf so they cannot bleed into neighbours' predictions: ``(filled, finite)``.
+
+    Within `_FILL_EDGE` pixels of data a hole gets the local median of the
+    data, which is what the network sees beside real pixels. Deeper in (a
+    wide NaN border, a chip gap), each pixel copies the nearest such value:
+    the network's output there is discarded, and growing median windows
+    across a wide hole cost minutes and gigabytes on a full frame.
+    """
+    from scipy.ndimage import distance_transform_edt
+
     finite = np.isfinite(image)
     if finite.all():
         return image, finite
-    return masked_median(image, ~finite), finite
+    if not finite.any():
+        return np.zeros(image.shape, np.float32), finite
+    distance = distance_transform_edt(~finite)
+    near = ~finite & (distance <= _FILL_EDGE)
+    filled = masked_median(image, near, max_size=2 * _FILL_EDGE + 1)
+    deep = ~finite & ~near
+    if deep.any():
+        _, (rows, cols) = distance_transform_edt(deep, return_indices=True)
+        filled[deep] = filled[rows[deep], cols[deep]]
+    return filled, finite
 
 
 class NetworkMasker:

@@ -4,13 +4,10 @@ import warnings
 
 import numpy as np
 
-from crclean.exceptions import CrcleanWarning, InputError
+from crclean.exceptions import InputError
+from crclean.io._blank import blank_markers
 
-__all__ = ["BLANK_MAGNITUDE", "subtract_background"]
-
-#: Pixels this large in magnitude are blank markers (-1e30 and the like), not data: no detector
-#: counts or calibrated flux comes near it, and left in they swamp the sky and noise estimates.
-BLANK_MAGNITUDE = 1e20
+__all__ = ["subtract_background"]
 
 
 def subtract_background(image, *, box_size=64, where="image"):
@@ -19,8 +16,9 @@ def subtract_background(image, *, box_size=64, where="image"):
     Parameters
     ----------
     image : numpy.ndarray
-        2-D pixels; NaN, inf and blank markers (magnitude `BLANK_MAGNITUDE`
-        or more, with a warning) mark missing data (e.g. tile borders).
+        2-D pixels; NaN, inf and blank markers (see
+        `crclean.io._blank.blank_markers`; with a warning) mark missing data
+        (e.g. tile borders).
     box_size : int, optional
         Mesh size of the background (pixels); shrunk for small tiles.
     where : str, optional
@@ -48,13 +46,7 @@ def subtract_background(image, *, box_size=64, where="image"):
     from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
 
     data = np.asarray(image, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        blank = np.abs(data) >= BLANK_MAGNITUDE
-    invalid = ~np.isfinite(data) | blank
-    n_blank = int((blank & np.isfinite(data)).sum())
-    if n_blank:
-        warnings.warn(f"{where}: {n_blank} pixels of magnitude {BLANK_MAGNITUDE:g} or more (blank markers such as "
-                      "-1e30) are treated as missing data", CrcleanWarning, stacklevel=2)
+    invalid = ~np.isfinite(data) | blank_markers(data, where=where)
     n_valid = int((~invalid).sum())
     if n_valid < max(256, 0.01 * data.size):
         raise InputError(f"{where}: only {n_valid} of {data.size} pixels are finite; "

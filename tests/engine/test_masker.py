@@ -62,6 +62,20 @@ def test_non_finite_pixels_do_not_leak_into_neighbours(decam):
     assert (probability > 0.5).sum() == 0
 
 
+
+def test_a_wide_non_finite_border_is_filled_with_sky_and_flags_nothing(decam):
+    from crclean.engine._masker import _fill_non_finite
+
+    image, _ = synthetic_exposure((300, 300), seed=6, n_rays=0, n_stars=0)
+    holed = image.copy()
+    holed[:, :150] = np.nan  # far wider than any median window
+    filled, finite = _fill_non_finite(holed)
+    assert np.array_equal(finite, np.isfinite(holed)) and np.array_equal(filled[:, 150:], holed[:, 150:])
+    sky, noise = np.median(image), np.std(image)
+    assert np.all(np.abs(filled[:, :150] - sky) < 5 * noise)
+    probability = _masker(decam).predict(holed)
+    assert probability[:, :150].max() == 0 and (probability > 0.5).sum() == 0
+
 def test_input_array_is_not_modified(decam):
     image, _ = synthetic_exposure((100, 100), seed=7)
     image[5, 5] = np.nan
@@ -128,6 +142,23 @@ def test_clean_array_inpaints_only_flagged_pixels():
     # Hits are brought back near the sky level (800 ADU here, noise ~15 ADU).
     assert np.median(np.abs(result.cleaned[truth & result.mask] - 800.0)) < 60.0
 
+
+
+def test_blank_markers_are_missing_data_and_kept_in_the_cleaned_image():
+    from crclean.exceptions import CrcleanWarning
+
+    image, truth = synthetic_exposure(seed=10)
+    marked, holed = image.copy(), image.copy()
+    marked[:, :40], holed[:, :40] = -1e30, np.nan
+    cleaner = Cleaner("deepcr-decam", device="cpu")
+    with pytest.warns(CrcleanWarning, match=rf"image: {40 * image.shape[0]} pixels of magnitude 1e\+20 or more"):
+        result = cleaner.clean_array(marked)
+    expected = cleaner.clean_array(holed)
+    # As if the border were NaN: the same hits found, none on the border, and the markers kept.
+    np.testing.assert_array_equal(result.mask, expected.mask)
+    assert (result.mask & truth)[:, 40:].sum() > 0.9 * truth[:, 40:].sum()
+    assert np.all(result.cleaned[:, :40] == -1e30)
+    np.testing.assert_array_equal(result.cleaned[:, 40:], expected.cleaned[:, 40:])
 
 def test_clean_array_rejects_one_dimensional_strips():
     with pytest.raises(ValueError, match="1x4096 pixels; crclean needs at least 16x16"):
