@@ -34,7 +34,7 @@ def subtract_background(image, *, box_size=64, where="image"):
     Raises
     ------
     InputError
-        If fewer than 1% of the pixels (or fewer than 256) are finite, or
+        If fewer than 1% of the pixels (or fewer than 256) hold data, or
         the sky noise is zero.
 
     References
@@ -49,8 +49,8 @@ def subtract_background(image, *, box_size=64, where="image"):
     invalid = ~np.isfinite(data) | blank_markers(data, where=where)
     n_valid = int((~invalid).sum())
     if n_valid < max(256, 0.01 * data.size):
-        raise InputError(f"{where}: only {n_valid} of {data.size} pixels are finite; "
-                         "it holds too little data to search")
+        raise InputError(f"{where}: only {n_valid} of {data.size} pixels hold data (finite, not blank markers); "
+                         "too little to search")
     size = int(max(8, min(box_size, min(data.shape) // 2)))
     filled = np.where(invalid, 0.0, data)
     with warnings.catch_warnings():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from lens_fixtures import blob_image, tan_wcs
 
-from crclean.exceptions import InputError, ModelError
+from crclean.exceptions import CrcleanWarning, InputError, ModelError
 from crclean.lenses import LensFinder, LensModelSpec
 from crclean.lenses._background import subtract_background
 
@@ -88,8 +88,11 @@ def test_background_is_removed_and_noise_measured():
     image = blob_image((200, 300), [], seed=4, sky=500.0)
     subtracted, sigma = subtract_background(image)
     assert abs(float(np.median(subtracted))) < 0.1 and sigma == pytest.approx(1.0, rel=0.1)
-    with pytest.raises(InputError, match="too little data"):
+    with pytest.raises(InputError, match="too little to search"):
         subtract_background(np.full((50, 50), np.nan))
+    with pytest.warns(CrcleanWarning, match="2500 pixels of magnitude"), pytest.raises(
+            InputError, match=r"only 0 of 2500 pixels hold data \(finite, not blank markers\); too little to search"):
+        subtract_background(np.full((50, 50), -1e30))
 
 
 def test_bad_inputs_and_parameters_are_refused(blob_detector):
