@@ -104,8 +104,8 @@ def _pixel_scale(name, wcs, header, requested):
     from crclean.lenses._resample import header_pixel_scale, pixel_scale_arcsec
 
     if wcs is not None:
-        stated = pixel_scale_arcsec(wcs)
-        if requested is not None and abs(requested / stated - 1) > SCALE_TOLERANCE:
+        stated = pixel_scale_arcsec(wcs)  # a broken one is refused by the finder
+        if requested is not None and stated > 0 and abs(requested / stated - 1) > SCALE_TOLERANCE:
             return None, [f"{name}: --pixel-scale {requested:g} ignored; its WCS gives {stated:.4g} arcsec/pixel"]
         return None, []
     if requested is not None:
