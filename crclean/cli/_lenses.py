@@ -54,7 +54,8 @@ def _default_model(paths):
                    "else every 2-D image].")
 @click.option("--pixel-scale", type=click.FloatRange(0.01, 10.0), default=None, metavar="ARCSEC",
               help="Arcsec per pixel of tiles without a celestial WCS [default: the header's PIXSCALE, "
-                   "PIXSCAL1/2, SECPIX or SECPIX1/2, else the model's 0.2]. A WCS always wins.")
+                   "PIXSCAL1/2, PXSCAL1/2, SECPIX or SECPIX1/2, else the model's 0.2]. A WCS always "
+                   "wins.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")

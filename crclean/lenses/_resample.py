@@ -9,9 +9,10 @@ from crclean.exceptions import InputError
 __all__ = ["celestial_wcs", "header_pixel_scale", "pixel_scale_arcsec", "resample_to_scale"]
 
 #: Header keywords that give a pixel scale in arcsec per pixel, tried in this order when a tile has no
-#: celestial WCS: PIXSCALE (NOAO, Subaru, many cameras), PIXSCAL1/PIXSCAL2 (e.g. WFC3, ACS drizzled
-#: products), SECPIX and SECPIX1/SECPIX2 (IRAF, WCSTools).
-PIXEL_SCALE_KEYWORDS = (("PIXSCALE",), ("PIXSCAL1", "PIXSCAL2"), ("SECPIX",), ("SECPIX1", "SECPIX2"))
+#: celestial WCS: PIXSCALE (written by many cameras and simulators), the per-axis PIXSCAL1/PIXSCAL2 and
+#: PXSCAL1/PXSCAL2 (Spitzer's, the x side negative), and WCSTools' SECPIX and SECPIX1/SECPIX2.
+PIXEL_SCALE_KEYWORDS = (("PIXSCALE",), ("PIXSCAL1", "PIXSCAL2"), ("PXSCAL1", "PXSCAL2"), ("SECPIX",),
+                        ("SECPIX1", "SECPIX2"))
 
 # A scale outside this range is not arcsec per pixel of an imaging survey (degrees, or a typo).
 _PLAUSIBLE_SCALE = (0.01, 10.0)

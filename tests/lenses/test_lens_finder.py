@@ -74,6 +74,20 @@ def test_a_distorted_wcs_does_not_move_resampled_detections(blob_detector):
     _assert_found_at(catalog, wcs, positions, pixels=0.5, arcsec=0.15)
 
 
+
+def test_header_pixel_scale_keywords_in_order_of_preference():
+    from astropy.io import fits
+
+    from crclean.lenses._resample import header_pixel_scale
+
+    assert header_pixel_scale(fits.Header()) is None
+    assert header_pixel_scale(fits.Header({"PXSCAL1": -0.2, "PXSCAL2": 0.45})) == (pytest.approx(0.3), "PXSCAL1/PXSCAL2")
+    assert header_pixel_scale(fits.Header({"SECPIX1": 0.25})) == (0.25, "SECPIX1")
+    both = fits.Header({"SECPIX": 0.5, "PIXSCALE": 0.263})
+    assert header_pixel_scale(both) == (0.263, "PIXSCALE")
+    with pytest.raises(InputError, match=r"t.fits: header keyword PIXSCALE = 30.0 is not a pixel scale in arcsec"):
+        header_pixel_scale(fits.Header({"PIXSCALE": 30.0}), where="t.fits")
+
 def test_nan_borders_are_skipped(blob_detector):
     image = blob_image((200, 200), [(100.0, 100.0)], seed=3)
     image[:, :30] = np.nan
