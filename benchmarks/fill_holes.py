@@ -2,8 +2,8 @@
 
 `crclean.engine._masker._fill_non_finite` gives non-finite pixels near data a
 local median and deeper ones the nearest such value. Filling every pixel of a
-wide hole with growing median windows (``masked_median`` alone, as before
-0.1.0) is timed beside it on the smaller frames; on larger ones it runs for
+wide hole with growing median windows (``masked_median`` alone, the earlier
+fill) is timed beside it on the smaller frames; on larger ones it runs for
 minutes and can exhaust memory. Each run is a fresh subprocess, so its peak
 resident memory (``VmHWM``) is its own.
 

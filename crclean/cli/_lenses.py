@@ -6,7 +6,8 @@ import click
 
 from crclean.cli._options import CommandError, ExtensionList, echo_warnings, read_inputs
 from crclean.exceptions import CrcleanError
-from crclean.lenses._manifest import DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL, LENS_MODELS
+from crclean.lenses._manifest import (DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL, LENS_MODELS,
+                                      PLAUSIBLE_PIXEL_SCALE)
 
 __all__ = ["lenses_command"]
 
@@ -52,7 +53,7 @@ def _default_model(paths):
 @click.option("--ext", "--hdu", "ext", multiple=True, type=ExtensionList(),
               help="Extensions to search: index, EXTNAME, or EXTNAME,EXTVER [default: all SCI, "
                    "else every 2-D image].")
-@click.option("--pixel-scale", type=click.FloatRange(0.01, 10.0), default=None, metavar="ARCSEC",
+@click.option("--pixel-scale", type=click.FloatRange(*PLAUSIBLE_PIXEL_SCALE), default=None, metavar="ARCSEC",
               help="Arcsec per pixel of tiles without a celestial WCS [default: the header's PIXSCALE, "
                    "PIXSCAL1/2, PXSCAL1/2, SECPIX or SECPIX1/2, else the model's 0.2]. A WCS always "
                    "wins.")

@@ -203,7 +203,7 @@ class LensFinder:
         if abs(scale / self.spec.pixel_scale - 1) > SCALE_TOLERANCE:
             # A single band goes as a 2-D image, exactly as before multi-band models.
             work, factor = resample_to_scale(subtracted if self.spec.bands else subtracted[0], scale,
-                                             self.spec.pixel_scale, where=where)
+                                             self.spec.pixel_scale)
             work = work.reshape(len(planes), *work.shape[-2:])
             for index, (band, name) in enumerate(zip(work, names)):
                 finite = band[np.isfinite(band)]

@@ -5,8 +5,13 @@ from types import MappingProxyType
 
 from crclean.exceptions import ModelError
 
-__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "DEFAULT_MULTIBAND_LENS_MODEL", "get_lens_model",
-           "load_lens_network", "load_vetter_network"]
+__all__ = ["LensModelSpec", "LENS_MODELS", "DEFAULT_LENS_MODEL", "DEFAULT_MULTIBAND_LENS_MODEL", "PLAUSIBLE_PIXEL_SCALE",
+           "get_lens_model", "load_lens_network", "load_vetter_network"]
+
+#: Arcsec per pixel that a tile's stated scale (a header keyword, or `--pixel-scale`) must lie within:
+#: outside it, the number is not the scale of an imaging survey (degrees, or a typo). Kept here, free of
+#: numpy, because the command line's option is built from it.
+PLAUSIBLE_PIXEL_SCALE = (0.01, 10.0)
 
 
 @dataclass(frozen=True)

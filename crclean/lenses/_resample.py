@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from crclean.exceptions import InputError
+from crclean.lenses._manifest import PLAUSIBLE_PIXEL_SCALE
 
 __all__ = ["celestial_wcs", "header_pixel_scale", "pixel_scale_arcsec", "resample_to_scale"]
 
@@ -13,9 +14,6 @@ __all__ = ["celestial_wcs", "header_pixel_scale", "pixel_scale_arcsec", "resampl
 #: PXSCAL1/PXSCAL2 (Spitzer's, the x side negative), and WCSTools' SECPIX and SECPIX1/SECPIX2.
 PIXEL_SCALE_KEYWORDS = (("PIXSCALE",), ("PIXSCAL1", "PIXSCAL2"), ("PXSCAL1", "PXSCAL2"), ("SECPIX",),
                         ("SECPIX1", "SECPIX2"))
-
-# A scale outside this range is not arcsec per pixel of an imaging survey (degrees, or a typo).
-_PLAUSIBLE_SCALE = (0.01, 10.0)
 
 
 def celestial_wcs(header):
@@ -65,9 +63,9 @@ def header_pixel_scale(header, *, where="image"):
                 value = float("nan")
             # Some writers store the x side as negative, like CDELT1.
             value = abs(value)
-            if not _PLAUSIBLE_SCALE[0] <= value <= _PLAUSIBLE_SCALE[1]:
+            if not PLAUSIBLE_PIXEL_SCALE[0] <= value <= PLAUSIBLE_PIXEL_SCALE[1]:
                 raise InputError(f"{where}: header keyword {name} = {header[name]!r} is not a pixel scale in "
-                                 f"arcsec ({_PLAUSIBLE_SCALE[0]}-{_PLAUSIBLE_SCALE[1]}); pass the scale with "
+                                 f"arcsec ({PLAUSIBLE_PIXEL_SCALE[0]}-{PLAUSIBLE_PIXEL_SCALE[1]}); pass the scale with "
                                  "--pixel-scale")
             values.append(value)
         return float(np.sqrt(np.prod(values)) if len(values) == 2 else values[0]), "/".join(present)
@@ -81,7 +79,7 @@ def pixel_scale_arcsec(wcs):
     return float(np.sqrt(proj_plane_pixel_area(wcs)) * 3600.0)
 
 
-def resample_to_scale(image, scale, target_scale, *, where="image"):
+def resample_to_scale(image, scale, target_scale):
     """Resample ``image`` (``(ny, nx)``, or ``(bands, ny, nx)`` on one grid) from ``scale`` to ``target_scale``.
 
     Both in arcsec per pixel. The new grid's pixel edges are the old ones
@@ -96,9 +94,7 @@ def resample_to_scale(image, scale, target_scale, *, where="image"):
     ----------
     image : numpy.ndarray
     scale, target_scale : float
-        Arcsec per pixel of the input and of the result.
-    where : str, optional
-        Names the image in errors.
+        Arcsec per pixel of the input and of the result (positive).
 
     Returns
     -------
@@ -114,8 +110,6 @@ def resample_to_scale(image, scale, target_scale, *, where="image"):
     """
     from reproject import reproject_adaptive
 
-    if not np.isfinite(scale) or scale <= 0:
-        raise InputError(f"{where}: a pixel scale of {scale} arcsec cannot be resampled; fix the CD/CDELT keywords")
     factor = target_scale / scale
     ny, nx = image.shape[-2:]
     # Leading axes (bands on one grid) are resampled together: reproject shares the mapping.

@@ -3,8 +3,9 @@
 Needs the ``[train]`` extra (lenstronomy). Nothing at run time imports this.
 """
 
+from crclean.training.lenses._bank import StampBank, build_bank
 from crclean.training.lenses._metrics import average_precision, iou_matrix, match_detections, paired_tile_bootstrap
-from crclean.training.lenses._scene import Scene, StampBank, build_bank, compose_scene, gaussian_kernel, moffat_kernel
+from crclean.training.lenses._scene import Scene, compose_scene, gaussian_kernel, moffat_kernel
 from crclean.training.lenses._train import DEFAULT_TRAIN_CONFIG, load_lens_config, sample_window, train_lenses
 from crclean.training.lenses._train_vetter import DEFAULT_VETTER_CONFIG, load_vetter_config, train_vetter
 

@@ -28,7 +28,8 @@ from crclean.training.lenses._calibrate import calibrate_lens_model, detect_wind
 from crclean.training.lenses._colours import check_bands
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._mining import mined_run_weights
-from crclean.training.lenses._scene import build_bank, compose_scene, network_input
+from crclean.training.lenses._bank import build_bank
+from crclean.training.lenses._scene import compose_scene, network_input
 from crclean.training.lenses._warm_start import fit_initial_weights, initial_weights, parameter_groups
 
 __all__ = ["DEFAULT_TRAIN_CONFIG", "load_lens_config", "train_lenses", "sample_window", "calibration_set"]
@@ -249,7 +250,7 @@ def _bank(config, seed, folder, log, *, shrink=1):
     tag = "_".join(str(sizes[key]) for key in sorted(sizes))
     path = Path(folder) / f"bank_{seed}_{config['pixel_scale']}_{tag}.npz"
     if path.is_file():
-        from crclean.training.lenses._scene import StampBank
+        from crclean.training.lenses._bank import StampBank
 
         with np.load(path) as stored:
             return StampBank(pixel_scale=float(stored["pixel_scale"]),

@@ -1,0 +1,87 @@
+"""Stamp banks: lenses, hard negatives and field galaxies rendered once and re-used.
+
+Rendering a stamp with lenstronomy takes milliseconds, far more than pasting
+one, so scenes (`crclean.training.lenses._scene.compose_scene`) paste bank
+stamps with a random flip, rotation and flux.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crclean.training.lenses._stamps import NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
+
+__all__ = ["StampBank", "build_bank"]
+
+
+@dataclass
+class StampBank:
+    """Pre-rendered unit-flux stamps, re-used with random flips, rotations and fluxes."""
+
+    pixel_scale: float
+    lens: np.ndarray
+    arcs: np.ndarray
+    arc_mask: np.ndarray
+    theta_e: np.ndarray
+    negatives: np.ndarray
+    negative_kinds: np.ndarray
+    field: np.ndarray
+    negatives_young: np.ndarray = None
+
+
+def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
+               wide_lenses=False, early_type_rings=False, smooth_source_fraction=0.0, clumpy_negatives=False,
+               colour_parts=False, progress=None):
+    """Render a bank of stamps; the same seed gives the same bank.
+
+    Parameters
+    ----------
+    seed : int
+    n_lenses, n_negatives, n_field : int
+        Stamps of each family.
+    size : int, optional
+        Stamp side in pixels.
+    pixel_scale : float, optional
+        Arcsec per pixel.
+    wide_negatives : bool, optional
+        Rings and spirals from the wider families (see `negative_stamp`).
+    wide_lenses : bool, optional
+        Power-law lens masses of varied slope (see `lens_stamp`).
+    early_type_rings : bool, optional
+        Half of the rings are early-type disk galaxies with a faint
+        resonance ring (see `negative_stamp`).
+    smooth_source_fraction : float, optional
+        This share of the lensed sources has no clumps (see `lens_stamp`).
+    clumpy_negatives : bool, optional
+        Star-forming rings and knotted spiral arms (see `negative_stamp`).
+    colour_parts : bool, optional
+        Keep each negative's young light apart (``negatives_young``), which
+        multi-band scenes need to colour it; the stamps are the same.
+    progress : callable, optional
+        Called with the number of stamps done after each one.
+    """
+    rng = np.random.default_rng(seed)
+    if not 0.0 <= smooth_source_fraction <= 1.0:
+        raise ValueError(f"smooth_source_fraction must be within 0-1, got {smooth_source_fraction!r}")
+    lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses,
+                         smooth_fraction=smooth_source_fraction)
+              for _ in _counted(n_lenses, progress)]
+    kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
+    negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,
+                                early_type_rings=early_type_rings, clumpy=clumpy_negatives, with_young=True)
+                 for kind in kinds]
+    fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
+    return StampBank(
+        pixel_scale=pixel_scale,
+        lens=np.stack([s["lens"] for s in lenses]), arcs=np.stack([s["arcs"] for s in lenses]),
+        arc_mask=np.stack([s["arc_mask"] for s in lenses]),
+        theta_e=np.array([s["theta_e"] for s in lenses], np.float32),
+        negatives=np.stack([image for image, _ in negatives]), negative_kinds=kinds, field=np.stack(fields),
+        negatives_young=np.stack([young for _, young in negatives]) if colour_parts else None)
+
+
+def _counted(n, progress):
+    for index in range(n):
+        yield index
+        if progress is not None:
+            progress(index + 1)
