@@ -218,6 +218,13 @@ def test_shipped_lens_configs_load_and_chain():
     twenty_third = load_lens_config(_CONFIGS / "lenses-v23.toml")
     assert twenty_third["lr"] == tenth["lr"] and twenty_third["seed"] == twenty_second["seed"]
     assert {**twenty_third, "name": "", "lr": 0} == {**twenty_second, "name": "", "lr": 0}
+    # v24 is v10's round from v9 on a fresh bank with the wider lens, source and PSF families, and nothing else.
+    twenty_fourth = load_lens_config(_CONFIGS / "lenses-v24.toml")
+    assert twenty_fourth["bank"] == {**tenth["bank"], "varied_lenses": True}
+    assert twenty_fourth["scene"] == {**tenth["scene"], "psf_families": True}
+    assert twenty_fourth["seed"] == twenty_third["seed"] + 1
+    assert {**twenty_fourth, "name": "", "seed": 0, "bank": {}, "scene": {}} == {
+        **tenth, "name": "", "seed": 0, "bank": {}, "scene": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):

@@ -31,7 +31,7 @@ class StampBank:
 
 def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
                wide_lenses=False, early_type_rings=False, smooth_source_fraction=0.0, clumpy_negatives=False,
-               colour_parts=False, progress=None):
+               colour_parts=False, varied_lenses=False, progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -54,6 +54,10 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
         This share of the lensed sources has no clumps (see `lens_stamp`).
     clumpy_negatives : bool, optional
         Star-forming rings and knotted spiral arms (see `negative_stamp`).
+    varied_lenses : bool, optional
+        Lensed sources and lens galaxies from wider families: irregular and
+        elongated sources, bulge-plus-disk and disky lens galaxies (see
+        `lens_stamp`).
     colour_parts : bool, optional
         Keep each negative's young light apart (``negatives_young``), which
         multi-band scenes need to colour it; the stamps are the same.
@@ -64,7 +68,7 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
     if not 0.0 <= smooth_source_fraction <= 1.0:
         raise ValueError(f"smooth_source_fraction must be within 0-1, got {smooth_source_fraction!r}")
     lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses,
-                         smooth_fraction=smooth_source_fraction)
+                         smooth_fraction=smooth_source_fraction, varied=varied_lenses)
               for _ in _counted(n_lenses, progress)]
     kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
     negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,

@@ -56,6 +56,12 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
     sources = (f"Sersic sources ({1 - smooth:.0%} with star-forming clumps, {smooth:.0%} smooth)" if smooth
                else "clumpy Sersic sources")
     knots = "; rings and spirals with star-forming knots" if config["bank"].get("clumpy_negatives") else ""
+    lens_light = "Sersic lens light"
+    if config["bank"].get("varied_lenses"):
+        lens_light = "Sersic, bulge-plus-disk or disky lens light"
+        sources += ", a third of them irregular (several blobs) and a sixth thin and elongated"
+    psf = ("Moffat, Gaussian or Kolmogorov PSF (half of them stretched to axis ratios 0.8-1)"
+           if config.get("scene", {}).get("psf_families") else "Moffat PSF")
     if "error" in calibration:
         calibrated = f"- Score and theta_E calibration: not fitted ({calibration['error']}).\n"
     else:
@@ -84,9 +90,9 @@ RT-DETR strong-lens finder (Zhao et al. 2024, "DETRs Beat YOLOs on Real-time Obj
   windows of {config['window']} x {config['window']} pixels at {config['pixel_scale']} arcsec/pixel.
 - Intended for: ground-based wide surveys with {seeing[0]:g}-{seeing[1]:g} arcsec seeing (DES, LSST, KiDS, HSC after
   resampling to {config['pixel_scale']} arcsec/pixel). Not for space-based data. {use_text}
-- Training data: lenstronomy {mass} + external shear lenses, Sersic lens light, {sources},
+- Training data: lenstronomy {mass} + external shear lenses, {lens_light}, {sources},
   theta_E 0.5-3 arcsec, arc S/N 15-300 over the arc footprint; hard negatives (ring galaxies, spirals,
-  close pairs with tidal tails, edge-on disks{knots}), field galaxies, stars, Moffat PSF, Gaussian + Poisson noise.
+  close pairs with tidal tails, edge-on disks{knots}), field galaxies, stars, {psf}, Gaussian + Poisson noise.
   Stamp banks: {json.dumps(config['bank'])}; seed {config['seed']}.{scene}
 - Optimisation: {start}{state['step']} steps of batch {config['batch_size']}, AdamW lr {config['lr']},
   EMA {config['ema_decay']}, gradient clip {config['grad_clip']}.

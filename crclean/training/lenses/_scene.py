@@ -18,6 +18,8 @@ from scipy.signal import fftconvolve
 
 from crclean.lenses._normalise import normalise_image
 from crclean.training.lenses._colours import band_depths, band_seeing, check_bands, flux_ratios
+from crclean.training.lenses._psf_families import (KOLMOGOROV_SHARE, STRETCHED_AXIS_RATIOS, STRETCHED_SHARE,
+                                                   kolmogorov_kernel, stretched)
 
 __all__ = ["moffat_kernel", "gaussian_kernel", "compose_scene", "Scene"]
 
@@ -132,7 +134,8 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
                   seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
                   negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
                   gain_range=(20.0, 20.0), n_ellipticals=0, field_flux_range=(20.0, 5000.0),
-                  saturation_fraction=0.0, bands=None, negative_weights=None, wide_lookalike_colours=False):
+                  saturation_fraction=0.0, bands=None, negative_weights=None, wide_lookalike_colours=False,
+                  psf_families=False):
     """Paste objects into an image of ``shape`` and return it with its truth.
 
     Lenses are placed with their whole box inside the image (``lens_margin``
@@ -142,7 +145,9 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
 
     The PSF is a Moffat profile with ``beta`` from ``psf_beta_range``, or,
     for a ``gaussian_psf_fraction`` of scenes, a Gaussian (the large-beta
-    limit). Source Poisson noise has variance ``signal * sigma / gain`` with
+    limit). ``psf_families`` adds a third family, Kolmogorov, for a third of
+    scenes, and stretches half of all PSFs to axis ratios of 0.8-1
+    (`crclean.training.lenses._psf_families`). Source Poisson noise has variance ``signal * sigma / gain`` with
     ``gain`` (in sky-sigma units) drawn log-uniformly from ``gain_range``;
     widening these ranges in training keeps the detector from learning one
     PSF shape or noise law.
@@ -270,29 +275,34 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     if colouring is None:
         image, fwhm = _observe(rng, canvas, scale, rng.uniform(*seeing_range), sigma=sigma, sky_level=sky_level,
                                psf_beta_range=psf_beta_range, gaussian_psf_fraction=gaussian_psf_fraction,
-                               gain_range=gain_range, saturation_fraction=saturation_fraction)
+                               gain_range=gain_range, saturation_fraction=saturation_fraction,
+                               psf_families=psf_families)
         return Scene(image.astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
                      fwhm=np.array([fwhm]))
     fwhms = band_seeing(rng, rng.uniform(*seeing_range), bands)
     images = [_observe(rng, plane, scale, fwhm, sigma=sigma, sky_level=sky_level, psf_beta_range=psf_beta_range,
                        gaussian_psf_fraction=gaussian_psf_fraction, gain_range=gain_range,
-                       saturation_fraction=saturation_fraction)[0] for plane, fwhm in zip(canvas, fwhms)]
+                       saturation_fraction=saturation_fraction, psf_families=psf_families)[0] for plane, fwhm in zip(canvas, fwhms)]
     return Scene(np.stack(images).astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
                  bands=bands, fwhm=fwhms)
 
 
 def _observe(rng, canvas, pixel_scale, fwhm, *, sigma, sky_level, psf_beta_range, gaussian_psf_fraction, gain_range,
-             saturation_fraction):
+             saturation_fraction, psf_families=False):
     """One band seen through the atmosphere and a detector: PSF, noise, sky and saturation.
 
     Returns the image and the seeing FWHM (arcsec). The draws are in the order
     single-band scenes have always made them.
     """
     fwhm_pixels = fwhm / pixel_scale
-    if gaussian_psf_fraction and rng.random() < gaussian_psf_fraction:
+    if psf_families and rng.random() < KOLMOGOROV_SHARE:
+        kernel = kolmogorov_kernel(fwhm_pixels)
+    elif gaussian_psf_fraction and rng.random() < gaussian_psf_fraction:
         kernel = gaussian_kernel(fwhm_pixels)
     else:
         kernel = moffat_kernel(fwhm_pixels, rng.uniform(*psf_beta_range))
+    if psf_families and rng.random() < STRETCHED_SHARE:
+        kernel = stretched(kernel, rng.uniform(*STRETCHED_AXIS_RATIOS), rng.uniform(0, np.pi))
     canvas = fftconvolve(canvas, kernel, mode="same")
     noise = rng.normal(0.0, 1.0, canvas.shape)
     if rng.random() < 0.3:  # resampled survey images have correlated noise

@@ -27,6 +27,7 @@ Tessore, N. & Metcalf, R. B. 2015, A&A 580, A79.
 
 import numpy as np
 
+from crclean.training.lenses._lens_families import draw_source_family, lens_light, source_light
 from crclean.training.lenses._profiles import gaussian_ring, grid, normalised, sersic
 
 __all__ = ["lens_stamp", "negative_stamp", "field_galaxy_stamp", "NEGATIVE_KINDS"]
@@ -39,7 +40,7 @@ def _ellipticity(rng, sigma):
     return float(e1), float(e2)
 
 
-def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, smooth_fraction=0.0):
+def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, smooth_fraction=0.0, varied=False):
     """One strong lens.
 
     Parameters
@@ -61,6 +62,11 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
         then no cue for "lens": ring galaxies and spirals have knots too,
         and many sources in lens searches are smooth (Metcalf et al. 2019).
         0 keeps the draws of earlier versions.
+    varied : bool, optional
+        Draw sources and lens galaxies from wider families
+        (`crclean.training.lenses._lens_families`): irregular multi-blob and
+        thin elongated sources, bulge-plus-disk and disky lens galaxies.
+        Off keeps the draws of earlier versions.
 
     Returns
     -------
@@ -96,9 +102,13 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
     offset = theta_e * np.sqrt(rng.uniform(0.0, 0.12)) + rng.uniform(0.0, 0.1)
     angle = rng.uniform(0, 2 * np.pi)
     sx, sy = x0 + offset * np.cos(angle), y0 + offset * np.sin(angle)
-    source = SersicElliptic().function(beta_x, beta_y, amp=1.0, R_sersic=r_source, n_sersic=rng.uniform(0.7, 2.5),
-                                       e1=_ellipticity(rng, 0.2)[0], e2=_ellipticity(rng, 0.2)[1],
-                                       center_x=sx, center_y=sy)
+    family = draw_source_family(rng) if varied else "disk"
+    if family == "disk":
+        source = SersicElliptic().function(beta_x, beta_y, amp=1.0, R_sersic=r_source,
+                                           n_sersic=rng.uniform(0.7, 2.5), e1=_ellipticity(rng, 0.2)[0],
+                                           e2=_ellipticity(rng, 0.2)[1], center_x=sx, center_y=sy)
+    else:
+        source = source_light(rng, family, beta_x, beta_y, (sx, sy), r_source)
     n_clumps = rng.integers(0, 6)
     if smooth_fraction and rng.random() < smooth_fraction:
         n_clumps = 0
@@ -111,8 +121,10 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
 
     q_light = float(np.clip(1 - np.hypot(e1, e2) * rng.uniform(0.8, 2.0), 0.4, 1.0))
     phi_light = 0.5 * np.arctan2(e2, e1) + rng.normal(0.0, 0.2)
-    lens = normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0),
-                             q=q_light, phi=phi_light, x0=x0, y0=y0))
+    lens = lens_light(rng, x, y, theta_e=theta_e, q=q_light, phi=phi_light, centre=(x0, y0)) if varied else None
+    if lens is None:
+        lens = normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0),
+                                 q=q_light, phi=phi_light, x0=x0, y0=y0))
     seen = gaussian_filter(arcs, 0.8 / 2.355 / pixel_scale)
     return {"lens": lens, "arcs": arcs, "theta_e": float(theta_e), "arc_mask": seen > 0.08 * seen.max(),
             "centre": (x0 / pixel_scale, y0 / pixel_scale)}

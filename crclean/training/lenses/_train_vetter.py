@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crclean.training.lenses._train import _bank, merge_config
+from crclean.training.lenses._config import merge_config
+from crclean.training.lenses._train import _bank
 from crclean.training.lenses._vetting import vetting_set
 
 __all__ = ["DEFAULT_VETTER_CONFIG", "load_vetter_config", "train_vetter", "roc_auc", "fit_vetter_stacking"]
