@@ -225,6 +225,10 @@ def test_shipped_lens_configs_load_and_chain():
     assert twenty_fourth["seed"] == twenty_third["seed"] + 1
     assert {**twenty_fourth, "name": "", "seed": 0, "bank": {}, "scene": {}} == {
         **tenth, "name": "", "seed": 0, "bank": {}, "scene": {}}
+    # v25 is v24 with the PSF families alone.
+    twenty_fifth = load_lens_config(_CONFIGS / "lenses-v25.toml")
+    assert twenty_fifth["bank"] == tenth["bank"] and twenty_fifth["seed"] == twenty_fourth["seed"] + 1
+    assert {**twenty_fifth, "name": "", "seed": 0} == {**twenty_fourth, "name": "", "seed": 0, "bank": tenth["bank"]}
 
 
 def test_train_command_reports_config_errors(tmp_path):
