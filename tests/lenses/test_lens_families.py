@@ -132,3 +132,24 @@ def test_config_takes_the_new_options_and_refuses_bad_values():
     assert config["bank"]["varied_lenses"] is True and config["scene"]["psf_families"] is True
     with pytest.raises(ValueError, match="psf_families must be true or false, got 'yes'"):
         load_lens_config({"scene": {"psf_families": "yes"}})
+
+
+def test_chance_alignments_are_unlensed_lenses_and_only_in_banks_that_ask():
+    from crclean.training.lenses._stamps import negative_stamp
+
+    rng = np.random.default_rng(4)
+    stamps = [negative_stamp(rng, "alignment", size=64, pixel_scale=0.2, with_young=True, varied=True)
+              for _ in range(20)]
+    radius = np.hypot(*np.meshgrid(np.arange(64) - 31.5, np.arange(64) - 31.5)) * 0.2
+    for image, young in stamps:
+        assert image.sum() == pytest.approx(1.0, abs=1e-4) and np.all(young <= image) and young.sum() > 0
+        # The background galaxies sit beside the galaxy (0.35-3.9 arcsec out), not on its centre.
+        assert (young * radius).sum() / young.sum() > 0.3
+    assert len({round(float(image.max()), 6) for image, _ in stamps}) == 20  # each drawn anew
+    plain = build_bank(7, n_lenses=2, n_negatives=8, n_field=2, size=48)
+    mixed = build_bank(7, n_lenses=2, n_negatives=10, n_field=2, size=48, unlensed_negatives=True)
+    assert list(plain.negative_kinds) == ["ring", "spiral", "pair", "edge_on"] * 2
+    assert list(mixed.negative_kinds) == ["ring", "spiral", "pair", "edge_on", "alignment"] * 2
+    assert np.array_equal(plain.lens, mixed.lens) and np.array_equal(plain.negatives[:4], mixed.negatives[:4])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        negative_stamp(rng, "bar", size=48, pixel_scale=0.2)

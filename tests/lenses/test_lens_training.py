@@ -225,10 +225,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert twenty_fourth["seed"] == twenty_third["seed"] + 1
     assert {**twenty_fourth, "name": "", "seed": 0, "bank": {}, "scene": {}} == {
         **tenth, "name": "", "seed": 0, "bank": {}, "scene": {}}
-    # v25 is v24 with the PSF families alone.
+    # v25 is v24 with the lenses' unlensed look-alikes added, on a fresh bank.
     twenty_fifth = load_lens_config(_CONFIGS / "lenses-v25.toml")
-    assert twenty_fifth["bank"] == tenth["bank"] and twenty_fifth["seed"] == twenty_fourth["seed"] + 1
-    assert {**twenty_fifth, "name": "", "seed": 0} == {**twenty_fourth, "name": "", "seed": 0, "bank": tenth["bank"]}
+    assert twenty_fifth["bank"] == {**twenty_fourth["bank"], "unlensed_negatives": True}
+    assert twenty_fifth["seed"] == twenty_fourth["seed"] + 1
+    assert {**twenty_fifth, "name": "", "seed": 0, "bank": {}} == {**twenty_fourth, "name": "", "seed": 0, "bank": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crclean.training.lenses._stamps import NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
+from crclean.training.lenses._stamps import ALIGNMENT, NEGATIVE_KINDS, field_galaxy_stamp, lens_stamp, negative_stamp
 
 __all__ = ["StampBank", "build_bank"]
 
@@ -31,7 +31,7 @@ class StampBank:
 
 def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2, wide_negatives=False,
                wide_lenses=False, early_type_rings=False, smooth_source_fraction=0.0, clumpy_negatives=False,
-               colour_parts=False, varied_lenses=False, progress=None):
+               colour_parts=False, varied_lenses=False, unlensed_negatives=False, progress=None):
     """Render a bank of stamps; the same seed gives the same bank.
 
     Parameters
@@ -58,6 +58,10 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
         Lensed sources and lens galaxies from wider families: irregular and
         elongated sources, bulge-plus-disk and disky lens galaxies (see
         `lens_stamp`).
+    unlensed_negatives : bool, optional
+        Add a fifth look-alike kind, ``'alignment'``: a lens galaxy with
+        background galaxies beside it, not lensed (see `negative_stamp`),
+        drawn from the lenses' families. The kinds then take turns by fives.
     colour_parts : bool, optional
         Keep each negative's young light apart (``negatives_young``), which
         multi-band scenes need to colour it; the stamps are the same.
@@ -70,9 +74,11 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
     lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses,
                          smooth_fraction=smooth_source_fraction, varied=varied_lenses)
               for _ in _counted(n_lenses, progress)]
-    kinds = np.array([NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)] for i in range(n_negatives)])
+    turns = NEGATIVE_KINDS + ((ALIGNMENT,) if unlensed_negatives else ())
+    kinds = np.array([turns[i % len(turns)] for i in range(n_negatives)])
     negatives = [negative_stamp(rng, kind, size=size, pixel_scale=pixel_scale, wide=wide_negatives,
-                                early_type_rings=early_type_rings, clumpy=clumpy_negatives, with_young=True)
+                                early_type_rings=early_type_rings, clumpy=clumpy_negatives, with_young=True,
+                                varied=varied_lenses, smooth_fraction=smooth_source_fraction)
                  for kind in kinds]
     fields = [field_galaxy_stamp(rng, size=size, pixel_scale=pixel_scale) for _ in range(n_field)]
     return StampBank(

@@ -15,12 +15,18 @@ These families widen both:
   galaxies are (Elmegreen et al. 2007, clump-clusters and chains); another
   15% are thin, elongated disks, which lens into long thin arcs.
 
+Each new kind of lens needs its look-alike (v24 in docs/lenses.md: lenses
+widened alone made ring galaxies score as lenses), so `chance_alignment`
+builds the unlensed counterpart from the same parts.
+
 Everything here works on source-plane coordinates (``beta``) or image-plane
 grids from `crclean.training.lenses._profiles.grid`; fluxes are relative.
 
 References
 ----------
 Elmegreen, D. M. et al. 2007, ApJ 658, 763.
+Jacobs, C. et al. 2019, ApJS 243, 17.
+Petrillo, C. E. et al. 2019, MNRAS 484, 3879.
 Treu, T. et al. 2011, MNRAS 417, 1601.
 """
 
@@ -28,7 +34,7 @@ import numpy as np
 
 from crclean.training.lenses._profiles import normalised, sersic
 
-__all__ = ["draw_source_family", "source_light", "lens_light"]
+__all__ = ["draw_source_family", "source_light", "lens_light", "chance_alignment"]
 
 #: Shares of the source families (the rest draw the original single disk).
 IRREGULAR_SHARE, ELONGATED_SHARE = 0.35, 0.15
@@ -101,3 +107,49 @@ def lens_light(rng, x, y, *, theta_e, q, phi, centre):
         return normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.5, 1.5), n=rng.uniform(1.0, 2.5), q=q, phi=phi,
                                  x0=x0, y0=y0))
     return None
+
+
+def chance_alignment(rng, x, y, *, varied, smooth_fraction=0.35):
+    """A galaxy with one or two background galaxies beside it, not lensed (unit flux), and its young light.
+
+    The commonest false lens in imaging searches is a chance alignment:
+    blue star-forming galaxies projected near an early-type galaxy (Jacobs
+    et al. 2019; Petrillo et al. 2019). Drawn here from the lenses' own
+    parts, so that only lensing tells the two apart: a lens galaxy as
+    `lens_light` (or the single Sersic) with a radius ``R`` drawn as theta_E
+    is, and sources of the lenses' families placed 0.7-1.3 ``R`` away in
+    the image plane itself, with no deflection: no tangential stretch, no
+    counter-image, no shared curvature about the centre. Each source is
+    1.5-3 times a lensed source's size, as magnified images are, and has
+    star-forming clumps unless it is among the ``smooth_fraction``.
+    """
+    from lenstronomy.LightModel.Profiles.sersic import Sersic, SersicElliptic
+
+    radius = rng.uniform(0.5, 3.0)
+    q, phi = rng.uniform(0.6, 1.0), rng.uniform(0, np.pi)
+    lens = lens_light(rng, x, y, theta_e=radius, q=q, phi=phi, centre=(0.0, 0.0)) if varied else None
+    if lens is None:
+        lens = normalised(sersic(x, y, r_eff=radius * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0), q=q, phi=phi))
+    sources = np.zeros_like(lens)
+    for _ in range(1 + int(rng.random() < 0.5)):
+        angle, distance = rng.uniform(0, 2 * np.pi), radius * rng.uniform(0.7, 1.3)
+        centre = (distance * np.cos(angle), distance * np.sin(angle))
+        size = rng.uniform(0.08, 0.45) * rng.uniform(1.5, 3.0)
+        family = draw_source_family(rng) if varied else "disk"
+        if family == "disk":
+            e1, e2 = _axis_ratio_to_e(rng.uniform(0.3, 1.0), rng.uniform(0, np.pi))
+            light = SersicElliptic().function(x, y, amp=1.0, R_sersic=size, n_sersic=rng.uniform(0.7, 2.5),
+                                              e1=e1, e2=e2, center_x=centre[0], center_y=centre[1])
+        else:
+            light = source_light(rng, family, x, y, centre, size)
+        if rng.random() >= smooth_fraction:
+            for _ in range(rng.integers(1, 6)):  # star-forming clumps
+                cx, cy = rng.normal(0.0, size, 2)
+                light = light + Sersic().function(x, y, amp=rng.uniform(0.5, 3.0), R_sersic=rng.uniform(0.04, 0.14),
+                                                  n_sersic=1.0, center_x=centre[0] + cx, center_y=centre[1] + cy)
+        sources = sources + normalised(light) * rng.uniform(0.3, 1.0)
+    sources = sources / sources.sum()
+    lens_to_source = float(np.exp(rng.uniform(np.log(0.5), np.log(12.0))))
+    image = lens * lens_to_source + sources
+    total = float(image.sum())
+    return image / total, sources / total

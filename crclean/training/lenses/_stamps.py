@@ -27,12 +27,15 @@ Tessore, N. & Metcalf, R. B. 2015, A&A 580, A79.
 
 import numpy as np
 
-from crclean.training.lenses._lens_families import draw_source_family, lens_light, source_light
+from crclean.training.lenses._lens_families import chance_alignment, draw_source_family, lens_light, source_light
 from crclean.training.lenses._profiles import gaussian_ring, grid, normalised, sersic
 
-__all__ = ["lens_stamp", "negative_stamp", "field_galaxy_stamp", "NEGATIVE_KINDS"]
+__all__ = ["lens_stamp", "negative_stamp", "field_galaxy_stamp", "NEGATIVE_KINDS", "ALIGNMENT"]
 
 NEGATIVE_KINDS = ("ring", "spiral", "pair", "edge_on")
+#: The unlensed counterpart of a lens (`chance_alignment`), a look-alike kind only banks built with
+#: ``unlensed_negatives`` draw.
+ALIGNMENT = "alignment"
 
 
 def _ellipticity(rng, sigma):
@@ -131,12 +134,16 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
 
 
 def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False, clumpy=False,
-                   with_young=False):
+                   with_young=False, varied=False, smooth_fraction=0.35):
     """One galaxy that looks a little like a lens (unit flux).
 
     Parameters
     ----------
-    kind : {'ring', 'spiral', 'pair', 'edge_on'}
+    kind : {'ring', 'spiral', 'pair', 'edge_on', 'alignment'}
+        ``'alignment'``: a lens galaxy with background galaxies beside it,
+        not lensed (`chance_alignment`); ``varied`` draws its galaxies from
+        the lenses' wider families and ``smooth_fraction`` of its sources
+        have no clumps.
     wide : bool, optional
         Draw rings and spirals from wider families (`_ring`,
         `_spiral`); the default keeps the draws, and so the benchmark
@@ -160,9 +167,13 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
     numpy.ndarray or (numpy.ndarray, numpy.ndarray)
         The image, and with ``with_young`` its young part.
     """
-    if kind not in NEGATIVE_KINDS:
-        raise ValueError(f"kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
+    if kind not in NEGATIVE_KINDS + (ALIGNMENT,):
+        raise ValueError(f"kind must be one of {NEGATIVE_KINDS + (ALIGNMENT,)}, got {kind!r}")
     x, y = grid(size, pixel_scale)
+    if kind == ALIGNMENT:
+        image, young = chance_alignment(rng, x, y, varied=varied, smooth_fraction=smooth_fraction)
+        image, young = np.asarray(image, np.float32), np.asarray(young, np.float32)
+        return (image, np.minimum(young, image)) if with_young else image
     q, phi = rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)
     if kind == "ring":
         family = _ring_family(rng, early_type_rings, clumpy)
