@@ -39,6 +39,7 @@ def test_train_resume_and_write_weights_with_card(tmp_path):
     card = (run / "tiny.md").read_text()
     assert second["sha256"] in card and "0.2 arcsec/pixel" in card and "Zhao et al. 2024" in card
     assert "clumpy Sersic sources" in card and "star-forming knots" not in card
+    assert "Sersic lens light" in card and "Moffat PSF" in card and "chance alignments" not in card
 
 
 def test_fine_tuning_starts_from_the_given_weights(tmp_path):
@@ -49,10 +50,10 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     start = train_lenses(_config(1), out_dir=tmp_path / "first", progress=False)
     messages = []
     # With a zero learning rate nothing moves, so the result must be the starting weights.
-    bank = {"n_lenses": 4, "n_negatives": 4, "n_field": 4, "size": 48, "smooth_source_fraction": 0.25,
-            "clumpy_negatives": True}
-    tuned = train_lenses(_config(1, lr=0.0, init_weights=str(start["weights"]), scene={"gain_range": [5.0, 50.0]},
-                                 bank=bank),
+    bank = {"n_lenses": 4, "n_negatives": 5, "n_field": 4, "size": 48, "smooth_source_fraction": 0.25,
+            "clumpy_negatives": True, "varied_lenses": True, "unlensed_negatives": True}
+    tuned = train_lenses(_config(1, lr=0.0, init_weights=str(start["weights"]),
+                                 scene={"gain_range": [5.0, 50.0], "psf_families": True}, bank=bank),
                          out_dir=tmp_path / "second", progress=False, log=messages.append)
     assert any(message.startswith("initialised from") for message in messages)
     before = torch.load(start["weights"], weights_only=True)
@@ -63,6 +64,8 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     assert f"initialised from `{start['weights']}`" in card and '"gain_range": [5.0, 50.0]' in card
     # The card says what the bank options changed: smooth sources and knotty look-alikes.
     assert "75% with star-forming clumps, 25% smooth" in card and "with star-forming knots" in card
+    assert "bulge-plus-disk" in card and "irregular (several blobs)" in card and "chance alignments" in card
+    assert "Kolmogorov PSF" in card
     with pytest.raises(FileNotFoundError, match="neither a lens model"):
         train_lenses(_config(1, init_weights="rtdetr-lens-v99"), out_dir=tmp_path / "third", progress=False)
     assert not (tmp_path / "third").exists()

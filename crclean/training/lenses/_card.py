@@ -56,6 +56,8 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
     sources = (f"Sersic sources ({1 - smooth:.0%} with star-forming clumps, {smooth:.0%} smooth)" if smooth
                else "clumpy Sersic sources")
     knots = "; rings and spirals with star-forming knots" if config["bank"].get("clumpy_negatives") else ""
+    if config["bank"].get("unlensed_negatives"):
+        knots += "; chance alignments, a lens galaxy beside unlensed background galaxies"
     lens_light = "Sersic lens light"
     if config["bank"].get("varied_lenses"):
         lens_light = "Sersic, bulge-plus-disk or disky lens light"
