@@ -233,6 +233,11 @@ def test_shipped_lens_configs_load_and_chain():
     assert twenty_fifth["bank"] == {**twenty_fourth["bank"], "unlensed_negatives": True}
     assert twenty_fifth["seed"] == twenty_fourth["seed"] + 1
     assert {**twenty_fifth, "name": "", "seed": 0, "bank": {}} == {**twenty_fourth, "name": "", "seed": 0, "bank": {}}
+    # v26 is v24 with the PSF families alone.
+    twenty_sixth = load_lens_config(_CONFIGS / "lenses-v26.toml")
+    assert twenty_sixth["bank"] == tenth["bank"] and twenty_sixth["scene"] == twenty_fourth["scene"]
+    assert twenty_sixth["seed"] == twenty_fifth["seed"] + 1
+    assert {**twenty_sixth, "name": "", "seed": 0, "bank": {}} == {**twenty_fourth, "name": "", "seed": 0, "bank": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):
