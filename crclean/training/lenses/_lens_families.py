@@ -86,16 +86,20 @@ def source_light(rng, family, beta_x, beta_y, centre, r_source):
     return light
 
 
-def lens_light(rng, x, y, *, theta_e, q, phi, centre):
-    """A varied lens galaxy (unit flux), or None for the original single Sersic (the caller draws it).
+def lens_light(rng, x, y, *, theta_e, q, phi, centre, varied):
+    """A lens galaxy (unit flux) of half-light radius about ``theta_e``.
 
-    Bulge plus disk: a bulge of n 3-5 and half-light radius 0.2-0.6 theta_E,
-    an exponential disk 1.5-4 times larger holding 20-60% of the light, with
-    its own axis ratio (0.3-1, the disk seen at any inclination) and a
-    position angle within 0.2 rad of the bulge's. Disky: one profile of n 1-2.5.
+    Without ``varied``, and for the draws ``varied`` leaves to it, one
+    Sersic profile of n 2.5-5 and half-light radius 0.4-1.2 theta_E (the
+    first banks' lens galaxy, drawn as they drew it). With ``varied``,
+    bulge plus disk: a bulge of n 3-5 and half-light radius 0.2-0.6
+    theta_E, an exponential disk 1.5-4 times larger holding 20-60% of the
+    light, with its own axis ratio (0.3-1, the disk seen at any
+    inclination) and a position angle within 0.2 rad of the bulge's; or
+    disky: one profile of n 1-2.5.
     """
     x0, y0 = centre
-    draw = rng.random()
+    draw = rng.random() if varied else 1.0
     if draw < BULGE_DISK_SHARE:
         r_bulge = theta_e * rng.uniform(0.2, 0.6)
         bulge = normalised(sersic(x, y, r_eff=r_bulge, n=rng.uniform(3.0, 5.0), q=q, phi=phi, x0=x0, y0=y0))
@@ -106,10 +110,11 @@ def lens_light(rng, x, y, *, theta_e, q, phi, centre):
     if draw < BULGE_DISK_SHARE + DISKY_SHARE:
         return normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.5, 1.5), n=rng.uniform(1.0, 2.5), q=q, phi=phi,
                                  x0=x0, y0=y0))
-    return None
+    return normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0), q=q, phi=phi,
+                             x0=x0, y0=y0))
 
 
-def chance_alignment(rng, x, y, *, varied, smooth_fraction=0.35):
+def chance_alignment(rng, x, y, *, varied, smooth_fraction=0.0):
     """A galaxy with one or two background galaxies beside it, not lensed (unit flux), and its young light.
 
     The commonest false lens in imaging searches is a chance alignment:
@@ -127,9 +132,7 @@ def chance_alignment(rng, x, y, *, varied, smooth_fraction=0.35):
 
     radius = rng.uniform(0.5, 3.0)
     q, phi = rng.uniform(0.6, 1.0), rng.uniform(0, np.pi)
-    lens = lens_light(rng, x, y, theta_e=radius, q=q, phi=phi, centre=(0.0, 0.0)) if varied else None
-    if lens is None:
-        lens = normalised(sersic(x, y, r_eff=radius * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0), q=q, phi=phi))
+    lens = lens_light(rng, x, y, theta_e=radius, q=q, phi=phi, centre=(0.0, 0.0), varied=varied)
     sources = np.zeros_like(lens)
     for _ in range(1 + int(rng.random() < 0.5)):
         angle, distance = rng.uniform(0, 2 * np.pi), radius * rng.uniform(0.7, 1.3)

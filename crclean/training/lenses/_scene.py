@@ -147,8 +147,8 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     for a ``gaussian_psf_fraction`` of scenes, a Gaussian (the large-beta
     limit). ``psf_families`` adds a third family, Kolmogorov, for a third of
     scenes, and stretches half of all PSFs to axis ratios of 0.8-1
-    (`crclean.training.lenses._psf_families`). Source Poisson noise has variance ``signal * sigma / gain`` with
-    ``gain`` (in sky-sigma units) drawn log-uniformly from ``gain_range``;
+    (`crclean.training.lenses._psf_families`). Source Poisson noise has
+    variance ``signal * sigma / gain`` with ``gain`` (in sky-sigma units) drawn log-uniformly from ``gain_range``;
     widening these ranges in training keeps the detector from learning one
     PSF shape or noise law.
 
@@ -282,7 +282,8 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     fwhms = band_seeing(rng, rng.uniform(*seeing_range), bands)
     images = [_observe(rng, plane, scale, fwhm, sigma=sigma, sky_level=sky_level, psf_beta_range=psf_beta_range,
                        gaussian_psf_fraction=gaussian_psf_fraction, gain_range=gain_range,
-                       saturation_fraction=saturation_fraction, psf_families=psf_families)[0] for plane, fwhm in zip(canvas, fwhms)]
+                       saturation_fraction=saturation_fraction, psf_families=psf_families)[0]
+              for plane, fwhm in zip(canvas, fwhms)]
     return Scene(np.stack(images).astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
                  bands=bands, fwhm=fwhms)
 

@@ -124,17 +124,14 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
 
     q_light = float(np.clip(1 - np.hypot(e1, e2) * rng.uniform(0.8, 2.0), 0.4, 1.0))
     phi_light = 0.5 * np.arctan2(e2, e1) + rng.normal(0.0, 0.2)
-    lens = lens_light(rng, x, y, theta_e=theta_e, q=q_light, phi=phi_light, centre=(x0, y0)) if varied else None
-    if lens is None:
-        lens = normalised(sersic(x, y, r_eff=theta_e * rng.uniform(0.4, 1.2), n=rng.uniform(2.5, 5.0),
-                                 q=q_light, phi=phi_light, x0=x0, y0=y0))
+    lens = lens_light(rng, x, y, theta_e=theta_e, q=q_light, phi=phi_light, centre=(x0, y0), varied=varied)
     seen = gaussian_filter(arcs, 0.8 / 2.355 / pixel_scale)
     return {"lens": lens, "arcs": arcs, "theta_e": float(theta_e), "arc_mask": seen > 0.08 * seen.max(),
             "centre": (x0 / pixel_scale, y0 / pixel_scale)}
 
 
 def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False, clumpy=False,
-                   with_young=False, varied=False, smooth_fraction=0.35):
+                   with_young=False, varied=False, smooth_fraction=0.0):
     """One galaxy that looks a little like a lens (unit flux).
 
     Parameters
