@@ -238,6 +238,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert twenty_sixth["bank"] == tenth["bank"] and twenty_sixth["scene"] == twenty_fourth["scene"]
     assert twenty_sixth["seed"] == twenty_fifth["seed"] + 1
     assert {**twenty_sixth, "name": "", "seed": 0, "bank": {}} == {**twenty_fourth, "name": "", "seed": 0, "bank": {}}
+    # v27 is v26's round again, from v26's own output, on a fresh bank.
+    twenty_seventh = load_lens_config(_CONFIGS / "lenses-v27.toml")
+    assert twenty_seventh["init_weights"] == "runs/lenses-v26/rtdetr-lens-v26.pt"
+    assert twenty_seventh["seed"] == twenty_sixth["seed"] + 1
+    assert {**twenty_seventh, "name": "", "seed": 0, "init_weights": ""} == {
+        **twenty_sixth, "name": "", "seed": 0, "init_weights": ""}
 
 
 def test_train_command_reports_config_errors(tmp_path):
