@@ -244,6 +244,12 @@ def test_shipped_lens_configs_load_and_chain():
     assert twenty_seventh["seed"] == twenty_sixth["seed"] + 1
     assert {**twenty_seventh, "name": "", "seed": 0, "init_weights": ""} == {
         **twenty_sixth, "name": "", "seed": 0, "init_weights": ""}
+    # v28 is v21's three-band round from v20 with the PSF families, at v10's (and v17's) learning rate.
+    twenty_eighth = load_lens_config(_CONFIGS / "lenses-v28.toml")
+    assert twenty_eighth["scene"] == {**twenty_first["scene"], "psf_families": True}
+    assert twenty_eighth["lr"] == tenth["lr"] and twenty_eighth["seed"] == twenty_seventh["seed"] + 1
+    assert {**twenty_eighth, "name": "", "seed": 0, "lr": 0, "scene": {}} == {
+        **twenty_first, "name": "", "seed": 0, "lr": 0, "scene": {}}
 
 
 def test_train_command_reports_config_errors(tmp_path):
