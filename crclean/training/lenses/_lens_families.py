@@ -34,7 +34,7 @@ import numpy as np
 
 from crclean.training.lenses._profiles import normalised, sersic
 
-__all__ = ["draw_source_family", "source_light", "lens_light", "chance_alignment"]
+__all__ = ["draw_source_family", "source_light", "clumpy_source", "lens_light", "chance_alignment", "ellipticity"]
 
 #: Shares of the source families (the rest draw the original single disk).
 IRREGULAR_SHARE, ELONGATED_SHARE = 0.35, 0.15
@@ -48,6 +48,12 @@ def draw_source_family(rng):
     if draw < IRREGULAR_SHARE:
         return "irregular"
     return "elongated" if draw < IRREGULAR_SHARE + ELONGATED_SHARE else "disk"
+
+
+def ellipticity(rng, sigma):
+    """lenstronomy's ``(e1, e2)``, each normal with width ``sigma`` and clipped to +-0.5."""
+    e1, e2 = np.clip(rng.normal(0.0, sigma, 2), -0.5, 0.5)
+    return float(e1), float(e2)
 
 
 def _axis_ratio_to_e(q, phi):
@@ -84,6 +90,37 @@ def source_light(rng, family, beta_x, beta_y, centre, r_source):
                                          R_sersic=radius, n_sersic=rng.uniform(0.5, 1.5), e1=e1, e2=e2,
                                          center_x=sx + bx, center_y=sy + by)
     return light
+
+
+def clumpy_source(rng, family, beta_x, beta_y, centre, r_source, *, smooth_fraction=0.0, clump_radii=(0.02, 0.07)):
+    """A source of ``family`` with 0-5 star-forming clumps (none for a ``smooth_fraction`` of them), unnormalised.
+
+    The ``'disk'`` family is one elliptical Sersic of n 0.7-2.5; clumps are
+    exponential knots of radius ``clump_radii`` scattered about ``centre``
+    by ``r_source``. Lensed sources and the unlensed background galaxies
+    of `chance_alignment` are both drawn here, so they differ only in
+    lensing.
+    """
+    from lenstronomy.LightModel.Profiles.sersic import Sersic, SersicElliptic
+
+    sx, sy = centre
+    if family == "disk":
+        # Two ellipticity draws, one component from each: the first banks drew them so, and keeping
+        # the order keeps every earlier bank's stamps.
+        source = SersicElliptic().function(beta_x, beta_y, amp=1.0, R_sersic=r_source,
+                                           n_sersic=rng.uniform(0.7, 2.5), e1=ellipticity(rng, 0.2)[0],
+                                           e2=ellipticity(rng, 0.2)[1], center_x=sx, center_y=sy)
+    else:
+        source = source_light(rng, family, beta_x, beta_y, centre, r_source)
+    n_clumps = rng.integers(0, 6)
+    if smooth_fraction and rng.random() < smooth_fraction:
+        n_clumps = 0
+    for _ in range(n_clumps):
+        cx, cy = rng.normal(0.0, r_source, 2)
+        source = source + Sersic().function(beta_x, beta_y, amp=rng.uniform(0.5, 3.0),
+                                            R_sersic=rng.uniform(*clump_radii), n_sersic=1.0,
+                                            center_x=sx + cx, center_y=sy + cy)
+    return source
 
 
 def lens_light(rng, x, y, *, theta_e, q, phi, centre, varied):
@@ -125,11 +162,9 @@ def chance_alignment(rng, x, y, *, varied, smooth_fraction=0.0):
     is, and sources of the lenses' families placed 0.7-1.3 ``R`` away in
     the image plane itself, with no deflection: no tangential stretch, no
     counter-image, no shared curvature about the centre. Each source is
-    1.5-3 times a lensed source's size, as magnified images are, and has
-    star-forming clumps unless it is among the ``smooth_fraction``.
+    1.5-3 times a lensed source's size, clumps included, as magnified
+    images are, and is drawn by `clumpy_source` as the lensed sources are.
     """
-    from lenstronomy.LightModel.Profiles.sersic import Sersic, SersicElliptic
-
     radius = rng.uniform(0.5, 3.0)
     q, phi = rng.uniform(0.6, 1.0), rng.uniform(0, np.pi)
     lens = lens_light(rng, x, y, theta_e=radius, q=q, phi=phi, centre=(0.0, 0.0), varied=varied)
@@ -137,19 +172,11 @@ def chance_alignment(rng, x, y, *, varied, smooth_fraction=0.0):
     for _ in range(1 + int(rng.random() < 0.5)):
         angle, distance = rng.uniform(0, 2 * np.pi), radius * rng.uniform(0.7, 1.3)
         centre = (distance * np.cos(angle), distance * np.sin(angle))
-        size = rng.uniform(0.08, 0.45) * rng.uniform(1.5, 3.0)
+        magnified = rng.uniform(1.5, 3.0)
         family = draw_source_family(rng) if varied else "disk"
-        if family == "disk":
-            e1, e2 = _axis_ratio_to_e(rng.uniform(0.3, 1.0), rng.uniform(0, np.pi))
-            light = SersicElliptic().function(x, y, amp=1.0, R_sersic=size, n_sersic=rng.uniform(0.7, 2.5),
-                                              e1=e1, e2=e2, center_x=centre[0], center_y=centre[1])
-        else:
-            light = source_light(rng, family, x, y, centre, size)
-        if rng.random() >= smooth_fraction:
-            for _ in range(rng.integers(1, 6)):  # star-forming clumps
-                cx, cy = rng.normal(0.0, size, 2)
-                light = light + Sersic().function(x, y, amp=rng.uniform(0.5, 3.0), R_sersic=rng.uniform(0.04, 0.14),
-                                                  n_sersic=1.0, center_x=centre[0] + cx, center_y=centre[1] + cy)
+        # The image plane itself, magnified as lensed images are, clumps included.
+        light = clumpy_source(rng, family, x, y, centre, rng.uniform(0.08, 0.45) * magnified,
+                              smooth_fraction=smooth_fraction, clump_radii=(0.02 * magnified, 0.07 * magnified))
         sources = sources + normalised(light) * rng.uniform(0.3, 1.0)
     sources = sources / sources.sum()
     lens_to_source = float(np.exp(rng.uniform(np.log(0.5), np.log(12.0))))

@@ -27,7 +27,8 @@ Tessore, N. & Metcalf, R. B. 2015, A&A 580, A79.
 
 import numpy as np
 
-from crclean.training.lenses._lens_families import chance_alignment, draw_source_family, lens_light, source_light
+from crclean.training.lenses._lens_families import (chance_alignment, clumpy_source, draw_source_family, ellipticity,
+                                                     lens_light)
 from crclean.training.lenses._profiles import gaussian_ring, grid, normalised, sersic
 
 __all__ = ["lens_stamp", "negative_stamp", "field_galaxy_stamp", "NEGATIVE_KINDS", "ALIGNMENT"]
@@ -36,11 +37,6 @@ NEGATIVE_KINDS = ("ring", "spiral", "pair", "edge_on")
 #: The unlensed counterpart of a lens (`chance_alignment`), a look-alike kind only banks built with
 #: ``unlensed_negatives`` draw.
 ALIGNMENT = "alignment"
-
-
-def _ellipticity(rng, sigma):
-    e1, e2 = np.clip(rng.normal(0.0, sigma, 2), -0.5, 0.5)
-    return float(e1), float(e2)
 
 
 def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, smooth_fraction=0.0, varied=False):
@@ -83,11 +79,10 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
     from lenstronomy.LensModel.Profiles.epl import EPL
     from lenstronomy.LensModel.Profiles.shear import Shear
     from lenstronomy.LensModel.Profiles.sie import SIE
-    from lenstronomy.LightModel.Profiles.sersic import Sersic, SersicElliptic
     from scipy.ndimage import gaussian_filter
 
     theta_e = rng.uniform(*theta_e_range)
-    e1, e2 = _ellipticity(rng, 0.15)
+    e1, e2 = ellipticity(rng, 0.15)
     gamma1, gamma2 = np.clip(rng.normal(0.0, 0.05, 2), -0.15, 0.15)
     x0, y0 = rng.uniform(-0.5, 0.5, 2) * pixel_scale
     x, y = grid(size, pixel_scale)
@@ -106,20 +101,7 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
     angle = rng.uniform(0, 2 * np.pi)
     sx, sy = x0 + offset * np.cos(angle), y0 + offset * np.sin(angle)
     family = draw_source_family(rng) if varied else "disk"
-    if family == "disk":
-        source = SersicElliptic().function(beta_x, beta_y, amp=1.0, R_sersic=r_source,
-                                           n_sersic=rng.uniform(0.7, 2.5), e1=_ellipticity(rng, 0.2)[0],
-                                           e2=_ellipticity(rng, 0.2)[1], center_x=sx, center_y=sy)
-    else:
-        source = source_light(rng, family, beta_x, beta_y, (sx, sy), r_source)
-    n_clumps = rng.integers(0, 6)
-    if smooth_fraction and rng.random() < smooth_fraction:
-        n_clumps = 0
-    for _ in range(n_clumps):  # star-forming clumps
-        cx, cy = rng.normal(0.0, r_source, 2)
-        source = source + Sersic().function(beta_x, beta_y, amp=rng.uniform(0.5, 3.0),
-                                            R_sersic=rng.uniform(0.02, 0.07), n_sersic=1.0,
-                                            center_x=sx + cx, center_y=sy + cy)
+    source = clumpy_source(rng, family, beta_x, beta_y, (sx, sy), r_source, smooth_fraction=smooth_fraction)
     arcs = normalised(source.reshape(x.shape))
 
     q_light = float(np.clip(1 - np.hypot(e1, e2) * rng.uniform(0.8, 2.0), 0.4, 1.0))
