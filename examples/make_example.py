@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from crclean.training import PROFILES, simulate_exposure
+from crclean.training import MASK_THRESHOLD_SIGMA, PROFILES, simulate_exposure
 from crclean.training._cosmic_sim import SensorGeometry
 from crclean.training._footprints import FOOTPRINT_PROVENANCE
 
@@ -103,7 +103,7 @@ def main(argv=None):
 
     truth_header = fits.Header()
     truth_header["CONTENT"] = "cosmic-ray truth mask of example_ground.fits"
-    truth_header["THRESH"] = (3.0, "CR charge > THRESH * noise sigma of the pixel")
+    truth_header["THRESH"] = (MASK_THRESHOLD_SIGMA, "CR charge >= THRESH * noise sigma of the pixel")
     truth_header.add_comment("1 = cosmic ray. Extensions: IGNORE (faint CR charge, leave out")
     truth_header.add_comment("of scores), DEFECTS (hot pixels, bad columns, saturated).")
     fits.HDUList([

@@ -187,7 +187,24 @@ def _diffusion_px(depth_fraction, sensor):
     return sensor.diffusion_um * np.sqrt(depth_fraction) / sensor.pixel_pitch_um
 
 
-def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction):
+def _move_onto_anchors(x0, y0, rng, anchors, fraction):
+    """Start a ``fraction`` of events on anchors (sources), within ~1.5 px.
+
+    Draws nothing when ``anchors`` is None, so exposures without anchors keep
+    their random streams.
+    """
+    if anchors is None or fraction <= 0 or len(anchors[0]) == 0 or x0.size == 0:
+        return x0, y0
+    moved = rng.uniform(size=x0.size) < fraction
+    pick = rng.integers(0, len(anchors[0]), x0.size)
+    jitter = rng.normal(0.0, 1.5, (2, x0.size))
+    x0 = np.where(moved, np.asarray(anchors[0])[pick] + jitter[0], x0)
+    y0 = np.where(moved, np.asarray(anchors[1])[pick] + jitter[1], y0)
+    return x0, y0
+
+
+def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors=None,
+            anchor_fraction=0.0):
     """Packets of ``n`` straight tracks: (x, y, charge, sigma) arrays."""
     zenith = sample_zenith(n, rng=rng, cos_power=cos_power)
     length = np.minimum(track_length_px(sensor.depletion_um, zenith, sensor.pixel_pitch_um),
@@ -215,6 +232,7 @@ def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction):
     share = np.maximum(1 + 0.3 * np.minimum(_moyal(rng, track.size), 40.0), 0.1)
     share /= np.bincount(track, weights=share, minlength=n)[track]
     charge = (per_um * path_um)[track] * share
+    x0, y0 = _move_onto_anchors(x0, y0, rng, anchors, anchor_fraction)
     x = x0[track] + t * length[track] * np.cos(azimuth[track])
     y = y0[track] + t * length[track] * np.sin(azimuth[track])
     return x, y, charge, _diffusion_px(depth, sensor)
@@ -243,17 +261,20 @@ def _worms(n, shape, rng, sensor):
     return tuple(np.concatenate(a) for a in (xs, ys, qs, ss))
 
 
-def _spots(n, shape, rng, sensor):
+def _spots(n, shape, rng, sensor, anchors=None, anchor_fraction=0.0):
     """Packets of ``n`` compact depositions (one diffused point each)."""
     x = rng.uniform(-0.5, shape[1] - 0.5, n)
     y = rng.uniform(-0.5, shape[0] - 0.5, n)
     charge = rng.lognormal(np.log(1600.0), 0.7, n)
-    return x, y, charge, _diffusion_px(rng.uniform(0, 1, n), sensor)
+    sigma = _diffusion_px(rng.uniform(0, 1, n), sensor)
+    x, y = _move_onto_anchors(x, y, rng, anchors, anchor_fraction)
+    return x, y, charge, sigma
 
 
 def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
                          exptime=100.0, mix=(0.7, 0.15, 0.15), cos_power=3.0,
-                         max_length_px=None, heavy_fraction=0.0, n_events=None):
+                         max_length_px=None, heavy_fraction=0.0, n_events=None, anchors=None,
+                         anchor_fraction=0.0):
     """Simulate the cosmic-ray charge of one exposure.
 
     Parameters
@@ -281,6 +302,11 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
         the minimum-ionising charge (a few tens of percent in space).
     n_events : int, optional
         Exact number of events; overrides the Poisson draw from the rate.
+    anchors : (numpy.ndarray, numpy.ndarray), optional
+        ``(x, y)`` of sources (stars, galaxies) on which to start hits.
+    anchor_fraction : float, optional
+        Share of tracks and spots started on a random anchor (within ~1.5 px),
+        so that hits overlap stars, galaxy cores and saturated stars.
 
     Returns
     -------
@@ -303,9 +329,10 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
     if max_length_px is None:
         max_length_px = float(np.hypot(*shape))
     packets = [
-        _tracks(n_tracks, shape, rng, sensor, cos_power, max_length_px, heavy_fraction),
+        _tracks(n_tracks, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors,
+                anchor_fraction),
         _worms(n_worms, shape, rng, sensor),
-        _spots(n_spots, shape, rng, sensor),
+        _spots(n_spots, shape, rng, sensor, anchors, anchor_fraction),
     ]
     x, y, charge, sigma = (np.concatenate(a) for a in zip(*packets))
     return render_charge(shape, x, y, charge, sigma)

@@ -8,15 +8,21 @@ truth that deepCR-style mask models need (Zhang & Bloom 2020; Xu et al. 2021).
 
 Truth mask
 ----------
-A pixel is a cosmic ray (``cr_mask``) when its cosmic-ray charge exceeds
-``MASK_THRESHOLD_SIGMA = 3`` times the noise sigma of the clean pixel,
+A pixel is a cosmic ray (``cr_mask``) when its cosmic-ray charge is at least
+``MASK_THRESHOLD_SIGMA = 2`` times the noise sigma of the clean pixel,
 ``sqrt(expected clean electrons + readnoise**2)``, and it is not a defect.
-Pixels with some cosmic-ray charge below that (faint diffusion wings, charge
-lost in saturated pixels) or on a defect form ``ignore_mask``: scoring should
-neither reward nor punish a model there. At 3 sigma a lone noise pixel
-reaches the level about once per 740 pixels, so fainter charge cannot be
-told from noise pixel by pixel and asking a model to find it only teaches it
-to chase noise.
+That takes in the diffusion wings of a hit, which bias photometry when left
+unflagged. Pixels with some cosmic-ray charge below that, or on a defect,
+form the ignore band (``ignore_mask``): scoring neither rewards nor punishes a
+model there. A lone pixel with 2 sigma of charge cannot be told from noise;
+wing pixels can, by their place beside a bright hit, which is what a mask
+network learns. (Models trained before crclean 0.2 used 3 sigma.)
+
+Profiles
+--------
+``ground_thin``, ``ground_thick`` and ``space`` are three fixed detectors;
+``wide_ground`` and ``wide_space`` draw a new detector for every exposure
+from ranges as wide as the instruments people use (`_wide_profiles`).
 
 References
 ----------
@@ -34,44 +40,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean.training import _cosmic_sim, _footprints, _scene
+from crclean.training._detector import DetectorProfile
+from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
 
-__all__ = ["MASK_THRESHOLD_SIGMA", "DetectorProfile", "PROFILES", "SimulatedExposure",
+__all__ = ["MASK_THRESHOLD_SIGMA", "DetectorProfile", "PROFILES", "WIDE_PROFILES", "SimulatedExposure",
            "simulate_exposure"]
 
-MASK_THRESHOLD_SIGMA = 3.0
-
-
-@dataclass(frozen=True)
-class DetectorProfile:
-    """Detector, site and scene settings of one kind of exposure.
-
-    Ranges are ``(low, high)`` drawn uniformly per exposure. Rates and densities
-    are means of Poisson draws. Use `dataclasses.replace` on an entry of
-    `PROFILES` to make a new detector (the example script makes a DECam one).
-    """
-
-    name: str
-    sensor: _cosmic_sim.SensorGeometry
-    gain: float                   # e-/ADU
-    readnoise: float              # e-
-    full_well: float              # e-
-    exptime: float                # s
-    sky_range: tuple              # e- per pixel over the exposure
-    fwhm_range: tuple             # px
-    psf: str = "moffat"           # "moffat" (ground) or "space" (core + wings)
-    moffat_beta: float = 3.0
-    stars_per_mpix: float = 300.0
-    galaxies_per_mpix: float = 150.0
-    bright_stars_per_mpix: float = 1.0   # stars bright enough to saturate and bleed
-    cr_rate: float = 0.07         # events / cm^2 / s (see _cosmic_sim.simulate_cosmic_rays)
-    cr_mix: tuple = (0.6, 0.15, 0.25)    # tracks, worms, spots of the physical model
-    cos_power: float = 3.0        # 3: ground muons (cos^2 zenith), 1: isotropic (space)
-    heavy_fraction: float = 0.0
-    footprint_fraction: float = 0.0  # share of events drawn from the real footprints
-    footprint_zoom: float = 1.0      # 10 um footprint pixels -> this detector's pixels
-    hot_fraction: float = 2e-4
-    bad_columns_per_kcol: float = 1.0
-    adc_max: float = 65535.0      # ADU, before bias subtraction
+MASK_THRESHOLD_SIGMA = 2.0
 
 
 PROFILES = {
@@ -112,7 +87,7 @@ class SimulatedExposure:
         float32 cosmic-ray charge per pixel in electrons, as it reaches the image
         (after saturation; before read noise).
     cr_mask : numpy.ndarray
-        bool truth: ``cr_electrons > MASK_THRESHOLD_SIGMA * noise_sigma_electrons``
+        bool truth: ``cr_electrons >= MASK_THRESHOLD_SIGMA * noise_sigma_electrons``
         and not a defect.
     ignore_mask : numpy.ndarray
         bool: cosmic-ray charge too faint for ``cr_mask``, or on a defect.
@@ -124,14 +99,16 @@ class SimulatedExposure:
         bool: pixels of the clean exposure at the full well, bleed trails included.
     noise_sigma_electrons : numpy.ndarray
         float32 noise sigma of the clean pixel in electrons.
-    gain, readnoise, bias, exptime, sky_electrons, fwhm : float
-        e-/ADU, e-, ADU, s, mean sky per pixel in e-, PSF FWHM in px.
+    gain, readnoise, bias, exptime, sky_electrons, fwhm, full_well : float
+        e-/ADU, e-, ADU, s, mean sky per pixel in e-, PSF FWHM in px, e-.
     seed : int
         The seed that reproduces the exposure.
     profile : str
         Name of the detector profile.
     split : str
         Footprint split the real cosmic rays come from.
+    detector : DetectorProfile
+        The detector, as drawn for a ``wide_*`` profile.
     """
 
     image_adu: np.ndarray
@@ -152,14 +129,24 @@ class SimulatedExposure:
     seed: int
     profile: str
     split: str
+    detector: DetectorProfile
+
+    @property
+    def full_well(self):
+        return self.detector.full_well
 
 
-def _resolve_profile(profile):
+def _check_profile(profile):
+    if not isinstance(profile, DetectorProfile) and profile not in PROFILES and profile not in WIDE_PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES) + list(WIDE_PROFILES)} or a "
+                         f"DetectorProfile, got {profile!r}")
+
+
+def _resolve_profile(profile, rng):
     if isinstance(profile, DetectorProfile):
         return profile
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)} or a DetectorProfile, "
-                         f"got {profile!r}")
+    if profile in WIDE_PROFILES:
+        return draw_profile(profile, rng)
     return PROFILES[profile]
 
 
@@ -170,7 +157,7 @@ def _power_law(rng, n, low, high, slope):
 
 
 def _render_sky(shape, prof, rng, sky, fwhm):
-    """Noise-free sky + sources (e-), the star-core mask."""
+    """Noise-free sky + sources (e-), the star-core mask, and (x, y) of every source."""
     ny, nx = shape
     mpix = ny * nx / 1e6
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -181,7 +168,8 @@ def _render_sky(shape, prof, rng, sky, fwhm):
         oversample, psf_radius = 6, int(np.ceil(4 * fwhm))
     else:
         profile = _scene.moffat_profile(fwhm, prof.moffat_beta)
-        oversample, psf_radius = (3 if fwhm < 3.5 else 2), int(np.ceil(2 * fwhm))
+        # Sharp Moffat PSFs (space-like) need the finer grid and a wider stamp.
+        oversample, psf_radius = (6 if fwhm < 2 else 3 if fwhm < 3.5 else 2), int(np.ceil(max(2 * fwhm, 4)))
     sky_sigma = np.sqrt(sky + prof.readnoise**2)
     faint = 10 * sky_sigma * fwhm
     n_stars, n_bright, n_gal = rng.poisson(
@@ -211,17 +199,19 @@ def _render_sky(shape, prof, rng, sky, fwhm):
         y0, y1 = max(int(y - radius), 0), min(int(y + radius) + 2, ny)
         x0, x1 = max(int(x - radius), 0), min(int(x + radius) + 2, nx)
         core[y0:y1, x0:x1] |= (yy[y0:y1, x0:x1] - y) ** 2 + (xx[y0:y1, x0:x1] - x) ** 2 <= radius**2
-    return expected, core
+    sources = (np.concatenate([sx, galaxies[:, 0]]), np.concatenate([sy, galaxies[:, 1]]))
+    return expected, core, sources
 
 
-def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split):
+def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources):
     """Cosmic-ray charge (e-) from the real footprints and the physical model."""
     area_cm2 = shape[0] * shape[1] * (prof.sensor.pixel_pitch_um * 1e-4) ** 2
     n_events = rng.poisson(cr_rate * area_cm2 * exptime)
     n_real = rng.binomial(n_events, prof.footprint_fraction)
     charge = _cosmic_sim.simulate_cosmic_rays(
         shape, rng=rng, sensor=prof.sensor, mix=prof.cr_mix, cos_power=prof.cos_power,
-        heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real)
+        heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real,
+        anchors=sources if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
         charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,
@@ -243,10 +233,12 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
         Image shape ``(ny, nx)``, each at least 8.
     seed : int
         Non-negative seed.
-    profile : {"ground_thin", "ground_thick", "space"} or DetectorProfile, optional
+    profile : str or DetectorProfile, optional
         Detector and scene. ``ground_thick`` uses the real LSST footprints,
         ``ground_thin`` the physical model, ``space`` mostly the physical model
-        with 20% footprints for morphological variety.
+        with 20% footprints for morphological variety; ``wide_ground`` and
+        ``wide_space`` draw a detector from the seed (`_wide_profiles`), and
+        their own cosmic-ray density unless ``cr_rate`` is given.
     split : {"train", "validation"}, optional
         Footprint split; use ``"validation"`` for held-out evaluation data.
     exptime, cr_rate, sky_electrons, fwhm : float, optional
@@ -261,7 +253,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     SimulatedExposure
         The image in ADU and its truth.
     """
-    prof = _resolve_profile(profile)
+    _check_profile(profile)
     if (len(shape) != 2 or any(not isinstance(n, (int, np.integer)) or n < 8 for n in shape)):
         raise ValueError(f"shape must be two ints >= 8, got {shape!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -275,19 +267,22 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     if fwhm is not None and fwhm < 0.5:
         raise ValueError(f"fwhm must be >= 0.5 px, got {fwhm!r}")
     shape = (int(shape[0]), int(shape[1]))
-    scene_rng, noise_rng, defect_rng, cr_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4))
+    # The first four streams are those of crclean 0.1 (spawn keys 0-3), so the
+    # fixed profiles give the same exposures as before; the fifth draws a detector.
+    scene_rng, noise_rng, defect_rng, cr_rng, detector_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5))
+    prof = _resolve_profile(profile, detector_rng)
     exptime = prof.exptime if exptime is None else float(exptime)
     sky = float(scene_rng.uniform(*prof.sky_range) if sky_electrons is None else sky_electrons)
     fwhm = float(scene_rng.uniform(*prof.fwhm_range) if fwhm is None else fwhm)
 
-    expected, star_core = _render_sky(shape, prof, scene_rng, sky, fwhm)
+    expected, star_core, sources = _render_sky(shape, prof, scene_rng, sky, fwhm)
     hot_charge, hot_mask = _scene.add_hot_pixels(
         shape, rng=defect_rng, fraction=prof.hot_fraction, exptime=exptime)
     expected += hot_charge
     n_bad = defect_rng.poisson(prof.bad_columns_per_kcol * shape[1] / 1000.0)
     cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
-                             prof.cr_rate if cr_rate is None else float(cr_rate), split)
+                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources)
 
     bad_scale, bad_offset, bad_mask = _scene.bad_columns(shape, rng=defect_rng,
                                                          n_columns=n_bad)
@@ -306,7 +301,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
 
     sigma = np.sqrt(expected + prof.readnoise**2).astype(np.float32)
     defects = hot_mask | bad_mask | saturated
-    cr_mask = (cr_electrons > MASK_THRESHOLD_SIGMA * sigma) & ~defects
+    cr_mask = (cr_electrons >= MASK_THRESHOLD_SIGMA * sigma) & (cr_electrons > 0) & ~defects
     return SimulatedExposure(
         image_adu=to_adu(image_e).astype(np.float32),
         clean_adu=to_adu(clean_e).astype(np.float32),
@@ -318,5 +313,5 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
         saturated_mask=saturated,
         noise_sigma_electrons=sigma,
         gain=prof.gain, readnoise=prof.readnoise, bias=float(bias), exptime=exptime,
-        sky_electrons=sky, fwhm=fwhm, seed=int(seed), profile=prof.name, split=split,
+        sky_electrons=sky, fwhm=fwhm, seed=int(seed), profile=prof.name, split=split, detector=prof,
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from crclean.engine._background import noise_normalise
 from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool
-from crclean.training.simulate import MASK_THRESHOLD_SIGMA, PROFILES, simulate_exposure
+from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET"]
 
@@ -49,11 +49,11 @@ def _scale_cosmic_rays(exposure, scale):
     one detector profile gives (heavy ions, alpha particles, faint skies); a
     model that never saw hits hundreds of sigma bright takes them for stars.
     """
-    ceiling = PROFILES[exposure.profile].full_well / exposure.gain + exposure.bias
+    ceiling = exposure.full_well / exposure.gain + exposure.bias
     ceiling = max(ceiling, float(exposure.image_adu.max()))
     image = np.minimum(exposure.clean_adu + scale * (exposure.image_adu - exposure.clean_adu), ceiling)
     hit = exposure.cr_electrons > 0
-    target = hit & (scale * exposure.cr_electrons > MASK_THRESHOLD_SIGMA * exposure.noise_sigma_electrons)
+    target = hit & (scale * exposure.cr_electrons >= MASK_THRESHOLD_SIGMA * exposure.noise_sigma_electrons)
     target &= ~exposure.defect_mask
     return image.astype(np.float32), target, hit & ~target
 
@@ -69,14 +69,16 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     size : int
         Side of each exposure.
     profiles : sequence of str
-        Simulator profiles (``ground_thin``, ``ground_thick``, ``space``).
+        Simulator profiles (``ground_thin``, ``ground_thick``, ``space``,
+        ``wide_ground``, ``wide_space``); list one twice to draw it twice as often.
     seed : int
         Exposure ``i`` uses seed ``seed + i``.
     split : {'train', 'validation'}
         Footprint split.
     cr_rate : (float, float)
         Range of cosmic-ray rates (events / cm^2 / s), drawn per exposure;
-        raised above the natural rate so every crop teaches something.
+        raised above the natural rate so every crop teaches something. The
+        ``wide_*`` profiles draw their own density and ignore it.
     cr_scale : (float, float)
         Range of a factor on every exposure's cosmic-ray charge, drawn
         log-uniformly per exposure (1, 1: as simulated).
@@ -91,8 +93,10 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
     for i in range(n):
-        exposure = simulate_exposure((size, size), seed=seed + i, profile=profiles[i % len(profiles)],
-                                     split=split, cr_rate=float(rng.uniform(*cr_rate)))
+        profile = profiles[i % len(profiles)]
+        rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
+        exposure = simulate_exposure((size, size), seed=seed + i, profile=profile, split=split,
+                                     cr_rate=None if profile in WIDE_PROFILES else rate)
         image, target, ignore = exposure.image_adu, exposure.cr_mask, exposure.ignore_mask
         if cr_scale[0] != cr_scale[1]:
             scale = float(np.exp(rng.uniform(np.log(cr_scale[0]), np.log(cr_scale[1]))))

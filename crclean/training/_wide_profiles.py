@@ -1,0 +1,116 @@
+"""Detectors drawn at random per exposure, as wide as the instruments people use.
+
+The fixed profiles of `crclean.training.simulate` are three detectors. A model
+trained on them learns those detectors' hits: on a 250 um fully depleted CCD
+(DECam, HSC), where inclined muons leave straight tracks tens of pixels long
+and 3-4 px wide, the first crclean models flagged only the sharpest knots.
+`draw_profile` makes a new detector for every exposure instead:
+
+* **sensor**: depleted thickness from ~10 um (HST ACS/WFC3, thinned CCDs)
+  through 100 um (Rubin) to 250 um (DECam, HSC), pixels of 10-15 um, and a
+  lateral diffusion (sigma for charge made at the far side) that grows with
+  the thickness: 2-6% of it, at least 1-4 um;
+* **hits**: from a few events per megapixel to several percent of all pixels
+  covered (long space exposures), real LSST footprints for part of them,
+  heavy ions in space, and some started on stars and galaxies so that hits
+  overlap sources, saturated stars included;
+* **scene**: PSF FWHM 1.2-6 px on the ground (Moffat, beta 2.2-5) and
+  1.0-2.2 px in space (core and halo, or Moffat), sky from under 1 e- to
+  1e4 e-, star and galaxy densities over two decades;
+* **electronics**: gain 0.5-5 e-/ADU, read noise 2-10 e-, full wells
+  4e4-2e5 e-, hot pixels and bad columns (negatives that a model must not flag).
+
+References
+----------
+.. [1] Groom, D. 2004, Experimental Astronomy, 14, 45 (cosmic rays in CCDs).
+.. [2] Holland, S. E., et al. 2003, IEEE Trans. Electron Devices, 50, 225
+   (fully depleted 250-300 um CCDs and their lateral diffusion).
+.. [3] Zhang, K., & Bloom, J. S. 2020, deepCR, ApJ, 889, 24 (HST rates).
+"""
+
+import numpy as np
+
+from crclean.training._cosmic_sim import SensorGeometry
+from crclean.training._detector import DetectorProfile
+from crclean.training._footprints import SOURCE_PIXEL_PITCH_UM
+
+__all__ = ["WIDE_PROFILES", "draw_profile"]
+
+#: Names `simulate_exposure` accepts for a detector drawn per exposure.
+WIDE_PROFILES = ("wide_ground", "wide_space")
+
+
+def _log_uniform(rng, low, high):
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _sensor(rng, space):
+    if space:
+        depletion = rng.uniform(10.0, 50.0)
+    elif rng.uniform() < 0.35:
+        depletion = rng.uniform(10.0, 40.0)      # thinned ground CCDs
+    else:
+        depletion = rng.uniform(75.0, 250.0)     # deep-depletion and fully depleted
+    pitch = float(rng.choice([10.0, 12.0, 13.5, 15.0]))
+    diffusion = max(rng.uniform(1.0, 4.0), depletion * rng.uniform(0.02, 0.06))
+    return SensorGeometry(pixel_pitch_um=pitch, depletion_um=depletion, diffusion_um=diffusion)
+
+
+def _psf(rng, space):
+    """FWHM (px), PSF family and Moffat beta."""
+    if space:
+        fwhm = rng.uniform(1.0, 2.2)
+        family = "space" if rng.uniform() < 0.7 else "moffat"
+    else:
+        fwhm = _log_uniform(rng, 1.2, 6.0)
+        family = "moffat"
+    return fwhm, family, rng.uniform(2.2, 5.0)
+
+
+def draw_profile(name, rng):
+    """A detector drawn at random: one of `WIDE_PROFILES`.
+
+    Parameters
+    ----------
+    name : {'wide_ground', 'wide_space'}
+        Ground (muons from above, any sensor, any seeing) or space (isotropic
+        protons and heavy ions, thin sensors, sharp PSFs, dense hits).
+    rng : numpy.random.Generator
+        Source of every draw; the same state gives the same detector.
+
+    Returns
+    -------
+    DetectorProfile
+        With one-value ``sky_range`` and ``fwhm_range``, and a ``cr_rate``
+        that gives the drawn density of events per pixel.
+    """
+    if name not in WIDE_PROFILES:
+        raise ValueError(f"name must be one of {WIDE_PROFILES}, got {name!r}")
+    space = name == "wide_space"
+    sensor = _sensor(rng, space)
+    fwhm, family, beta = _psf(rng, space)
+    sky = _log_uniform(rng, 0.5, 300.0) if space else _log_uniform(rng, 5.0, 1.0e4)
+    exptime = rng.uniform(300.0, 2400.0) if space else rng.uniform(30.0, 900.0)
+    # Events per megapixel: ~100 in a 600 s ground exposure, ~2000 in a 500 s
+    # HST one; raised on the ground so every crop holds some hits.
+    events_per_mpix = _log_uniform(rng, 500.0, 1.0e4) if space else _log_uniform(rng, 50.0, 2000.0)
+    pixel_cm2 = (sensor.pixel_pitch_um * 1e-4) ** 2
+    base_mix = np.array((0.85, 0.05, 0.10) if space else (0.55, 0.25, 0.20))
+    return DetectorProfile(
+        name=name, sensor=sensor,
+        gain=_log_uniform(rng, 0.5, 5.0), readnoise=rng.uniform(2.0, 10.0),
+        full_well=_log_uniform(rng, 4.0e4, 2.0e5), exptime=exptime,
+        sky_range=(sky, sky), fwhm_range=(fwhm, fwhm), psf=family, moffat_beta=beta,
+        stars_per_mpix=_log_uniform(rng, 30.0, 3000.0),
+        galaxies_per_mpix=_log_uniform(rng, 30.0, 1500.0),
+        bright_stars_per_mpix=rng.uniform(0.0, 4.0),
+        cr_rate=events_per_mpix * 1e-6 / (pixel_cm2 * exptime),
+        cr_mix=tuple(rng.dirichlet(8.0 * base_mix)),
+        cos_power=1.0 if space else 3.0,
+        heavy_fraction=rng.uniform(0.1, 0.4) if space else rng.uniform(0.0, 0.05),
+        footprint_fraction=rng.uniform(0.0, 0.2) if space else rng.uniform(0.0, 0.6),
+        footprint_zoom=SOURCE_PIXEL_PITCH_UM / sensor.pixel_pitch_um,
+        hot_fraction=_log_uniform(rng, 1e-5, 1e-3),
+        bad_columns_per_kcol=rng.uniform(0.0, 3.0),
+        cr_on_sources=rng.uniform(0.0, 0.15),
+    )

@@ -1,0 +1,120 @@
+"""Detectors drawn per exposure (wide_ground, wide_space) and hits started on sources."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from crclean.training import PROFILES, simulate_exposure
+from crclean.training._cosmic_sim import SensorGeometry, simulate_cosmic_rays
+from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
+from crclean.training.mask import build_pool
+
+
+def _draws(name, n=300):
+    rng = np.random.default_rng(5)
+    return [draw_profile(name, rng) for _ in range(n)]
+
+
+def test_the_same_generator_state_gives_the_same_detector():
+    assert draw_profile("wide_ground", np.random.default_rng(3)) == draw_profile(
+        "wide_ground", np.random.default_rng(3))
+    assert draw_profile("wide_ground", np.random.default_rng(3)) != draw_profile(
+        "wide_ground", np.random.default_rng(4))
+
+
+def test_ground_detectors_span_thin_to_fully_depleted_sensors_and_all_seeing():
+    draws = _draws("wide_ground")
+    depletion = np.array([d.sensor.depletion_um for d in draws])
+    fwhm = np.array([d.fwhm_range[0] for d in draws])
+    sky = np.array([d.sky_range[0] for d in draws])
+    assert depletion.min() < 20 and depletion.max() > 230 and np.mean(depletion > 150) > 0.2
+    assert fwhm.min() < 1.4 and fwhm.max() > 5.5 and np.all((fwhm >= 1.2) & (fwhm <= 6.0))
+    assert sky.min() < 10 and sky.max() > 5000
+    # Lateral diffusion grows with the thickness: at least 2% of it.
+    assert all(d.sensor.diffusion_um >= 0.02 * d.sensor.depletion_um for d in draws)
+    assert {d.cos_power for d in draws} == {3.0}
+
+
+def test_space_detectors_are_thin_sharp_and_dense():
+    draws = _draws("wide_space")
+    assert all(d.sensor.depletion_um <= 50 and d.fwhm_range[0] <= 2.2 for d in draws)
+    assert {d.cos_power for d in draws} == {1.0} and min(d.heavy_fraction for d in draws) >= 0.1
+    events_per_pixel = np.array([d.cr_rate * d.exptime * (d.sensor.pixel_pitch_um * 1e-4) ** 2 for d in draws])
+    assert events_per_pixel.min() >= 500e-6 and events_per_pixel.max() > 5000e-6
+
+
+def test_unknown_wide_profile_is_named():
+    with pytest.raises(ValueError, match="wide_ground"):
+        draw_profile("wide_moon", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="wide_space"):
+        simulate_exposure((32, 32), seed=0, profile="wide_moon")
+
+
+@pytest.mark.parametrize("name", WIDE_PROFILES)
+def test_a_wide_exposure_is_reproducible_and_records_its_detector(name):
+    one, two = (simulate_exposure((96, 96), seed=21, profile=name) for _ in range(2))
+    np.testing.assert_array_equal(one.image_adu, two.image_adu)
+    assert one.detector == two.detector and one.profile == name
+    assert one.full_well == one.detector.full_well
+    other = simulate_exposure((96, 96), seed=22, profile=name)
+    assert other.detector != one.detector
+
+
+def test_fully_depleted_sensors_make_long_tracks():
+    # Among wide_ground exposures on a >= 200 um sensor, hits reach tens of pixels.
+    longest = []
+    for seed in range(200):
+        exposure = simulate_exposure((64, 64), seed=seed, profile="wide_ground", cr_rate=0)
+        if exposure.detector.sensor.depletion_um < 200:
+            continue
+        exposure = simulate_exposure((256, 256), seed=seed, profile="wide_ground")
+        labels, _ = ndimage.label(exposure.cr_mask, np.ones((3, 3)))
+        extent = [max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndimage.find_objects(labels)]
+        longest.append(max(extent, default=0))
+        if len(longest) == 4:
+            break
+    assert len(longest) == 4 and max(longest) >= 30
+
+
+def test_dense_space_exposures_cover_percents_of_the_pixels():
+    covered = [simulate_exposure((128, 128), seed=s, profile="wide_space").cr_mask.mean() for s in range(8)]
+    assert np.median(covered) > 0.01 and max(covered) > 0.03
+
+
+def test_hits_can_start_on_sources():
+    rng_state = 7
+    sources = (np.array([30.0, 90.0]), np.array([40.0, 70.0]))
+    sensor = SensorGeometry(depletion_um=15.0)
+    common = dict(sensor=sensor, mix=(0, 0, 1), n_events=40)
+    on = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(rng_state), anchors=sources,
+                              anchor_fraction=1.0, **common)
+    off = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(rng_state), **common)
+    near = np.zeros((128, 128), bool)
+    near[35:46, 25:36] = near[65:76, 85:96] = True
+    assert on[near].sum() > 0.95 * on.sum()
+    assert off[near].sum() < 0.3 * off.sum()
+    # No anchors: the random stream is untouched, so old exposures are unchanged.
+    again = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(rng_state), anchors=sources,
+                                 anchor_fraction=0.0, **common)
+    np.testing.assert_array_equal(again, off)
+
+
+def test_fixed_profiles_do_not_start_hits_on_sources():
+    assert all(p.cr_on_sources == 0 for p in PROFILES.values())
+    anchored = dataclasses.replace(PROFILES["space"], cr_on_sources=1.0)
+    plain = simulate_exposure((96, 96), seed=3, profile="space")
+    moved = simulate_exposure((96, 96), seed=3, profile=anchored)
+    np.testing.assert_array_equal(plain.clean_adu, moved.clean_adu)
+    assert not np.array_equal(plain.cr_electrons, moved.cr_electrons)
+
+
+def test_pools_of_wide_profiles_draw_their_own_cosmic_ray_density():
+    kwargs = dict(size=64, profiles=["wide_space"], seed=40, split="validation")
+    low = build_pool(2, cr_rate=(0.1, 0.2), **kwargs)
+    high = build_pool(2, cr_rate=(5.0, 6.0), **kwargs)
+    np.testing.assert_array_equal(low.inputs, high.inputs)
+    fixed_low = build_pool(2, cr_rate=(0.1, 0.2), **{**kwargs, "profiles": ["space"]})
+    fixed_high = build_pool(2, cr_rate=(5.0, 6.0), **{**kwargs, "profiles": ["space"]})
+    assert fixed_high.target.sum() > fixed_low.target.sum()
