@@ -1,72 +1,33 @@
 """crclean's public API: find cosmic rays in arrays and FITS files, inpaint them.
 
-A `Cleaner` holds one loaded model and its settings, so a batch of files
-loads the model once::
+A `Cleaner` holds a loaded model and its settings, so a batch of files
+loads each model once::
 
     from crclean import Cleaner
     cleaner = Cleaner("deepcr-decam", threshold=0.5)
     result = cleaner.clean_array(image, units="adu", gain=4.0)
     report = cleaner.clean_file("in.fits", "out.fits")
+
+``Cleaner()`` (model ``'auto'``) chooses per file: the space or the ground
+model, from the telescope and instrument its header names (see
+`crclean.weights.AUTO_MODELS`).
 """
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from crclean import __version__
 from crclean._precision import PRECISIONS
+from crclean._results import CleanResult, FileReport
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.io._blank import blank_markers
-from crclean.weights import DEFAULT_MODEL, get_model
+from crclean.weights import AUTO_MODEL, AUTO_MODELS, DEFAULT_MODEL, get_model
 
 __all__ = ["Cleaner", "CleanResult", "FileReport", "clean_array"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class CleanResult:
-    """What cleaning one image gives.
-
-    Attributes
-    ----------
-    probability : numpy.ndarray
-        float32 cosmic-ray probability per pixel.
-    mask : numpy.ndarray
-        bool, ``probability > threshold`` on finite pixels.
-    cleaned : numpy.ndarray or None
-        The image with masked pixels inpainted (same units as the input), or
-        ``None`` when inpainting is off.
-    """
-
-    probability: np.ndarray
-    mask: np.ndarray
-    cleaned: np.ndarray = None
-
-    @property
-    def n_flagged(self):
-        return int(self.mask.sum())
-
-
-@dataclass
-class FileReport:
-    """Summary of one processed file."""
-
-    input_path: object
-    output_path: object
-    planes: list  # (label, pixels flagged, pixels in image)
-    seconds: float
-    quicklook_path: object = None
-
-    @property
-    def n_flagged(self):
-        return sum(flagged for _, flagged, _ in self.planes)
-
-    @property
-    def n_pixels(self):
-        return sum(total for _, _, total in self.planes)
 
 
 def _check_positive_int(name, value, *, multiple=1):
@@ -81,7 +42,15 @@ class Cleaner:
     Parameters
     ----------
     model : str, optional
-        A name from `crclean.weights.MODELS` (see ``crclean models``).
+        A name from `crclean.weights.MODELS` (see ``crclean models``), or
+        ``'auto'`` (the default): `clean_file` reads each file's ``TELESCOP``,
+        ``INSTRUME``, ``DETECTOR`` and ``OBSERVAT`` (`crclean.io.classify_headers`)
+        and uses ``AUTO_MODELS['space']`` (crclean-space) for space
+        telescopes such as HST, JWST and Euclid and ``AUTO_MODELS['ground']``
+        (crclean-ground) for anything else; each model loads on the first
+        file that needs it, once. `clean_array` has no header and uses the
+        ground model, as for a file whose header names no telescope: name
+        the model for space images.
     threshold : float, optional
         Probability above which a pixel is flagged, in (0, 1).
     inpaint : str or None, optional
@@ -107,13 +76,38 @@ class Cleaner:
         CPU (where half precision is no faster). Measured with crclean's
         models: float16 keeps probabilities within 0.006 of float32 and
         flipped no mask pixel; bfloat16 differs by up to 0.05.
+
+    Attributes
+    ----------
+    model : str
+        The model's name, or ``'auto'``.
+    spec : crclean.weights.ModelSpec or None
+        The model's manifest entry; ``None`` for ``'auto'``.
+    tile_size, overlap : int or None
+        As resolved for the model; for ``'auto'``, as given (``None``: each
+        model's own).
     """
 
-    def __init__(self, model=DEFAULT_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
+    def __init__(self, model=AUTO_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
                  batch_size=None, tile_size=None, overlap=None, progress=False, precision="auto"):
         from crclean.engine import TILE_MULTIPLE
 
+        self._masker, self._choices = None, None
+        if model == AUTO_MODEL:
+            # One Cleaner per model auto may choose, built now so that the options are
+            # checked against each; none loads its network before a file needs it.
+            self._choices = {name: Cleaner(name, threshold=threshold, inpaint=inpaint, device=device,
+                                           batch_size=batch_size, tile_size=tile_size, overlap=overlap,
+                                           progress=progress, precision=precision)
+                             for name in dict.fromkeys(AUTO_MODELS.values())}
+            self.model, self.spec = AUTO_MODEL, None
+            checked = next(iter(self._choices.values()))
+            self.threshold, self.inpaint, self.device = checked.threshold, inpaint, device
+            self.batch_size, self.tile_size, self.overlap = batch_size, tile_size, overlap
+            self.progress, self.precision = progress, precision
+            return
         self.spec = get_model(model)
+        self.model = self.spec.name
         if not isinstance(threshold, (float, int)) or not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1 (exclusive), got {threshold!r}")
         if inpaint is not None and inpaint not in INPAINTERS:
@@ -146,15 +140,18 @@ class Cleaner:
         self.overlap = overlap
         self.progress = progress
         self.precision = precision
-        self._masker = None
 
     @property
     def weights_sha256(self):
-        """sha256 of the model's checkpoint, or ``None`` for classical models."""
-        return self.spec.sha256 or None
+        """sha256 of the model's checkpoint, or ``None`` for classical models and ``'auto'``."""
+        return (self.spec.sha256 or None) if self.spec is not None else None
 
     def load(self):
         """Load the model now (otherwise it loads on first use); returns self.
+
+        With ``'auto'`` the models still load on the first file that needs
+        each (a batch of one kind loads one); this only checks the device and
+        that the weights of every model it may choose are installed and intact.
 
         Raises
         ------
@@ -163,8 +160,26 @@ class Cleaner:
         ValueError
             A CUDA device was asked for and none is visible.
         """
-        self._get_masker()
+        if self._choices is None:
+            self._get_masker()
+            return self
+        from crclean.engine import resolve_device
+        from crclean.weights import verify_weights
+
+        resolve_device(self.device)
+        for cleaner in self._choices.values():
+            verify_weights(cleaner.spec)
         return self
+
+    def _choose(self, exposure, indices):
+        """The Cleaner for an open file, and the `crclean.io.DataKind` it was chosen by (``None`` if named)."""
+        if self._choices is None:
+            return self, None
+        from crclean.io import classify_headers
+
+        hdul = exposure.hdul
+        data_kind = classify_headers([hdul[0].header] + [hdul[index].header for index in indices if index])
+        return self._choices[AUTO_MODELS[data_kind.kind]], data_kind
 
     def _get_masker(self):
         # Loaded on first use so that building a Cleaner (and validating the
@@ -191,6 +206,9 @@ class Cleaner:
     def clean_array(self, data, *, units="adu", gain=None, readnoise=None, exptime=None,
                     saturation=None, defects=None, label="image"):
         """Find and (optionally) inpaint cosmic rays in one 2-D array.
+
+        An array has no header to choose a model by: with ``'auto'`` it gets
+        the ground model (``AUTO_MODELS['ground']``).
 
         Parameters
         ----------
@@ -222,6 +240,10 @@ class Cleaner:
         """
         from crclean.tiling import MIN_IMAGE_SIZE
 
+        if self._choices is not None:  # 'auto' without a header: as a file that names no telescope
+            return self._choices[AUTO_MODELS["ground"]].clean_array(
+                data, units=units, gain=gain, readnoise=readnoise, exptime=exptime, saturation=saturation,
+                defects=defects, label=label)
         data = np.asarray(data)
         if data.ndim != 2:
             raise ValueError(f"data must be a 2-D image, got {data.ndim} dimensions (shape {data.shape})")
@@ -294,6 +316,7 @@ class Cleaner:
         Returns
         -------
         FileReport
+            With the model used, and with ``'auto'`` the kind of data that chose it.
         """
         from crclean.io import ProductWriter, check_output_writable, open_exposure, select_planes
 
@@ -304,17 +327,18 @@ class Cleaner:
         planes, quicklook = [], None
         with open_exposure(input_path) as exposure:
             indices = select_planes(exposure, ext)
+            cleaner, data_kind = self._choose(exposure, indices)
             with ProductWriter(exposure, output_path, indices, dq_bit=dq_bit,
                                overwrite=overwrite) as writer:
                 for index in indices:
-                    plane, result = self._clean_plane(exposure, index, gain=gain,
-                                                      readnoise=readnoise, dq_bit=dq_bit)
+                    plane, result = cleaner._clean_plane(exposure, index, gain=gain,
+                                                         readnoise=readnoise, dq_bit=dq_bit)
                     planes.append((plane.label, result.n_flagged, plane.data.size))
                     if quicklook_path is not None and quicklook is None:
                         from crclean.io._quicklook import quicklook_rgb
 
                         quicklook = quicklook_rgb(plane.data, result.mask, result.cleaned)
-                    writer.write(self._plane_result(index, result, dq_bit, write_probability))
+                    writer.write(cleaner._plane_result(index, result, dq_bit, write_probability))
                     # Written: free it before the next plane is read, so that a file
                     # of many extensions needs the memory of one.
                     del plane, result
@@ -323,7 +347,8 @@ class Cleaner:
             from crclean.io._quicklook import write_png
 
             write_png(quicklook_path, quicklook)
-        return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path)
+        return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path,
+                          model=cleaner.model, data_kind=data_kind)
 
     def _clean_plane(self, exposure, index, *, gain, readnoise, dq_bit):
         """Read image HDU ``index`` of ``exposure`` and clean it: ``(ImagePlane, CleanResult)``."""

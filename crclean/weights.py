@@ -20,6 +20,8 @@ from types import MappingProxyType
 from crclean.exceptions import ModelError
 
 __all__ = [
+    "AUTO_MODEL",
+    "AUTO_MODELS",
     "DEFAULT_MODEL",
     "MODELS",
     "ModelSpec",
@@ -28,6 +30,7 @@ __all__ = [
     "sha256_of",
     "load_network",
     "verified_state_dict",
+    "verify_weights",
     "SHIPPED_WEIGHTS_DIR",
 ]
 
@@ -167,9 +170,20 @@ MODELS = MappingProxyType(
     }
 )
 
-#: crclean's ground model: it beats deepCR, Cosmic-CoNN and LA Cosmic on both
-#: ground sets of benchmarks/masks.py (docs/benchmarks.md).
-DEFAULT_MODEL = "crclean-ground"
+#: What ``--model`` and `crclean.Cleaner` take to choose the model per file from
+#: its header (`crclean.io.classify_headers`); the default of both.
+AUTO_MODEL = "auto"
+
+#: The model ``auto`` uses for each kind of data: the one place to remap when a
+#: model is retrained or replaced. Every value must be a name in `MODELS`.
+AUTO_MODELS = MappingProxyType({"ground": "crclean-ground", "space": "crclean-space"})
+
+#: The model for images without a header (`crclean.clean_array`), as for a file
+#: whose header names no space telescope. crclean's ground model beats deepCR,
+#: Cosmic-CoNN and LA Cosmic on both ground sets of benchmarks/masks.py
+#: (docs/benchmarks.md).
+DEFAULT_MODEL = AUTO_MODELS["ground"]
+
 
 def _shipped_weights_dir():
     # The top-level weights/ folder is installed as the data package
@@ -242,6 +256,29 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def _check_sha256(path, sha256, *, label):
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise ModelError(
+            f"checksum mismatch for {label} ({path}): expected {sha256[:12]}..., got "
+            f"{actual[:12]}...; the file is damaged or not the one crclean was tested with; "
+            "reinstall it"
+        )
+
+
+def verify_weights(spec):
+    """Check that a model's checkpoint is installed and intact, without loading it.
+
+    Raises
+    ------
+    ModelError
+        Missing weights or a checksum mismatch.
+    """
+    path = weights_path(spec)
+    if path is not None:
+        _check_sha256(path, spec.sha256, label=f"model {spec.name!r}")
+
+
 def verified_state_dict(path, sha256, *, label):
     """Check a checkpoint's sha256, then load it with ``weights_only=True``.
 
@@ -266,13 +303,7 @@ def verified_state_dict(path, sha256, *, label):
     """
     import torch
 
-    actual = sha256_of(path)
-    if actual != sha256:
-        raise ModelError(
-            f"checksum mismatch for {label} ({path}): expected {sha256[:12]}..., got "
-            f"{actual[:12]}...; the file is damaged or not the one crclean was tested with; "
-            "reinstall it"
-        )
+    _check_sha256(path, sha256, label=label)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for bad pickles

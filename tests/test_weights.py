@@ -6,7 +6,8 @@ import pytest
 
 from crclean import weights
 from crclean.exceptions import ModelError
-from crclean.weights import DEFAULT_MODEL, MODELS, get_model, load_network, sha256_of, weights_path
+from crclean.weights import (AUTO_MODELS, DEFAULT_MODEL, MODELS, get_model, load_network, sha256_of, verify_weights,
+                             weights_path)
 
 
 def test_manifest_checksums_match_installed_files():
@@ -17,6 +18,12 @@ def test_manifest_checksums_match_installed_files():
 
 def test_default_model_is_a_network():
     assert get_model(DEFAULT_MODEL).kind == "network"
+
+
+def test_auto_maps_each_kind_of_data_to_a_network():
+    assert set(AUTO_MODELS) == {"ground", "space"}
+    assert all(get_model(name).kind == "network" for name in AUTO_MODELS.values())
+    assert DEFAULT_MODEL == AUTO_MODELS["ground"]
 
 
 def test_unknown_model_lists_known_names():
@@ -33,6 +40,8 @@ def test_checksum_mismatch_refuses_to_load(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "weights_path", lambda _spec: tampered)
     with pytest.raises(ModelError, match="checksum mismatch for model 'deepcr-decam'"):
         load_network(spec)
+    with pytest.raises(ModelError, match="checksum mismatch for model 'deepcr-decam'"):
+        verify_weights(spec)  # without loading
 
 
 def test_missing_deepcr_package_says_how_to_install(monkeypatch):

@@ -11,7 +11,7 @@ from crclean.cli._options import (CommandError, ExtensionList, echo_warnings, pa
                                   read_inputs)
 from crclean.exceptions import CrcleanError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS
-from crclean.weights import DEFAULT_MODEL, MODELS
+from crclean.weights import AUTO_MODEL, AUTO_MODELS, MODELS
 
 __all__ = ["mask_command"]
 
@@ -25,8 +25,10 @@ __all__ = ["mask_command"]
 @click.option("--suffix", default="_crclean", show_default=True,
               help="Added to the input's name to make the output's.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
-@click.option("--model", type=click.Choice(list(MODELS)), default=DEFAULT_MODEL, show_default=True,
-              help="Cosmic-ray model; see `crclean models`.")
+@click.option("--model", type=click.Choice([AUTO_MODEL, *MODELS]), default=AUTO_MODEL, show_default=True,
+              help=f"Cosmic-ray model; {AUTO_MODEL} uses {AUTO_MODELS['space']} for files whose "
+                   f"TELESCOP/INSTRUME/DETECTOR name a space telescope (HST, JWST, Euclid...) and "
+                   f"{AUTO_MODELS['ground']} for the others, with a note per file; see `crclean models`.")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="Probability above which a pixel is flagged.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
@@ -61,7 +63,7 @@ __all__ = ["mask_command"]
               help="Send the files to a running Dask scheduler (e.g. tcp://host:8786), one task per file.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Start a local Dask cluster of N single-threaded worker processes.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-file note or summary.")
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
 def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshold, device, precision, batch_size,
@@ -72,8 +74,10 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
     INPUT is one or more FITS files (.fits, .fits.fz, .fits.gz), or - to read
     paths from stdin, one per line. Each output keeps every HDU of its input
     and adds a DQ extension per processed image (the --dq-bit is OR-ed into an
-    existing DQ); inputs are never modified. Exit status: 0 when every file
-    succeeded, 1 when any failed, 2 for usage errors.
+    existing DQ); inputs are never modified. By default (--model auto) each
+    file gets the space or the ground model from its header, with a note on
+    stderr saying which and why. Exit status: 0 when every file succeeded, 1
+    when any failed, 2 for usage errors.
     """
     from crclean._batch import clean_one
     from crclean.clean import Cleaner
@@ -154,13 +158,17 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
 
 
 def _report(outcome, seen_warnings, quiet):
-    """Echo one file's warnings (each text once per run), error or summary line."""
+    """Echo one file's model note (--model auto), warnings (each text once per run), error or summary line."""
+    report = outcome.report
+    if report is not None and report.data_kind is not None and not quiet:
+        click.echo(f"crclean: note: {outcome.input_path}: {report.data_kind.reason} -> {report.data_kind.kind} "
+                   f"data, using {report.model} (override with --model)", err=True)
     echo_warnings(outcome.warnings, seen_warnings)
     if outcome.error is not None:
         click.echo(f"crclean: error: {outcome.error}", err=True)
     elif not quiet:
-        report = outcome.report
         share = 100.0 * report.n_flagged / max(report.n_pixels, 1)
         extra = f" + {report.quicklook_path.name}" if report.quicklook_path else ""
         click.echo(f"{outcome.input_path} -> {report.output_path}{extra}: {report.n_flagged} pixels "
-                   f"flagged ({share:.3f}%) in {len(report.planes)} image(s), {report.seconds:.1f} s")
+                   f"flagged ({share:.3f}%) in {len(report.planes)} image(s) by {report.model}, "
+                   f"{report.seconds:.1f} s")

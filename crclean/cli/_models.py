@@ -3,7 +3,7 @@
 import click
 
 from crclean.exceptions import ModelError
-from crclean.weights import DEFAULT_MODEL, MODELS, weights_path
+from crclean.weights import AUTO_MODEL, AUTO_MODELS, MODELS, weights_path
 
 __all__ = ["models_command"]
 
@@ -11,9 +11,16 @@ __all__ = ["models_command"]
 @click.command("models")
 def models_command():
     """List the cosmic-ray models, what they are for, and their weight files."""
+    click.echo(f"{AUTO_MODEL}  (default)")
+    click.echo("  for:      any data: chooses per file from TELESCOP/INSTRUME/DETECTOR/OBSERVAT, with a note")
+    # The full list is crclean.io._instrument's; importing it here would load astropy.
+    click.echo(f"  space:    {AUTO_MODELS['space']}  (HST, JWST, Euclid and the other space telescopes "
+               "in docs/usage.md)")
+    click.echo(f"  ground:   {AUTO_MODELS['ground']}  (any other telescope, or none named)")
     for spec in MODELS.values():
-        default = "  (default)" if spec.name == DEFAULT_MODEL else ""
-        click.echo(f"{spec.name}{default}")
+        chosen = [kind for kind, name in AUTO_MODELS.items() if name == spec.name]
+        by_auto = f"  (auto's {' and '.join(chosen)} model)" if chosen else ""
+        click.echo(f"{spec.name}{by_auto}")
         click.echo(f"  for:      {spec.instruments}")
         if spec.kind == "network":
             units = "any (normalised by the sky noise)" if spec.normalisation == "background" else spec.units

@@ -1,7 +1,8 @@
 """FITS input and output for crclean.
 
-Read an exposure, choose and read its 2-D image planes, and write the cleaned
-products (data, DQ flags, probability maps) with provenance keywords.
+Read an exposure, choose and read its 2-D image planes, tell space data from
+ground data by its header, and write the cleaned products (data, DQ flags,
+probability maps) with provenance keywords.
 
 Examples
 --------
@@ -10,6 +11,7 @@ Examples
 ...     planes = [read_plane(exposure, index) for index in select_planes(exposure)]
 """
 
+from crclean.io._instrument import DataKind, classify_headers
 from crclean.io._paths import check_output_writable, output_path_for
 from crclean.io._provenance import PROVENANCE_KEYWORDS, provenance_keywords
 from crclean.io._read import Exposure, ImagePlane, open_exposure, read_dq, read_plane
@@ -30,4 +32,6 @@ __all__ = [
     "write_products",
     "PROVENANCE_KEYWORDS",
     "provenance_keywords",
+    "DataKind",
+    "classify_headers",
 ]

@@ -33,6 +33,24 @@ def test_batch_on_a_local_cluster_with_a_broken_file(tmp_path):
         np.testing.assert_array_equal(remote[0].data, here[0].data)
 
 
+def test_auto_model_per_file_on_a_local_cluster(tmp_path):
+    from synthetic import synthetic_exposure
+
+    image, _ = synthetic_exposure((96, 128), seed=45)
+    space, ground = tmp_path / "space.fits", tmp_path / "ground.fits"
+    fits.writeto(space, image, fits.Header({"TELESCOP": "JWST", "INSTRUME": "NIRCAM"}))
+    fits.writeto(ground, image, fits.Header({"TELESCOP": "Subaru", "INSTRUME": "Hyper Suprime-Cam"}))
+    outdir = tmp_path / "out"
+    result = CliRunner().invoke(main, ["mask", str(space), str(ground), "--workers", "1", "--outdir", str(outdir)])
+    assert result.exit_code == 0, result.output
+    assert fits.getheader(outdir / "space_crclean.fits")["CRMODEL"] == "crclean-space"
+    assert fits.getheader(outdir / "ground_crclean.fits")["CRMODEL"] == "crclean-ground"
+    assert f"crclean: note: {space}: TELESCOP='JWST' INSTRUME='NIRCAM' -> space data, using crclean-space" \
+        in result.stderr
+    assert f"crclean: note: {ground}: TELESCOP='Subaru' INSTRUME='Hyper Suprime-Cam': no space telescope" \
+        in result.stderr
+
+
 def test_unreachable_scheduler_is_one_clear_error(tmp_path):
     path = tmp_path / "a.fits"
     fits.writeto(path, np.zeros((32, 32), np.float32))

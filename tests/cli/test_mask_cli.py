@@ -231,7 +231,8 @@ def test_read_only_output_folder(ground_fits, tmp_path, monkeypatch):
 def test_version_and_models():
     assert run("--version").output.strip() == f"crclean, version {__version__}"
     listing = run("models").output
-    assert "crclean-ground  (default)" in listing and "deepcr-decam" in listing and "lacosmic" in listing
+    assert "auto  (default)" in listing and "crclean-ground  (auto's ground model)" in listing
+    assert "deepcr-decam" in listing and "lacosmic" in listing
     assert "sha256" in listing
 
 
