@@ -1,0 +1,161 @@
+"""The cosmic-ray tools that ``benchmarks/masks.py`` compares, each fed the data it was built for.
+
+Every contender maps an exposure (crclean's ``SimulatedExposure`` or anything
+with its attribute names) to a probability map and, from its mask at its
+default threshold, a cleaned image in ADU (bias included, like ``clean_adu``):
+
+* crclean's models and crclean's port of deepCR run through
+  ``crclean.Cleaner``. Models that normalise by their own background estimate
+  (``ModelSpec.normalisation == 'background'``) get the raw frame, bias and
+  all, as a user would give it; the others get the bias-subtracted frame.
+* deepCR's package (optional: it duplicates the port) and Cosmic-CoNN get
+  bias-subtracted electrons (deepCR DECam: bias-subtracted ADU), as their
+  documentation asks.
+* Network masks (crclean's included) are filled by crclean's default
+  inpainter, ``crclean.inpaint.inpaint(DEFAULT_INPAINTER, ...)``: this is what
+  ``Cleaner(name).clean_array`` does when no defects are given, and it keeps the
+  timed part (the mask) apart from the fill.
+* LA Cosmic (astroscrappy) gives masks, not probabilities: it runs a sweep of
+  ``sigclip``; its score per pixel is the highest sigclip that still flags it,
+  its default mask is sigclip 4.5, and its cleaned image is astroscrappy's own.
+"""
+
+import contextlib
+import io
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+LACOSMIC_SIGCLIPS = (3.0, 4.5, 6.0, 9.0, 15.0, 30.0)
+LACOSMIC_DEFAULT = 4.5
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class Run:
+    """What one contender made of one exposure."""
+
+    score: np.ndarray     # probability (LA Cosmic: the highest sigclip that flags the pixel, else 0)
+    flagged: np.ndarray   # bool mask at the default threshold
+    cleaned_adu: np.ndarray
+    seconds: float        # time to make the mask (LA Cosmic: per sweep point)
+
+
+def calibrated_adu(e):
+    return np.asarray(e.image_adu, np.float32) - np.float32(e.bias)
+
+
+def calibrated_electrons(e):
+    return calibrated_adu(e) * np.float32(e.gain)
+
+
+def fill(e, mask):
+    """The exposure with ``mask`` filled by crclean's default inpainter, in ADU with the bias."""
+    from crclean.inpaint import DEFAULT_INPAINTER, inpaint
+
+    if not mask.any():
+        return np.asarray(e.image_adu, np.float32)
+    return inpaint(DEFAULT_INPAINTER, calibrated_adu(e), mask) + np.float32(e.bias)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence a third-party tool's prints and progress bars (errors still raise)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+class NetworkContender:
+    """A network: ``predict(e)`` gives probabilities; masks at 0.5 are filled by `fill`."""
+
+    def __init__(self, label, predict):
+        self.label, self._predict = label, predict
+
+    def run(self, e):
+        start = time.perf_counter()
+        probability = np.asarray(self._predict(e), np.float32)
+        seconds = time.perf_counter() - start
+        flagged = probability > DEFAULT_THRESHOLD
+        return Run(probability, flagged, fill(e, flagged), seconds)
+
+
+def crclean_model(name):
+    from crclean import Cleaner
+
+    cleaner = Cleaner(name, inpaint=None, device="cpu").load()
+    raw = cleaner.spec.normalisation == "background"
+
+    def predict(e):
+        data = e.image_adu if raw else calibrated_adu(e)
+        return cleaner.clean_array(data, units="adu", gain=e.gain, readnoise=e.readnoise,
+                                   label="benchmark").probability
+
+    return NetworkContender(name if name.startswith("crclean") else f"{name} (crclean port)", predict)
+
+
+def deepcr_package(name, label):
+    from deepCR import deepCR
+
+    model = deepCR(mask=name, device="CPU")
+    adu = name == "decam"
+
+    def predict(e):
+        image = calibrated_adu(e) if adu else calibrated_electrons(e)
+        with _quiet():
+            return model.clean(image, binary=False, segment=True, patch=256)
+
+    return NetworkContender(label, predict)
+
+
+def cosmic_conn(name):
+    from cosmic_conn import init_model
+
+    with _quiet():
+        model = init_model(name)
+    logging.getLogger().setLevel(logging.WARNING)
+
+    def predict(e):
+        with _quiet():
+            return model.detect_cr(calibrated_electrons(e), ret_numpy=True)
+
+    return NetworkContender(f"Cosmic-CoNN {name}", predict)
+
+
+class LacosmicContender:
+    label = "LA Cosmic (astroscrappy)"
+
+    def run(self, e):
+        import astroscrappy
+
+        electrons = calibrated_electrons(e)
+        score = np.zeros(electrons.shape, np.float32)
+        start = time.perf_counter()
+        for sigclip in LACOSMIC_SIGCLIPS:
+            mask, cleaned = astroscrappy.detect_cosmics(electrons, gain=1.0, readnoise=e.readnoise, sigclip=sigclip,
+                                                        objlim=5.0, satlevel=np.inf)
+            score[mask] = sigclip
+            if sigclip == LACOSMIC_DEFAULT:
+                flagged, cleaned_adu = mask, cleaned / np.float32(e.gain) + np.float32(e.bias)
+        seconds = (time.perf_counter() - start) / len(LACOSMIC_SIGCLIPS)
+        return Run(score, flagged, cleaned_adu.astype(np.float32), seconds)
+
+
+def contenders(own_models, *, deepcr_package_runs=False, warn=None):
+    """Every contender, in table order; ``warn(message)`` reports one that cannot run."""
+    runs = [crclean_model(name) for name in own_models]
+    runs.append(crclean_model("deepcr-decam"))
+    runs.append(crclean_model("deepcr-acs-wfc"))
+    if deepcr_package_runs:
+        runs.append(deepcr_package("decam", "deepCR DECam (deepCR package)"))
+        runs.append(deepcr_package("ACS-WFC", "deepCR ACS-WFC (deepCR package)"))
+    for name in ("ground_imaging", "HST_ACS_WFC"):
+        try:
+            runs.append(cosmic_conn(name))
+        except ImportError:
+            if warn:
+                warn("cosmic-conn is not installed (pip install cosmic-conn): Cosmic-CoNN is left out")
+            break
+    runs.append(LacosmicContender())
+    return runs
