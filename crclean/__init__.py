@@ -6,7 +6,7 @@ loaded, so ``crclean --help`` and ``crclean models`` start quickly.
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "clean_array", "Cleaner", "CleanResult"]
+__all__ = ["__version__", "clean_array", "cosmicray_crclean", "Cleaner", "CleanResult"]
 
 
 def __getattr__(name):
@@ -16,4 +16,8 @@ def __getattr__(name):
         from crclean import clean
 
         return getattr(clean, name)
+    if name == "cosmicray_crclean":
+        from crclean._ccddata import cosmicray_crclean
+
+        return cosmicray_crclean
     raise AttributeError(f"module 'crclean' has no attribute {name!r}")

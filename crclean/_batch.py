@@ -28,15 +28,28 @@ class FileOutcome:
         One-line message when it failed.
     warnings : list of str
         Warnings raised while processing it, in order.
+    skipped : bool
+        Its output existed and was left as it was (``skip_existing``).
+    output_path : str or None
+        The output it was given (set by `clean_one`).
     """
 
     input_path: str
     report: object = None
     error: str = None
     warnings: list = field(default_factory=list)
+    skipped: bool = False
+    output_path: str = None
+
+    @property
+    def status(self):
+        """``'done'``, ``'skipped'`` or ``'failed'``."""
+        if self.error is not None:
+            return "failed"
+        return "skipped" if self.skipped else "done"
 
 
-def clean_one(cleaner, input_path, output_path, *, quicklook_path=None, **file_options):
+def clean_one(cleaner, input_path, output_path, *, quicklook_path=None, skip_existing=False, **file_options):
     """Run `Cleaner.clean_file` on one file and capture its outcome.
 
     Parameters
@@ -45,16 +58,23 @@ def clean_one(cleaner, input_path, output_path, *, quicklook_path=None, **file_o
     input_path, output_path : str or pathlib.Path
     quicklook_path : pathlib.Path, optional
         Also write a quick-look PNG (checked before any work).
+    skip_existing : bool, optional
+        When ``output_path`` exists, leave it (and the input) alone and
+        return an outcome with ``skipped`` set, without reading the input.
     **file_options
-        Passed to `Cleaner.clean_file` (``ext``, ``gain``, ``overwrite``, ...).
+        Passed to `Cleaner.clean_file` (``ext``, ``gain``, ``overwrite``, ``trim``...).
 
     Returns
     -------
     FileOutcome
         Never raises for bad input or output: errors are in ``error``.
     """
+    from pathlib import Path
+
     from crclean.io import check_output_writable
 
+    if skip_existing and Path(output_path).exists():
+        return FileOutcome(str(input_path), skipped=True, output_path=str(output_path))
     report, error = None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -65,4 +85,5 @@ def clean_one(cleaner, input_path, output_path, *, quicklook_path=None, **file_o
                                         **file_options)
         except (CrcleanError, ValueError, OSError) as exc:
             error = str(exc)
-    return FileOutcome(str(input_path), report, error, [str(w.message) for w in caught])
+    return FileOutcome(str(input_path), report, error, [str(w.message) for w in caught],
+                       output_path=str(output_path))

@@ -121,12 +121,16 @@ def _new_cleaner(**cleaner_options):
 
 
 def clean_on_dask(jobs, cleaner_options, *, scheduler=None, workers=None):
-    """Clean files on a Dask cluster; yield one `FileOutcome` per file as each finishes.
+    """Clean files on a Dask cluster; yield one `FileOutcome` per file, in the order of ``jobs``.
+
+    Each outcome comes as soon as its file and those before it are done, so
+    a batch's per-file lines read as a local run's.
 
     Parameters
     ----------
     jobs : list of (input_path, output_path, file_options)
-        ``file_options`` go to `crclean._batch.clean_one`.
+        ``file_options`` go to `crclean._batch.clean_one` (``skip_existing``,
+        ``trim``... included).
     cleaner_options : dict
         Keyword arguments of `crclean.Cleaner` (picklable values only).
     scheduler : str, optional
@@ -142,4 +146,4 @@ def clean_on_dask(jobs, cleaner_options, *, scheduler=None, workers=None):
     """
     file_jobs = [(source, dict(options, output_path=str(target))) for source, target, options in jobs]
     return run_on_dask(clean_one, file_jobs, setup=_new_cleaner, setup_options=cleaner_options,
-                       scheduler=scheduler, workers=workers)
+                       scheduler=scheduler, workers=workers, ordered=True)

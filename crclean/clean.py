@@ -20,12 +20,12 @@ import numpy as np
 
 from crclean import __version__
 from crclean._precision import PRECISIONS
-from crclean._results import CleanResult, FileReport
+from crclean._results import CleanResult, FileReport, PlaneReport
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.io._blank import blank_markers
 from crclean.weights import AUTO_MODEL, AUTO_MODELS, DEFAULT_MODEL, get_model
 
-__all__ = ["Cleaner", "CleanResult", "FileReport", "clean_array"]
+__all__ = ["Cleaner", "CleanResult", "FileReport", "PlaneReport", "clean_array"]
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ class Cleaner:
         return cleaned
 
     def clean_file(self, input_path, output_path, *, ext=None, gain=None, readnoise=None,
-                   dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None):
+                   dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None, trim=True):
         """Clean every selected image of a FITS file and write the products.
 
         The output holds every HDU of the input in order; each processed image
@@ -312,13 +312,20 @@ class Cleaner:
         quicklook_path : str or pathlib.Path, optional
             Also write a PNG of the first processed image: input, mask and
             cleaned image side by side.
+        trim : bool, optional
+            Search only the data section of images whose header gives
+            ``TRIMSEC``/``DATASEC``/``BIASSEC`` (`crclean.io.data_section`):
+            prescan and overscan pass through unchanged, with no DQ flag and
+            probability 0, and ``CRSECT`` records the section. ``False``
+            searches every pixel.
 
         Returns
         -------
         FileReport
-            With the model used, and with ``'auto'`` the kind of data that chose it.
+            With the model used, the device, one `PlaneReport` per image, and
+            with ``'auto'`` the kind of data that chose it.
         """
-        from crclean.io import ProductWriter, check_output_writable, open_exposure, select_planes
+        from crclean.io import ProductWriter, check_output_writable, fits_section, open_exposure, select_planes
 
         if dq_bit <= 0 or dq_bit & (dq_bit - 1) or dq_bit >= 2**15:
             raise ValueError(f"dq_bit must be a power of two between 1 and 16384, got {dq_bit!r}")
@@ -331,14 +338,18 @@ class Cleaner:
             with ProductWriter(exposure, output_path, indices, dq_bit=dq_bit,
                                overwrite=overwrite) as writer:
                 for index in indices:
-                    plane, result = cleaner._clean_plane(exposure, index, gain=gain,
-                                                         readnoise=readnoise, dq_bit=dq_bit)
-                    planes.append((plane.label, result.n_flagged, plane.data.size))
+                    plane_start = time.perf_counter()
+                    plane, result, region = cleaner._clean_plane(exposure, index, gain=gain, readnoise=readnoise,
+                                                                 dq_bit=dq_bit, trim=trim)
+                    section = None if region is None else fits_section(region)
+                    searched = plane.data.size if region is None else plane.data[region].size
                     if quicklook_path is not None and quicklook is None:
                         from crclean.io._quicklook import quicklook_rgb
 
                         quicklook = quicklook_rgb(plane.data, result.mask, result.cleaned)
-                    writer.write(cleaner._plane_result(index, result, dq_bit, write_probability))
+                    writer.write(cleaner._plane_result(index, result, dq_bit, write_probability, section))
+                    planes.append(PlaneReport(plane.label, result.n_flagged, searched,
+                                              time.perf_counter() - plane_start, section))
                     # Written: free it before the next plane is read, so that a file
                     # of many extensions needs the memory of one.
                     del plane, result
@@ -348,13 +359,23 @@ class Cleaner:
 
             write_png(quicklook_path, quicklook)
         return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path,
-                          model=cleaner.model, data_kind=data_kind)
+                          model=cleaner.model, data_kind=data_kind, device=cleaner._device_name())
 
-    def _clean_plane(self, exposure, index, *, gain, readnoise, dq_bit):
-        """Read image HDU ``index`` of ``exposure`` and clean it: ``(ImagePlane, CleanResult)``."""
-        from crclean.io import read_dq, read_plane
+    def _device_name(self):
+        """Where the loaded model runs: ``'cpu'``, ``'cuda:0'``... (LA Cosmic runs on the CPU)."""
+        device = getattr(self._get_masker(), "device", None)
+        return "cpu" if device is None else str(device)
+
+    def _clean_plane(self, exposure, index, *, gain, readnoise, dq_bit, trim):
+        """Read image HDU ``index`` of ``exposure`` and clean it: ``(ImagePlane, CleanResult, region)``.
+
+        ``region``: the (rows, columns) slices of the data section searched, or None for the whole image.
+        """
+        from crclean.io import data_section, read_dq, read_plane
 
         plane = read_plane(exposure, index, gain=gain, readnoise=readnoise)
+        label = f"{exposure.path.name}[{plane.label}]"
+        region = data_section(plane.header, plane.data.shape, where=label) if trim else None
         defects = None
         if plane.dq_index is not None:
             # Bits already set by the observatory's pipeline (not our own).
@@ -362,36 +383,66 @@ class Cleaner:
             if flags.dtype.kind in "iu":
                 defects = (flags & ~np.array(dq_bit, flags.dtype)) != 0
         saturation = plane.header.get("SATURATE")
+        crop = region if region is not None else (slice(None), slice(None))
         result = self.clean_array(
-            plane.data, units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
+            plane.data[crop], units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
             exptime=plane.exptime,
             saturation=saturation if isinstance(saturation, (int, float)) else None,
-            defects=defects, label=f"{exposure.path.name}[{plane.label}]",
+            defects=None if defects is None else defects[crop], label=label,
         )
-        return plane, result
+        if region is None:
+            return plane, result, None
+        return plane, _in_frame(result, plane.data, region), region
 
-    def _plane_result(self, index, result, dq_bit, write_probability):
-        """The `crclean.io.PlaneResult` of HDU ``index``, with provenance keywords."""
-        from crclean.io import PlaneResult, provenance_keywords
+    def _provenance(self, n_flagged, *, dq_bit, section=None):
+        """Provenance keywords and the HISTORY line for an image with ``n_flagged`` cosmic-ray pixels."""
+        from crclean.io import provenance_keywords
 
         keywords = provenance_keywords(
             version=__version__, model=self.spec.name, weights_sha256=self.weights_sha256,
-            threshold=self.threshold, n_flagged=result.n_flagged, inpaint=self.inpaint,
-            tile_size=self.tile_size, overlap=self.overlap, dq_bit=dq_bit,
+            threshold=self.threshold, n_flagged=n_flagged, inpaint=self.inpaint,
+            tile_size=self.tile_size, overlap=self.overlap, dq_bit=dq_bit, section=section,
         )
+        flags = f" (DQ bit {dq_bit})" if dq_bit is not None else ""
         history = (
             f"crclean {__version__} mask: model {self.spec.name}, threshold "
-            f"{self.threshold:g}, {result.n_flagged} pixels flagged (DQ bit {dq_bit}), "
+            f"{self.threshold:g}, {n_flagged} pixels flagged{flags}, "
             f"inpaint {self.inpaint or 'off'}"
         )
+        if section is not None:
+            history += f", section {section}"
         autocast = getattr(self._masker, "precision", None)
         if autocast is not None:
             history += f", {str(autocast).removeprefix('torch.')} autocast"
+        return keywords, history
+
+    def _plane_result(self, index, result, dq_bit, write_probability, section=None):
+        """The `crclean.io.PlaneResult` of HDU ``index``, with provenance keywords."""
+        from crclean.io import PlaneResult
+
+        keywords, history = self._provenance(result.n_flagged, dq_bit=dq_bit, section=section)
         return PlaneResult(
             hdu_index=index, mask=result.mask, cleaned=result.cleaned,
             probability=result.probability if write_probability else None,
             keywords=keywords, history=history,
         )
+
+
+def _in_frame(result, data, region):
+    """``result`` of the data section ``region`` of ``data``, put back into the whole frame.
+
+    Outside the section nothing is flagged, the probability is 0 and the
+    cleaned image keeps the input's values.
+    """
+    probability = np.zeros(data.shape, np.float32)
+    probability[region] = result.probability
+    mask = np.zeros(data.shape, bool)
+    mask[region] = result.mask
+    cleaned = None
+    if result.cleaned is not None:
+        cleaned = data.astype(result.cleaned.dtype, copy=True)
+        cleaned[region] = result.cleaned
+    return CleanResult(probability, mask, cleaned)
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",

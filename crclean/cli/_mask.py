@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from crclean._precision import PRECISIONS
-from crclean.cli._options import (CommandError, ExtensionList, echo_warnings, parse_dq_bit, quicklook_path_for,
-                                  read_inputs)
+from crclean.cli._batch_run import Batch, check_report
+from crclean.cli._options import CommandError, ExtensionList, parse_dq_bit, quicklook_path_for, read_inputs
+from crclean.cli._signals import Stopped, stop_on_signals
 from crclean.exceptions import CrcleanError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS
 from crclean.weights import AUTO_MODEL, AUTO_MODELS, MODELS
@@ -25,6 +26,8 @@ __all__ = ["mask_command"]
 @click.option("--suffix", default="_crclean", show_default=True,
               help="Added to the input's name to make the output's.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option("--skip-existing", is_flag=True,
+              help="Leave outputs that already exist as they are and report them as skipped (to resume a batch).")
 @click.option("--model", type=click.Choice([AUTO_MODEL, *MODELS]), default=AUTO_MODEL, show_default=True,
               help=f"Cosmic-ray model; {AUTO_MODEL} uses {AUTO_MODELS['space']} for files whose "
                    f"TELESCOP/INSTRUME/DETECTOR name a space telescope (HST, JWST, Euclid...) and "
@@ -45,6 +48,9 @@ __all__ = ["mask_command"]
               help="Pixels shared by neighbouring tiles (multiple of 16, at most half a tile) "
                    "[default: the model's, enough for seamless tiles; see `crclean models`].")
 @click.option("--no-inpaint", is_flag=True, help="Keep the image data as it is; only flag.")
+@click.option("--no-trim", is_flag=True,
+              help="Search every pixel, also where the header's TRIMSEC/DATASEC/BIASSEC say prescan or "
+                   "overscan [default: only the data section of raw frames].")
 @click.option("--inpaint", "inpaint_method", type=click.Choice(list(INPAINTERS)), default=DEFAULT_INPAINTER,
               show_default=True, help="How flagged pixels are filled (see docs/models.md).")
 @click.option("--prob", is_flag=True, help="Also write the probability map (CRPROB extensions).")
@@ -63,12 +69,14 @@ __all__ = ["mask_command"]
               help="Send the files to a running Dask scheduler (e.g. tcp://host:8786), one task per file.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Start a local Dask cluster of N single-threaded worker processes.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a table of what was done, one row per file and image: FILE.json or FILE.ecsv.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-file note or summary.")
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
-def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshold, device, precision, batch_size,
-                 tile_size, overlap, no_inpaint, inpaint_method, prob, dq_bit, ext, gain, readnoise,
-                 quicklook, scheduler, workers, quiet, verbose):
+def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, device, precision,
+                 batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob, dq_bit, ext, gain,
+                 readnoise, quicklook, scheduler, workers, report_path, quiet, verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
 
     INPUT is one or more FITS files (.fits, .fits.fz, .fits.gz), or - to read
@@ -76,12 +84,17 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
     and adds a DQ extension per processed image (the --dq-bit is OR-ed into an
     existing DQ); inputs are never modified. By default (--model auto) each
     file gets the space or the ground model from its header, with a note on
-    stderr saying which and why. Exit status: 0 when every file succeeded, 1
-    when any failed, 2 for usage errors.
+    stderr saying which and why. Raw frames whose header gives TRIMSEC,
+    DATASEC or BIASSEC are searched in their data section only (--no-trim:
+    everywhere). Exit status: 0 when every file succeeded (or was skipped
+    with --skip-existing), 1 when any failed, 2 for usage errors, and 128 +
+    the signal's number when SIGINT (130), SIGTERM (143) or SIGHUP (129)
+    stopped the run: the files finished until then are whole, no temporary
+    file is left, and a re-run with --skip-existing finishes the batch.
     """
     from crclean._batch import clean_one
+    from crclean._report import write_report
     from crclean.clean import Cleaner
-    from crclean.io import output_path_for
 
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -95,12 +108,17 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
         raise click.UsageError("use either -o/--output or --outdir, not both")
     if scheduler and workers:
         raise click.UsageError("use either --scheduler (a running cluster) or --workers (a local one), not both")
+    if overwrite and skip_existing:
+        raise click.UsageError("use either --overwrite (replace existing outputs) or --skip-existing "
+                               "(keep them), not both")
     extensions = [item for group in ext for item in group] or None
     if outdir:
         try:
             Path(outdir).mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise CommandError(f"cannot create --outdir {outdir}: {error.strerror}") from None
+    if report_path is not None:  # after --outdir, which it may be in
+        report_path = check_report(report_path)
     try:
         cleaner = Cleaner(model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
                           device=device, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
@@ -108,67 +126,50 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, model, threshol
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    # Map every input to its output first, so a clash fails before any work.
-    plans, failures, claimed = [], 0, {}
-    for path in paths:
-        try:
-            target = output_path_for(path, output=output, outdir=outdir, suffix=suffix)
-            key = target.resolve()
-            if key in claimed:
-                raise CrcleanError(f"{path}: its output {target} is also the output of {claimed[key]}; "
-                                   "use distinct names or --suffix")
-            claimed[key] = path
-            plans.append((path, target))
-        except CrcleanError as error:
-            click.echo(f"crclean: error: {error}", err=True)
-            failures += 1
-
-    if plans and not (scheduler or workers):
-        try:
-            cleaner.load()
-        except (CrcleanError, ValueError) as error:
-            raise CommandError(str(error)) from None
-
-    file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit,
-                        write_probability=prob, overwrite=overwrite)
+    batch = Batch(paths, threshold=threshold)
+    batch.plan(output=output, outdir=outdir, suffix=suffix)
+    file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit, write_probability=prob,
+                        overwrite=overwrite, skip_existing=skip_existing, trim=not no_trim)
     jobs = [(path, target, dict(file_options, quicklook_path=quicklook_path_for(target) if quicklook else None))
-            for path, target in plans]
-    if scheduler or workers:
-        from crclean._dask import clean_on_dask
+            for path, target in batch.targets.values()]
+    run_error = None
+    with stop_on_signals() as signals:
+        try:
+            try:
+                if scheduler or workers:
+                    from crclean._dask import clean_on_dask
 
-        options = dict(model=model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
-                       device=device, batch_size=batch_size, tile_size=cleaner.tile_size,
-                       overlap=cleaner.overlap, precision=precision)
-        outcomes = clean_on_dask(jobs, options, scheduler=scheduler, workers=workers) if jobs else iter(())
-    else:
-        outcomes = (clean_one(cleaner, path, target, **options) for path, target, options in jobs)
-    seen_warnings = set()
-    # clean_one never raises for a bad file; a CrcleanError here means the
-    # cluster itself could not be used.
-    try:
-        for outcome in outcomes:
-            _report(outcome, seen_warnings, quiet)
-            failures += outcome.error is not None
-    except CrcleanError as error:
-        raise CommandError(str(error)) from None
-    if len(paths) > 1 and not quiet:
-        click.echo(f"crclean: {len(paths) - failures} of {len(paths)} files done, {failures} failed", err=True)
-    if failures:
+                    options = dict(model=model, threshold=threshold,
+                                   inpaint=None if no_inpaint else inpaint_method, device=device,
+                                   batch_size=batch_size, tile_size=cleaner.tile_size, overlap=cleaner.overlap,
+                                   precision=precision)
+                    outcomes = clean_on_dask(jobs, options, scheduler=scheduler, workers=workers) if jobs else ()
+                else:
+                    if jobs:
+                        cleaner.load()
+                    outcomes = (clean_one(cleaner, path, target, **options) for path, target, options in jobs)
+                batch.run(outcomes, quiet=quiet)
+            except (CrcleanError, ValueError) as error:
+                # clean_one never raises for a bad file: the model or the cluster could not be used.
+                run_error = error
+            # Inside the try, so that a signal cannot slip in between: from here on it is noted,
+            # not raised, and the report is written whole.
+            signals.hold()
+        except Stopped as stop:
+            batch.stop(stop)  # the handler now ignores further signals
+        if report_path is not None:
+            reason = batch.stopped or (f"the run failed: {run_error}" if run_error else "not reached")
+            try:
+                write_report(report_path, batch.rows(reason=str(reason)))
+            except CrcleanError as error:
+                click.echo(f"crclean: error: {error}", err=True)
+                batch.failures += 1
+        if batch.stopped is None and signals.held is not None:
+            batch.stopped = signals.held  # came after the last file: everything is done, but say so
+    if run_error is not None:
+        raise CommandError(str(run_error))
+    batch.summarise(quiet=quiet)
+    if batch.stopped is not None:
+        ctx.exit(batch.stopped.exit_status)
+    if batch.failures:
         ctx.exit(1)
-
-
-def _report(outcome, seen_warnings, quiet):
-    """Echo one file's model note (--model auto), warnings (each text once per run), error or summary line."""
-    report = outcome.report
-    if report is not None and report.data_kind is not None and not quiet:
-        click.echo(f"crclean: note: {outcome.input_path}: {report.data_kind.reason} -> {report.data_kind.kind} "
-                   f"data, using {report.model} (override with --model)", err=True)
-    echo_warnings(outcome.warnings, seen_warnings)
-    if outcome.error is not None:
-        click.echo(f"crclean: error: {outcome.error}", err=True)
-    elif not quiet:
-        share = 100.0 * report.n_flagged / max(report.n_pixels, 1)
-        extra = f" + {report.quicklook_path.name}" if report.quicklook_path else ""
-        click.echo(f"{outcome.input_path} -> {report.output_path}{extra}: {report.n_flagged} pixels "
-                   f"flagged ({share:.3f}%) in {len(report.planes)} image(s) by {report.model}, "
-                   f"{report.seconds:.1f} s")

@@ -1,7 +1,7 @@
 """FITS input and output for crclean.
 
-Read an exposure, choose and read its 2-D image planes, tell space data from
-ground data by its header, and write the cleaned products (data, DQ flags,
+Read an exposure, choose and read its 2-D image planes, find the data section
+of raw frames, tell space data from ground data by its header, and write the cleaned products (data, DQ flags,
 probability maps) with provenance keywords.
 
 Examples
@@ -15,6 +15,7 @@ from crclean.io._instrument import DataKind, classify_headers
 from crclean.io._paths import check_output_writable, output_path_for
 from crclean.io._provenance import PROVENANCE_KEYWORDS, provenance_keywords
 from crclean.io._read import Exposure, ImagePlane, open_exposure, read_dq, read_plane
+from crclean.io._sections import SECTION_KEYWORDS, data_section, fits_section
 from crclean.io._select import select_planes
 from crclean.io._write import PlaneResult, ProductWriter, write_products
 
@@ -25,6 +26,9 @@ __all__ = [
     "select_planes",
     "read_plane",
     "read_dq",
+    "SECTION_KEYWORDS",
+    "data_section",
+    "fits_section",
     "output_path_for",
     "check_output_writable",
     "PlaneResult",

@@ -1,5 +1,6 @@
 """Where products go, whether they may be written there, and writing them safely."""
 
+import glob
 import os
 import secrets
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ __all__ = [
     "output_path_for",
     "check_output_writable",
     "temporary_path",
+    "remove_temporaries",
     "output_errors",
     "publish",
     "replace_via_temporary",
@@ -140,6 +142,32 @@ def temporary_path(output_path, *, part=""):
     if part:
         return output_path.parent / f".{stem}.tmp-{token}.{part}.fits"
     return output_path.parent / f".{stem}.tmp-{token}{chain}"
+
+
+def remove_temporaries(output_path):
+    """Remove the hidden temporary files of ``output_path`` (`temporary_path`'s names) that are left.
+
+    For a run that was stopped from outside: a writer removes its own
+    temporaries as it unwinds, but a Dask worker killed mid-write cannot.
+    ``output_path`` itself, finished or not, is never touched. The
+    quick-look PNG of an output shares its stem and its temporaries go too.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    output_path = Path(output_path)
+    chain = fits_suffix(output_path.name)
+    stem = output_path.name[: len(output_path.name) - len(chain)]
+    removed = []
+    for path in output_path.parent.glob(f".{glob.escape(stem)}.tmp-*"):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
 
 
 @contextmanager

@@ -22,7 +22,11 @@ PROVENANCE_KEYWORDS = {
     "the data were left as they were.",
     "CRTILE": "Side in pixels of the square tiles the image was processed in.",
     "CROVLAP": "Overlap in pixels between neighbouring tiles.",
-    "CRDQBIT": "Bit value set in the DQ extension where a cosmic ray was found.",
+    "CRDQBIT": "Bit value set in the DQ extension where a cosmic ray was found "
+    "(absent when no DQ was written, e.g. for a CCDData).",
+    "CRSECT": "The data section searched for cosmic rays, in FITS notation "
+    "('[17:528,1:520]'), from the header's TRIMSEC/DATASEC/BIASSEC; absent when "
+    "the whole image was searched.",
     "CRIMAGE": "In a DQ or CRPROB extension written by crclean: the image "
     "extension it describes (e.g. 'SCI,2' or 'HDU 0').",
 }
@@ -39,6 +43,7 @@ _COMMENTS = {
     "CRTILE": "[pixel] tile size",
     "CROVLAP": "[pixel] tile overlap",
     "CRDQBIT": "DQ bit set for cosmic rays",
+    "CRSECT": "data section searched for cosmic rays",
     "CRIMAGE": "image extension this HDU describes",
 }
 
@@ -58,7 +63,8 @@ def _require_text(name, value):
 
 
 def provenance_keywords(
-    *, version, model, weights_sha256, threshold, n_flagged, inpaint, tile_size, overlap, dq_bit
+    *, version, model, weights_sha256, threshold, n_flagged, inpaint, tile_size, overlap, dq_bit,
+    section=None,
 ):
     """Header keywords recording how an extension was processed.
 
@@ -78,14 +84,18 @@ def provenance_keywords(
         Inpainting method, None for none.
     tile_size, overlap : int
         Tiling, in pixels.
-    dq_bit : int
-        DQ bit value set for cosmic rays.
+    dq_bit : int or None
+        DQ bit value set for cosmic rays; None when no DQ is written (no ``CRDQBIT``).
+    section : str, optional
+        The data section searched, in FITS notation (``CRSECT``); None when
+        the whole image was.
 
     Returns
     -------
     dict
         ``{KEY: (value, comment)}`` for every keyword in
-        `PROVENANCE_KEYWORDS` except ``CRIMAGE``.
+        `PROVENANCE_KEYWORDS` except ``CRIMAGE``, and except ``CRDQBIT`` and
+        ``CRSECT`` when ``dq_bit`` or ``section`` is None.
     """
     version = _require_text("version", version)
     model = _require_text("model", model)
@@ -114,8 +124,11 @@ def provenance_keywords(
         "CRINPNT": inpaint,
         "CRTILE": _require_int("tile_size", tile_size, minimum=1),
         "CROVLAP": _require_int("overlap", overlap, minimum=0),
-        "CRDQBIT": _require_int("dq_bit", dq_bit, minimum=1),
     }
+    if dq_bit is not None:
+        values["CRDQBIT"] = _require_int("dq_bit", dq_bit, minimum=1)
+    if section is not None:
+        values["CRSECT"] = _require_text("section", section)
     return {key: (value, _COMMENTS[key]) for key, value in values.items()}
 
 

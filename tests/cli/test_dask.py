@@ -63,3 +63,43 @@ def test_unreachable_scheduler_is_one_clear_error(tmp_path):
 def test_scheduler_and_workers_together_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["mask", "x.fits", "--scheduler", "tcp://h:1", "--workers", "2"])
     assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_lines_in_input_order_and_the_report_of_a_local_run(tmp_path):
+    """The first file is the largest, so a worker finishes the others first; the lines and the report
+    rows still come in input order, and the rows are a local run's (times aside)."""
+    import json
+
+    from synthetic import synthetic_exposure
+
+    paths = []
+    for seed, shape in enumerate([(512, 512), (64, 64), (64, 80), (80, 64)]):
+        image, _ = synthetic_exposure(shape, seed=80 + seed)
+        path = tmp_path / f"f{seed}.fits"
+        fits.writeto(path, image)
+        paths.append(str(path))
+    broken = tmp_path / "broken.fits"
+    broken.write_text("not FITS")
+    paths.insert(2, str(broken))
+    existing = tmp_path / "remote" / "f3_crclean.fits"
+    existing.parent.mkdir()
+    existing.write_bytes(b"done earlier")
+
+    def rows(outdir, *extra):
+        report = tmp_path / f"{outdir}.json"
+        result = CliRunner().invoke(main, ["mask", *paths, "--outdir", str(tmp_path / outdir), "--skip-existing",
+                                           "--report", str(report), *extra])
+        assert result.exit_code == 1, result.output
+        lines = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
+        assert lines == [path for path in paths if path != str(broken)]
+        table = json.loads(report.read_text())
+        for row in table:
+            row.pop("seconds")
+            row["output"] = row["output"] and row["output"].replace(f"/{outdir}/", "/")
+        return table
+
+    remote = rows("remote", "--workers", "2")
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "f3_crclean.fits").write_bytes(b"done earlier")
+    assert remote == rows("local")
+    assert [row["status"] for row in remote] == ["done", "done", "failed", "done", "skipped"]

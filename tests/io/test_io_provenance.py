@@ -23,7 +23,7 @@ def test_keys_values_and_comments():
                            "CRTILE", "CROVLAP", "CRDQBIT"]
     assert cards["CRWSHA"][0] == SHA[:12]
     assert cards["NCRPIX"][0] == 42 and cards["CRTHRESH"][0] == 0.5
-    assert set(cards) | {"CRIMAGE"} == set(PROVENANCE_KEYWORDS)
+    assert set(cards) | {"CRIMAGE", "CRSECT"} == set(PROVENANCE_KEYWORDS)
     assert all(meaning.endswith(".") for meaning in PROVENANCE_KEYWORDS.values())
     header = fits.Header()
     for key, card in cards.items():  # fits on standard cards, no warning
@@ -35,6 +35,12 @@ def test_none_values():
     cards = keywords(weights_sha256=None, inpaint=None)
     assert cards["CRWSHA"][0] == "none"
     assert cards["CRINPNT"][0] == "none"
+
+
+def test_section_and_no_dq_bit():
+    cards = keywords(dq_bit=None, section="[17:528,1:520]")
+    assert "CRDQBIT" not in cards
+    assert cards["CRSECT"] == ("[17:528,1:520]", "data section searched for cosmic rays")
 
 
 @pytest.mark.parametrize(
