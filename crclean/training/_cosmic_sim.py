@@ -204,7 +204,7 @@ def _move_onto_anchors(x0, y0, rng, anchors, fraction):
 
 
 def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors=None,
-            anchor_fraction=0.0):
+            anchor_fraction=0.0, aligned_fraction=0.0):
     """Packets of ``n`` straight tracks: (x, y, charge, sigma) arrays."""
     zenith = sample_zenith(n, rng=rng, cos_power=cos_power)
     length = np.minimum(track_length_px(sensor.depletion_um, zenith, sensor.pixel_pitch_um),
@@ -233,6 +233,12 @@ def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anc
     share /= np.bincount(track, weights=share, minlength=n)[track]
     charge = (per_um * path_um)[track] * share
     x0, y0 = _move_onto_anchors(x0, y0, rng, anchors, anchor_fraction)
+    if aligned_fraction > 0 and n:
+        # Along a row or column, centred on it: a thin sensor's track is then a
+        # one-pixel-wide bar, which a model must not take for a bad column.
+        aligned = rng.uniform(size=n) < aligned_fraction
+        azimuth = np.where(aligned, rng.integers(0, 4, n) * (np.pi / 2), azimuth)
+        x0, y0 = np.where(aligned, np.round(x0), x0), np.where(aligned, np.round(y0), y0)
     x = x0[track] + t * length[track] * np.cos(azimuth[track])
     y = y0[track] + t * length[track] * np.sin(azimuth[track])
     return x, y, charge, _diffusion_px(depth, sensor)
@@ -261,20 +267,26 @@ def _worms(n, shape, rng, sensor):
     return tuple(np.concatenate(a) for a in (xs, ys, qs, ss))
 
 
-def _spots(n, shape, rng, sensor, anchors=None, anchor_fraction=0.0):
+def _spots(n, shape, rng, sensor, anchors=None, anchor_fraction=0.0, alpha_fraction=0.0):
     """Packets of ``n`` compact depositions (one diffused point each)."""
     x = rng.uniform(-0.5, shape[1] - 0.5, n)
     y = rng.uniform(-0.5, shape[0] - 0.5, n)
     charge = rng.lognormal(np.log(1600.0), 0.7, n)
     sigma = _diffusion_px(rng.uniform(0, 1, n), sensor)
     x, y = _move_onto_anchors(x, y, rng, anchors, anchor_fraction)
+    if alpha_fraction > 0 and n:
+        # Alpha particles (radioactive traces in windows and packages) stop in
+        # a few microns and leave 1-2 MeV to 8 MeV: 3e5-2e6 e-, enough to
+        # saturate and bleed along the column; the bled charge is a cosmic ray too.
+        alpha = rng.uniform(size=n) < alpha_fraction
+        charge = np.where(alpha, np.exp(rng.uniform(np.log(3e5), np.log(2e6), n)), charge)
     return x, y, charge, sigma
 
 
 def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
                          exptime=100.0, mix=(0.7, 0.15, 0.15), cos_power=3.0,
                          max_length_px=None, heavy_fraction=0.0, n_events=None, anchors=None,
-                         anchor_fraction=0.0):
+                         anchor_fraction=0.0, aligned_fraction=0.0, alpha_fraction=0.0):
     """Simulate the cosmic-ray charge of one exposure.
 
     Parameters
@@ -307,6 +319,10 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
     anchor_fraction : float, optional
         Share of tracks and spots started on a random anchor (within ~1.5 px),
         so that hits overlap stars, galaxy cores and saturated stars.
+    aligned_fraction : float, optional
+        Share of tracks laid exactly along a pixel row or column.
+    alpha_fraction : float, optional
+        Share of spots that are alpha particles (3e5-2e6 e-).
 
     Returns
     -------
@@ -330,9 +346,9 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
         max_length_px = float(np.hypot(*shape))
     packets = [
         _tracks(n_tracks, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors,
-                anchor_fraction),
+                anchor_fraction, aligned_fraction),
         _worms(n_worms, shape, rng, sensor),
-        _spots(n_spots, shape, rng, sensor, anchors, anchor_fraction),
+        _spots(n_spots, shape, rng, sensor, anchors, anchor_fraction, alpha_fraction),
     ]
     x, y, charge, sigma = (np.concatenate(a) for a in zip(*packets))
     return render_charge(shape, x, y, charge, sigma)

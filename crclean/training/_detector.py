@@ -39,3 +39,5 @@ class DetectorProfile:
     bad_columns_per_kcol: float = 1.0
     adc_max: float = 65535.0      # ADU, before bias subtraction
     cr_on_sources: float = 0.0    # share of tracks and spots started on a star or galaxy
+    aligned_tracks: float = 0.0   # share of tracks along a pixel row or column
+    alpha_spots: float = 0.0      # share of spots that are alpha particles (saturate, bleed)

@@ -28,6 +28,8 @@ References
 .. [3] Zhang, K., & Bloom, J. S. 2020, deepCR, ApJ, 889, 24 (HST rates).
 """
 
+import dataclasses
+
 import numpy as np
 
 from crclean.training._cosmic_sim import SensorGeometry
@@ -67,7 +69,7 @@ def _psf(rng, space):
     return fwhm, family, rng.uniform(2.2, 5.0)
 
 
-def draw_profile(name, rng):
+def draw_profile(name, rng, *, hard_cases=False):
     """A detector drawn at random: one of `WIDE_PROFILES`.
 
     Parameters
@@ -77,6 +79,11 @@ def draw_profile(name, rng):
         protons and heavy ions, thin sensors, sharp PSFs, dense hits).
     rng : numpy.random.Generator
         Source of every draw; the same state gives the same detector.
+    hard_cases : bool, optional
+        Also make up to 10% (ground) or 5% (space) of spots alpha particles
+        that saturate and bleed, and up to 10% of tracks run along a pixel
+        row or column, so that neither is taken for a defect. Off: the
+        detectors crclean-ccd-v1 was trained on.
 
     Returns
     -------
@@ -86,6 +93,16 @@ def draw_profile(name, rng):
     """
     if name not in WIDE_PROFILES:
         raise ValueError(f"name must be one of {WIDE_PROFILES}, got {name!r}")
+    profile = _draw(name, rng)
+    if not hard_cases:
+        return profile
+    # Drawn after everything else, so the rest of the detector is v1's.
+    return dataclasses.replace(profile, aligned_tracks=rng.uniform(0.0, 0.1),
+                               alpha_spots=rng.uniform(0.0, 0.05 if name == "wide_space" else 0.1))
+
+
+def _draw(name, rng):
+    """The detector of `draw_profile` without the hard cases."""
     space = name == "wide_space"
     sensor = _sensor(rng, space)
     fwhm, family, beta = _psf(rng, space)

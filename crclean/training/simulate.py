@@ -109,6 +109,9 @@ class SimulatedExposure:
         Footprint split the real cosmic rays come from.
     detector : DetectorProfile
         The detector, as drawn for a ``wide_*`` profile.
+    hot_pixel_mask : numpy.ndarray
+        bool: the hot pixels (part of ``defect_mask``). A lone hot pixel looks
+        like a one-pixel hit, so training may leave them out of the loss.
     """
 
     image_adu: np.ndarray
@@ -130,6 +133,7 @@ class SimulatedExposure:
     profile: str
     split: str
     detector: DetectorProfile
+    hot_pixel_mask: np.ndarray
 
     @property
     def full_well(self):
@@ -142,11 +146,11 @@ def _check_profile(profile):
                          f"DetectorProfile, got {profile!r}")
 
 
-def _resolve_profile(profile, rng):
+def _resolve_profile(profile, rng, hard_cases):
     if isinstance(profile, DetectorProfile):
         return profile
     if profile in WIDE_PROFILES:
-        return draw_profile(profile, rng)
+        return draw_profile(profile, rng, hard_cases=hard_cases)
     return PROFILES[profile]
 
 
@@ -211,7 +215,8 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources):
     charge = _cosmic_sim.simulate_cosmic_rays(
         shape, rng=rng, sensor=prof.sensor, mix=prof.cr_mix, cos_power=prof.cos_power,
         heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real,
-        anchors=sources if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources)
+        anchors=sources if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources,
+        aligned_fraction=prof.aligned_tracks, alpha_fraction=prof.alpha_spots)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
         charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,
@@ -220,7 +225,7 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources):
 
 
 def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", exptime=None,
-                      cr_rate=None, sky_electrons=None, fwhm=None, bias=0.0):
+                      cr_rate=None, sky_electrons=None, fwhm=None, bias=0.0, hard_cases=False):
     """Simulate one CCD exposure with exact cosmic-ray truth.
 
     The same ``seed`` always gives identical arrays. Independent random streams
@@ -247,6 +252,9 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
         are drawn from the profile's ranges.
     bias : float, optional
         Constant added in ADU; 0 gives a bias-subtracted (calibrated) frame.
+    hard_cases : bool, optional
+        For ``wide_*`` profiles: also draw alpha hits that saturate and bleed,
+        and tracks along pixel rows and columns (crclean-ccd-v2's data).
 
     Returns
     -------
@@ -271,7 +279,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     # fixed profiles give the same exposures as before; the fifth draws a detector.
     scene_rng, noise_rng, defect_rng, cr_rng, detector_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5))
-    prof = _resolve_profile(profile, detector_rng)
+    prof = _resolve_profile(profile, detector_rng, hard_cases)
     exptime = prof.exptime if exptime is None else float(exptime)
     sky = float(scene_rng.uniform(*prof.sky_range) if sky_electrons is None else sky_electrons)
     fwhm = float(scene_rng.uniform(*prof.fwhm_range) if fwhm is None else fwhm)
@@ -314,4 +322,5 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
         noise_sigma_electrons=sigma,
         gain=prof.gain, readnoise=prof.readnoise, bias=float(bias), exptime=exptime,
         sky_electrons=sky, fwhm=fwhm, seed=int(seed), profile=prof.name, split=split, detector=prof,
+        hot_pixel_mask=hot_mask,
     )

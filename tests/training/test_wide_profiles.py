@@ -118,3 +118,46 @@ def test_pools_of_wide_profiles_draw_their_own_cosmic_ray_density():
     fixed_low = build_pool(2, cr_rate=(0.1, 0.2), **{**kwargs, "profiles": ["space"]})
     fixed_high = build_pool(2, cr_rate=(5.0, 6.0), **{**kwargs, "profiles": ["space"]})
     assert fixed_high.target.sum() > fixed_low.target.sum()
+
+
+def test_hard_cases_add_alpha_hits_and_aligned_tracks_to_the_v1_detector():
+    plain = draw_profile("wide_ground", np.random.default_rng(9))
+    hard = draw_profile("wide_ground", np.random.default_rng(9), hard_cases=True)
+    assert dataclasses.replace(hard, aligned_tracks=0.0, alpha_spots=0.0) == plain
+    assert 0 < hard.aligned_tracks <= 0.1 and 0 < hard.alpha_spots <= 0.1
+
+
+def test_alpha_hits_saturate_and_their_bleed_is_a_cosmic_ray():
+    alphas = dataclasses.replace(PROFILES["ground_thin"], cr_mix=(0, 0, 1), alpha_spots=1.0, cr_rate=0.3,
+                                 bright_stars_per_mpix=0.0)
+    exposure = simulate_exposure((128, 128), seed=4, profile=alphas)
+    bled = (exposure.image_adu * exposure.gain >= 0.999 * alphas.full_well) & (exposure.cr_electrons > 0)
+    assert bled.sum() > 20
+    # Saturated by the hit, not by a star: truth, not a defect.
+    assert exposure.cr_mask[bled].all() and not exposure.defect_mask[bled].any()
+    # Bleeding runs along columns: some hit spans more rows than columns.
+    labels, _ = ndimage.label(bled)
+    assert any(s[0].stop - s[0].start > 2 * (s[1].stop - s[1].start) for s in ndimage.find_objects(labels))
+
+
+def test_aligned_tracks_lie_along_rows_or_columns():
+    sensor = SensorGeometry(depletion_um=150.0, diffusion_um=0.5)
+    charge = simulate_cosmic_rays((400, 400), rng=np.random.default_rng(1), sensor=sensor, mix=(1, 0, 0),
+                                  n_events=8, aligned_fraction=1.0, cos_power=0.0)
+    labels, n = ndimage.label(charge > 50)
+    shapes = [(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndimage.find_objects(labels)]
+    long = [(h, w) for h, w in shapes if max(h, w) >= 8]
+    assert long and all(min(h, w) <= 3 for h, w in long)
+
+
+def test_hot_pixels_can_be_left_out_of_the_loss():
+    kwargs = dict(size=96, profiles=["wide_ground"], seed=44, split="validation")
+    negative = build_pool(2, **kwargs)
+    ignored = build_pool(2, hot_pixels="ignore", **kwargs)
+    hot = np.stack([simulate_exposure((96, 96), seed=44 + i, profile="wide_ground", split="validation")
+                    .hot_pixel_mask for i in range(2)])
+    assert hot.any()
+    assert np.all(negative.weight[hot] == 1) and np.all(ignored.weight[hot] == 0)
+    np.testing.assert_array_equal(negative.weight[~hot], ignored.weight[~hot])
+    with pytest.raises(ValueError, match="hot_pixels"):
+        build_pool(1, hot_pixels="maybe", **kwargs)

@@ -59,7 +59,7 @@ def _scale_cosmic_rays(exposure, scale):
 
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
-               progress=None):
+               hard_cases=False, hot_pixels="negative", progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -82,6 +82,13 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     cr_scale : (float, float)
         Range of a factor on every exposure's cosmic-ray charge, drawn
         log-uniformly per exposure (1, 1: as simulated).
+    hard_cases : bool
+        Alpha hits and row- or column-aligned tracks in ``wide_*`` profiles
+        (see `crclean.training.simulate.simulate_exposure`).
+    hot_pixels : {'negative', 'ignore'}
+        Whether hot pixels teach "not a cosmic ray" or are left out of the
+        loss. A lone hot pixel and a one-pixel hit look the same in one
+        exposure; as negatives they teach a model to miss such hits.
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -89,6 +96,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     -------
     SamplePool
     """
+    if hot_pixels not in ("negative", "ignore"):
+        raise ValueError(f"hot_pixels must be 'negative' or 'ignore', got {hot_pixels!r}")
     rng = np.random.default_rng(seed)
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
@@ -96,14 +105,14 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         profile = profiles[i % len(profiles)]
         rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
         exposure = simulate_exposure((size, size), seed=seed + i, profile=profile, split=split,
-                                     cr_rate=None if profile in WIDE_PROFILES else rate)
+                                     cr_rate=None if profile in WIDE_PROFILES else rate, hard_cases=hard_cases)
         image, target, ignore = exposure.image_adu, exposure.cr_mask, exposure.ignore_mask
         if cr_scale[0] != cr_scale[1]:
             scale = float(np.exp(rng.uniform(np.log(cr_scale[0]), np.log(cr_scale[1]))))
             image, target, ignore = _scale_cosmic_rays(exposure, scale)
         arrays["inputs"][i] = noise_normalise(image)
         arrays["target"][i] = target
-        arrays["weight"][i] = ~ignore
+        arrays["weight"][i] = ~(ignore | (exposure.hot_pixel_mask if hot_pixels == "ignore" else False))
         arrays["star_cores"][i] = exposure.star_core_mask
         if progress is not None:
             progress(1)
