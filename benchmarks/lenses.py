@@ -167,7 +167,7 @@ SIMULATORS = {"crclean": crclean_tiles, "independent": independent_tiles}
 SNR_BINS = (0, 30, 60, 120, np.inf)
 THETA_E_BINS = (0.0, 1.0, 1.5, 2.0, np.inf)
 LENS_TO_ARC_BINS = (0.0, 1.0, 2.0, 4.0, np.inf)  # lens galaxy flux / arc flux, in the reference band
-DETECTABLE = {"arc_snr": 30.0, "theta_e": 1.0}  # see "Where the rest is lost" in docs/lenses.md
+DETECTABLE = {"arc_snr": 30.0, "theta_e": 1.0}  # see "Where the rest is lost" in docs/lens-experiments.md
 
 
 def _detectable(lens):

@@ -4,7 +4,7 @@ Importing :mod:`crclean` is cheap: PyTorch is imported only when a model is
 loaded, so ``crclean --help`` and ``crclean models`` start quickly.
 """
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"
 
 __all__ = ["__version__", "clean_array", "cosmicray_crclean", "Cleaner", "CleanResult"]
 

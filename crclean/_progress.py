@@ -1,16 +1,16 @@
-"""The one progress bar crclean draws (on stderr, only on a terminal)."""
+"""The one progress bar crclean draws (tqdm, on stderr, only on a terminal)."""
 
 import sys
-import time
 
 __all__ = ["ProgressBar"]
 
 
 class ProgressBar:
-    """A minimal text progress bar.
+    """A tqdm progress bar that draws only when asked to and on a terminal.
 
-    It draws only when enabled and the stream is a terminal, so pipeline logs
-    do not fill with carriage returns; per-file summaries are the CLI's job.
+    Pipeline logs do not fill with carriage returns, ``--quiet`` switches it
+    off, and the line is cleared when the bar closes: per-file summaries are
+    the CLI's job.
 
     Parameters
     ----------
@@ -22,36 +22,34 @@ class ProgressBar:
         Draw at all (``False`` under ``--quiet``).
     stream : file-like, optional
         Defaults to ``sys.stderr``.
+
+    Attributes
+    ----------
+    done : int
+        Steps counted so far (at most ``total``).
     """
 
     def __init__(self, total, label, *, enabled=True, stream=None):
+        from tqdm import tqdm
+
         self.total = max(int(total), 1)
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", lambda: False)
-        self.enabled = enabled and isatty()
+        self.enabled = bool(enabled and isatty())
         self.done = 0
-        self._start = time.perf_counter()
-        self._last_draw = 0.0
+        self._bar = tqdm(total=self.total, desc=label, file=self.stream, disable=not self.enabled, leave=False,
+                         mininterval=0.1, dynamic_ncols=True)
 
     def update(self, steps=1):
-        """Advance by ``steps`` and redraw at most ten times a second."""
-        self.done = min(self.done + steps, self.total)
-        now = time.perf_counter()
-        if self.enabled and (now - self._last_draw > 0.1 or self.done == self.total):
-            self._last_draw = now
-            width = 30
-            filled = int(width * self.done / self.total)
-            bar = "#" * filled + "-" * (width - filled)
-            elapsed = now - self._start
-            self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.1f}s")
-            self.stream.flush()
+        """Advance by ``steps`` (never past ``total``); tqdm redraws at most ten times a second."""
+        steps = min(int(steps), self.total - self.done)
+        self.done += steps
+        self._bar.update(steps)
 
     def close(self):
-        """Finish the line."""
-        if self.enabled:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        """Clear the bar's line."""
+        self._bar.close()
 
     def __enter__(self):
         return self

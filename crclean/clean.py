@@ -15,12 +15,14 @@ model, from the telescope and instrument its header names (see
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 
 from crclean import __version__
 from crclean._precision import PRECISIONS
 from crclean._results import CleanResult, FileReport, PlaneReport
+from crclean.exceptions import InputError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.io._blank import blank_markers
 from crclean.weights import AUTO_MODEL, AUTO_MODELS, DEFAULT_MODEL, get_model
@@ -285,7 +287,8 @@ class Cleaner:
         return cleaned
 
     def clean_file(self, input_path, output_path, *, ext=None, gain=None, readnoise=None,
-                   dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None, trim=True):
+                   dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None, quicklook_region=None,
+                   trim=True):
         """Clean every selected image of a FITS file and write the products.
 
         The output holds every HDU of the input in order; each processed image
@@ -311,7 +314,12 @@ class Cleaner:
             Replace an existing output.
         quicklook_path : str or pathlib.Path, optional
             Also write a PNG of the first processed image: input, mask and
-            cleaned image side by side.
+            cleaned image side by side, titled, and the same at full
+            resolution in ``quicklook_region`` (see
+            `crclean.io._quicklook.render_quicklook`).
+        quicklook_region : tuple of slice, optional
+            ``(rows, columns)`` of the quick-look's zoom; default the window
+            with the most flagged pixels.
         trim : bool, optional
             Search only the data section of images whose header gives
             ``TRIMSEC``/``DATASEC``/``BIASSEC`` (`crclean.io.data_section`):
@@ -344,9 +352,15 @@ class Cleaner:
                     section = None if region is None else fits_section(region)
                     searched = plane.data.size if region is None else plane.data[region].size
                     if quicklook_path is not None and quicklook is None:
-                        from crclean.io._quicklook import quicklook_rgb
+                        from crclean.io._quicklook import render_quicklook
 
-                        quicklook = quicklook_rgb(plane.data, result.mask, result.cleaned)
+                        title = (f"{Path(input_path).name} [{plane.label}]: {cleaner.model}, "
+                                 f"inpaint {cleaner.inpaint or 'off'}")
+                        try:
+                            quicklook = render_quicklook(plane.data, result.mask, result.cleaned, title=title,
+                                                         region=quicklook_region, data_section=region)
+                        except ValueError as error:  # a region outside the image
+                            raise InputError(f"{input_path}: {error}; choose a quick-look region inside it") from None
                     writer.write(cleaner._plane_result(index, result, dq_bit, write_probability, section))
                     planes.append(PlaneReport(plane.label, result.n_flagged, searched,
                                               time.perf_counter() - plane_start, section))
@@ -355,9 +369,9 @@ class Cleaner:
                     del plane, result
                 written = writer.finish()
         if quicklook_path is not None:
-            from crclean.io._quicklook import write_png
+            from crclean.io._quicklook import write_bytes
 
-            write_png(quicklook_path, quicklook)
+            write_bytes(quicklook_path, quicklook)
         return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path,
                           model=cleaner.model, data_kind=data_kind, device=cleaner._device_name())
 

@@ -10,6 +10,7 @@ __all__ = [
     "InputError",
     "OutputError",
     "ModelError",
+    "MissingExtraError",
     "CrcleanWarning",
     "UnitsWarning",
 ]
@@ -29,6 +30,14 @@ class OutputError(CrcleanError):
 
 class ModelError(CrcleanError):
     """A model is unknown, its weights are missing, or their checksum does not match."""
+
+
+class MissingExtraError(ModelError):
+    """A model needs an optional dependency that is not installed (``extra`` names the pip extra)."""
+
+    def __init__(self, message, *, extra):
+        super().__init__(message)
+        self.extra = extra
 
 
 class CrcleanWarning(UserWarning):

@@ -1,11 +1,15 @@
-"""The model manifest: every model crclean can run, and safe loading of its weights.
+"""The model registry: every model crclean can run, and safe loading of its weights.
 
-Each entry names an architecture and its config, the pixel units and scaling
-the network was trained on, the instruments it is meant for, and where its
-checkpoint lives with the checkpoint's sha256. Loading checks the sha256
-before ``torch.load(..., weights_only=True)`` ever sees the file, and nothing
-is downloaded: deepCR's weights are read from the installed ``deepCR``
-package, crclean's own from ``weights/``.
+One `ModelSpec` describes a cosmic-ray mask network (`MODELS`), the learned
+inpainter (`INPAINT_MODELS`) or a lens finder (`crclean.lenses.LENS_MODELS`,
+kept beside the lens finder's defaults); `registry` gives all three groups.
+Each entry names an architecture and its config, the data the network was
+trained for, the pixel units (or bands) and scaling it expects, its measured
+quality, and where its checkpoint lives with the checkpoint's sha256.
+`load_network`, the one loader, checks the sha256 before
+``torch.load(..., weights_only=True)`` ever sees the file. Nothing is
+downloaded: deepCR's weights are read from the installed ``deepCR`` package
+(extra ``crclean[deepcr]``), crclean's own from ``weights/``.
 
 This module imports torch only inside `load_network`, so listing models is
 cheap.
@@ -17,15 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from crclean.exceptions import ModelError
+from crclean.exceptions import MissingExtraError, ModelError
 
 __all__ = [
     "AUTO_MODEL",
     "AUTO_MODELS",
     "DEFAULT_MODEL",
+    "INPAINT_MODELS",
     "MODELS",
+    "TASKS",
     "ModelSpec",
     "get_model",
+    "registry",
     "weights_path",
     "sha256_of",
     "load_network",
@@ -35,18 +42,23 @@ __all__ = [
 ]
 
 
+#: What a model does, in the order `crclean models` lists them.
+TASKS = ("mask", "inpaint", "lens")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One entry of the manifest.
+    """One entry of the registry: a mask, inpainting or lens-finding model.
 
     Attributes
     ----------
     name : str
         What ``--model`` takes.
     kind : str
-        ``'network'`` (a PyTorch mask network) or ``'lacosmic'`` (classical).
+        ``'network'`` (a PyTorch network with a checkpoint) or ``'lacosmic'``
+        (classical, no weights).
     instruments : str
-        What the model was trained for, in words.
+        The data the model is meant for, in words.
     units : str
         Pixel units the model expects: ``'adu'`` or ``'electron'``.
     scale : float
@@ -59,19 +71,38 @@ class ModelSpec:
         Default tile side and overlap in pixels: the overlap is enough for
         the network's receptive field that the result does not depend on the
         tile size (measured), and the tile is large enough that the overlap
-        costs little.
+        costs little. For a lens finder: the window fed to the network and
+        the pixels neighbouring windows share (wider than the largest lens).
     arch, config : str, dict
         Registered architecture name and its constructor arguments.
     package, resource : str
         For weights inside an installed package: the top-level package and
         the path inside it. ``package`` is ``None`` for crclean's own weights,
-        which live in ``weights/``.
+        whose file ``resource`` lives in ``weights/``.
     sha256 : str
         Checksum of the checkpoint file.
     version : str
         Version of the weights.
     reference : str
-        Who made it, and the paper to cite.
+        Who made it, and the paper to cite (or the model card).
+    task : str
+        One of `TASKS`: ``'mask'``, ``'inpaint'`` or ``'lens'``.
+    quality : str
+        The measured quality a user needs to choose, in words, with where it
+        was measured; empty when not measured here (see the model card).
+    pixel_scale : float
+        Lens finders: arcsec per pixel the model was trained at; tiles are
+        resampled to it.
+    bands : tuple of str
+        Lens finders: filters of a multi-band model, in the order of its
+        input channels (its ``config`` has ``in_channels`` equal to their
+        number); empty for a model that takes any one image.
+    theta_e_slope, theta_e_offset : float
+        Lens finders: ``theta_E ~ slope * (mean box half-side in arcsec) +
+        offset``, fitted on the training simulations.
+    score_slope, score_offset : float
+        Lens finders: score calibration ``sigmoid(slope * logit(raw) +
+        offset)`` (Platt 1999), fitted on held-out simulated windows.
     """
 
     name: str
@@ -89,6 +120,50 @@ class ModelSpec:
     sha256: str = ""
     version: str = ""
     reference: str = ""
+    task: str = "mask"
+    quality: str = ""
+    pixel_scale: float = 0.2
+    bands: tuple = ()
+    theta_e_slope: float = 1.0
+    theta_e_offset: float = 0.0
+    score_slope: float = 1.0
+    score_offset: float = 0.0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"model {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
+        if self.task != "lens":
+            return
+        channels = self.config.get("in_channels", 1)
+        if self.bands and (channels != len(self.bands) or len(set(self.bands)) != len(self.bands)):
+            raise ValueError(f"lens model {self.name!r}: bands {self.bands} need in_channels = {len(self.bands)} "
+                             f"and distinct names, got in_channels = {channels}")
+        if not self.bands and channels != 1:
+            raise ValueError(f"lens model {self.name!r} has {channels} input channels but names no bands")
+
+    @property
+    def n_bands(self):
+        """Images a lens finder takes per tile: one per band, or one for a single-band model."""
+        return len(self.bands) or 1
+
+
+# Measured quality of the mask models, shown by `crclean models`: held-out simulated
+# exposures of benchmarks/masks.py (docs/benchmarks.md, "Cosmic-ray masks"). Kept apart
+# from the entries so that re-benchmarking a model touches one line here.
+_MASK_QUALITY = {
+    "crclean-ground": "TPR at FPR 1e-4: 0.984 (thin ground CCD), 0.955 (thick); precision at 95% recall "
+                      "0.993, 0.987; 2.2 s/Mpx on 2 CPU threads (docs/benchmarks.md)",
+    "crclean-ground-transunet": "as crclean-ground within 0.002 on TPR at FPR 1e-4 (0.982 thin, 0.956 thick) "
+                                "at 4-6 times its time (8-14 s/Mpx on 2 CPU threads; docs/benchmarks.md)",
+    "crclean-space": "TPR at FPR 1e-4: 0.978, precision at 95% recall 0.994 on HST-like exposures; "
+                     "4.6 s/Mpx on 2 CPU threads (docs/benchmarks.md)",
+    "crclean-space-transunet": "TPR at FPR 1e-4: 0.976, precision at 95% recall 0.992 on HST-like exposures "
+                               "at 3x crclean-space's time (docs/benchmarks.md)",
+    "deepcr-decam": "TPR at FPR 1e-3: 0.913 (thin ground CCD), 0.919 (thick), 0.587 (HST-like); crclean-ground "
+                    "flags more at fewer false positives on all ground sets (docs/benchmarks.md)",
+    "deepcr-acs-wfc": "TPR at FPR 1e-3: 0.976 on HST-like exposures, precision at 95% recall 0.929; "
+                      "crclean-space: 0.993, 0.994 (docs/benchmarks.md)",
+}
 
 
 def _deepcr(name, resource, sha256, units, instruments):
@@ -98,6 +173,7 @@ def _deepcr(name, resource, sha256, units, instruments):
         arch="deepcr-unet", config={"hidden": 32}, package="learned_models",
         resource=resource, sha256=sha256, version="deepCR-0.3.1",
         reference="deepCR 0.3.1 pretrained weights (BSD 3-Clause), Zhang & Bloom 2020, ApJ 889, 24",
+        quality=_MASK_QUALITY.get(name, ""),
     )
 
 
@@ -108,6 +184,7 @@ def _own(name, resource, sha256, instruments, arch, config, *, tile_size, overla
         tile_size=tile_size, overlap=overlap, arch=arch, config=config, package=None, resource=resource,
         sha256=sha256, version=resource.rsplit("-", 1)[-1].removesuffix(".pt"),
         reference=f"crclean, trained on crclean's simulations; model card weights/{resource[:-3]}.md",
+        quality=_MASK_QUALITY.get(name, ""),
     )
 
 
@@ -121,10 +198,21 @@ _UNET_SMALL = {"channels": [16, 32, 64], "norm": "batch"}
 # 1e-7 (48 px: 1e-4). 1024 px tiles keep the overlap's cost low.
 _TRANSUNET_TILES = {"tile_size": 1024, "overlap": 160}
 _UNET_TILES = {"tile_size": 1024, "overlap": 64}
+# crclean-ccd's fourth level widens its receptive field: 256 px tiles agree
+# with one 1024 px tile to 2e-5 with a 96 px overlap (64 px: 2e-2; 128 px: 1e-7).
+_UNET_WIDE = {"channels": [12, 24, 48, 96], "norm": "batch"}
+_UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 
 
 MODELS = MappingProxyType(
     {
+        "crclean-ccd": _own(
+            "crclean-ccd", "crclean-ccd-v1.pt",
+            "be63a2417f256c67f08f396b95d772c57e8f4fa54304fe069f06bb085147ad3b",
+            "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
+            "cosmic rays; raw or calibrated, any units",
+            "unet", _UNET_WIDE, **_UNET_WIDE_TILES,
+        ),
         "crclean-ground": _own(
             "crclean-ground", "crclean-ground-unet-v1.pt",
             "60e8f6d325003e9b126b28d2d6225dd224f0426e725c0dec3eb4b75d5e950354",
@@ -185,6 +273,39 @@ AUTO_MODELS = MappingProxyType({"ground": "crclean-ground", "space": "crclean-sp
 DEFAULT_MODEL = AUTO_MODELS["ground"]
 
 
+#: The learned inpainter (``crclean mask --inpaint learned``;
+#: weights/crclean-inpaint-v1.md is its model card). Tiles: the UNet's
+#: receptive field reaches 22 px, inside the 24 px guard band of a 64 px
+#: overlap, so a pixel's result does not depend on where tiles fall.
+INPAINT_MODELS = MappingProxyType({
+    "crclean-inpaint": ModelSpec(
+        name="crclean-inpaint", kind="network", task="inpaint",
+        instruments="ground-based and space CCDs (trained on crclean's ground_thin, ground_thick and space "
+                    "simulations); any units", normalisation="background",
+        tile_size=512, overlap=64, arch="unet", config={"channels": [16, 32, 64], "norm": "batch", "in_channels": 2},
+        package=None, resource="crclean-inpaint-v1.pt",
+        sha256="fc33e08a0c1e2c4ca1861a9a095edaedf26a36ebc40b39c39232df4b98da2d0b",
+        version="v1", reference="crclean, trained on crclean's simulations; model card weights/crclean-inpaint-v1.md",
+        quality="RMS of (fill - truth) / noise on cosmic-ray pixels 1.19 (thin ground CCD), 1.14 (thick), "
+                "1.07 (HST-like), against 1.98, 1.46, 1.16 for the default `grow`; star fluxes better on "
+                "ground data, worse on space data (median |dF|/F 0.46 against 0.30), so not the default "
+                "(docs/benchmarks.md)",
+    ),
+})
+
+
+def registry():
+    """Every model crclean offers, by task: ``{'mask': ..., 'inpaint': ..., 'lens': ...}``.
+
+    Each value is a read-only name -> `ModelSpec` mapping. The lens finders'
+    entries live beside their defaults in `crclean.lenses` (whose manifest
+    imports this module, hence the import here).
+    """
+    from crclean.lenses._manifest import LENS_MODELS
+
+    return MappingProxyType({"mask": MODELS, "inpaint": INPAINT_MODELS, "lens": LENS_MODELS})
+
+
 def _shipped_weights_dir():
     # The top-level weights/ folder is installed as the data package
     # crclean._weights (see setup.py); a bare source checkout has it beside crclean/.
@@ -237,14 +358,20 @@ def weights_path(spec):
         # imports torch and tensorboard).
         found = importlib.util.find_spec(spec.package)
         if found is None or not found.submodule_search_locations:
-            raise ModelError(
+            raise MissingExtraError(
                 f"model {spec.name!r} needs the weights that ship with the deepCR "
-                "package, which is not installed; run `pip install deepCR`"
+                'package, which is not installed; run `pip install "crclean[deepcr]"` '
+                "or choose a crclean model (see `crclean models`)", extra="deepcr"
             )
         path = Path(list(found.submodule_search_locations)[0]) / spec.resource
     if not path.is_file():
-        raise ModelError(f"weights of model {spec.name!r} not found at {path}; reinstall crclean")
+        raise ModelError(f"weights of {_label(spec)} not found at {path}; reinstall crclean")
     return path
+
+
+def _label(spec):
+    """How errors name a model: ``"model 'x'"``, ``"lens model 'x'"``."""
+    return f"{'lens model' if spec.task == 'lens' else 'model'} {spec.name!r}"
 
 
 def sha256_of(path):
@@ -276,7 +403,7 @@ def verify_weights(spec):
     """
     path = weights_path(spec)
     if path is not None:
-        _check_sha256(path, spec.sha256, label=f"model {spec.name!r}")
+        _check_sha256(path, spec.sha256, label=_label(spec))
 
 
 def verified_state_dict(path, sha256, *, label):
@@ -316,7 +443,7 @@ def load_network(spec, *, device="cpu"):
     Parameters
     ----------
     spec : ModelSpec
-        A ``kind == 'network'`` entry.
+        A ``kind == 'network'`` entry of any task (mask, inpaint, lens).
     device : str or torch.device, optional
         Where to put the network.
 
@@ -333,7 +460,7 @@ def load_network(spec, *, device="cpu"):
     """
     from crclean.models import build_network
 
-    state = verified_state_dict(weights_path(spec), spec.sha256, label=f"model {spec.name!r}")
+    state = verified_state_dict(weights_path(spec), spec.sha256, label=_label(spec))
     if spec.package == "learned_models":
         from crclean.models._deepcr_unet import convert_deepcr_state_dict
 
@@ -342,6 +469,6 @@ def load_network(spec, *, device="cpu"):
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise ModelError(f"weights of model {spec.name!r} do not fit its architecture: {error}") from None
+        raise ModelError(f"weights of {_label(spec)} do not fit its architecture: {error}") from None
     network.eval().requires_grad_(False)
     return network.to(device)

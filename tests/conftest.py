@@ -1,10 +1,30 @@
-"""Shared fixtures."""
+"""Shared fixtures, and skipping what needs an extra that is not installed."""
 
 import pytest
 
+from crclean.exceptions import MissingExtraError
 from synthetic import synthetic_exposure
 
 
 @pytest.fixture
 def exposure():
     return synthetic_exposure()
+
+
+def _skip_without_extra():
+    # A test that asks for a model of an optional package (deepCR's networks) is skipped, with the reason,
+    # when that package is not installed: the library raises MissingExtraError then and only then.
+    try:
+        return (yield)
+    except MissingExtraError as error:
+        pytest.skip(f"needs the [{error.extra}] extra: {error}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _skip_without_extra())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _skip_without_extra())

@@ -3,13 +3,15 @@ import importlib.util
 import shutil
 
 import pytest
+from extras import requires_deepcr
 
-from crclean import weights
-from crclean.exceptions import ModelError
-from crclean.weights import (AUTO_MODELS, DEFAULT_MODEL, MODELS, get_model, load_network, sha256_of, verify_weights,
-                             weights_path)
+from crclean import Cleaner, weights
+from crclean.exceptions import MissingExtraError, ModelError
+from crclean.weights import (AUTO_MODELS, DEFAULT_MODEL, INPAINT_MODELS, MODELS, TASKS, ModelSpec, get_model,
+                             load_network, registry, sha256_of, verify_weights, weights_path)
 
 
+@requires_deepcr
 def test_manifest_checksums_match_installed_files():
     for spec in MODELS.values():
         if spec.kind == "network":
@@ -27,10 +29,11 @@ def test_auto_maps_each_kind_of_data_to_a_network():
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(ModelError, match="unknown model .hst.; choose one of: crclean-ground, crclean-ground-transunet, crclean-space, crclean-space-transunet, deepcr-decam"):
+    with pytest.raises(ModelError, match=f"unknown model .hst.; choose one of: {', '.join(MODELS)} "):
         get_model("hst")
 
 
+@requires_deepcr
 def test_checksum_mismatch_refuses_to_load(tmp_path, monkeypatch):
     spec = get_model("deepcr-decam")
     tampered = tmp_path / "decam.pth"
@@ -47,8 +50,48 @@ def test_checksum_mismatch_refuses_to_load(tmp_path, monkeypatch):
 def test_missing_deepcr_package_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "learned_models" else real(name))
-    with pytest.raises(ModelError, match="pip install deepCR"):
+    with pytest.raises(MissingExtraError, match=r"model 'deepcr-decam' needs the weights that ship with the deepCR "
+                                                r'package, which is not installed; run `pip install "crclean\[deepcr\]"`'):
         weights_path(get_model("deepcr-decam"))
+    with pytest.raises(ModelError, match="crclean.deepcr."):
+        Cleaner("deepcr-acs-wfc", device="cpu").load()
+    Cleaner("crclean-ground", device="cpu").load()  # crclean's own models need no extra
+
+
+def test_one_registry_holds_every_model_by_task():
+    groups = registry()
+    assert list(groups) == list(TASKS) == ["mask", "inpaint", "lens"]
+    assert groups["mask"] is MODELS and groups["inpaint"] is INPAINT_MODELS
+    assert set(groups["lens"]) == {"rtdetr-lens-v9", "rtdetr-lens-v20"}
+    for task, models in groups.items():
+        for name, spec in models.items():
+            assert isinstance(spec, ModelSpec) and spec.name == name and spec.task == task
+            if spec.kind == "network" and spec.package is None:
+                # Every shipped checkpoint matches its entry and has a model card beside it.
+                assert sha256_of(weights_path(spec)) == spec.sha256, name
+                assert weights_path(spec).with_suffix(".md").is_file(), name
+    assert all(spec.quality for spec in [*INPAINT_MODELS.values(), *groups["lens"].values()])
+    assert all(MODELS[name].quality for name in AUTO_MODELS.values())
+
+
+def test_the_shipped_weights_are_exactly_the_registered_ones():
+    registered = {spec.resource for models in registry().values() for spec in models.values()
+                  if spec.kind == "network" and spec.package is None}
+    shipped = {path.name for path in weights.SHIPPED_WEIGHTS_DIR.glob("*.pt")}
+    assert shipped == registered
+
+
+def test_one_loader_verifies_every_task(tmp_path, monkeypatch):
+    spec = INPAINT_MODELS["crclean-inpaint"]
+    tampered = tmp_path / spec.resource
+    tampered.write_bytes(weights_path(spec).read_bytes() + b"\0")
+    monkeypatch.setattr(weights, "SHIPPED_WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelError, match="checksum mismatch for model 'crclean-inpaint'"):
+        load_network(spec)
+    from crclean.lenses import get_lens_model
+
+    with pytest.raises(ModelError, match="weights of lens model 'rtdetr-lens-v9' not found"):
+        load_network(get_lens_model("rtdetr-lens-v9"))
 
 
 def test_weights_file_missing_is_reported(tmp_path):

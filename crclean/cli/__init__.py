@@ -11,7 +11,7 @@ from crclean.cli._lenses import lenses_command
 from crclean.cli._mask import mask_command
 from crclean.cli._models import models_command
 from crclean.cli._train import train_group
-from crclean.cli._train_lenses import train_lenses_command, train_vetter_command
+from crclean.cli._train_lenses import train_lenses_command
 
 __all__ = ["main"]
 
@@ -36,4 +36,3 @@ main.add_command(models_command)
 main.add_command(lenses_command)
 main.add_command(train_group)
 train_group.add_command(train_lenses_command)
-train_group.add_command(train_vetter_command)

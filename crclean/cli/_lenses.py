@@ -7,7 +7,7 @@ import click
 from crclean.cli._options import CommandError, ExtensionList, echo_warnings, read_inputs
 from crclean.exceptions import CrcleanError
 from crclean.lenses._manifest import (DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL, LENS_MODELS,
-                                      PLAUSIBLE_PIXEL_SCALE)
+                                      PLAUSIBLE_PIXEL_SCALE, REMOVED_LENS_MODELS)
 
 __all__ = ["lenses_command"]
 
@@ -20,6 +20,24 @@ def _format_for_terminal(table):
                       ("ymax", ".1f"), ("score", ".3f"), ("ra", ".6f"), ("dec", ".6f"), ("theta_e_arcsec", ".2f")):
         shown[name].format = fmt
     return "\n".join(shown.pformat(max_lines=-1, max_width=-1))
+
+
+class _LensModelChoice(click.Choice):
+    """The shipped lens models; a removed one's error names its replacement."""
+
+    def __init__(self):
+        super().__init__(list(LENS_MODELS))
+
+    def convert(self, value, param, ctx):
+        if value in REMOVED_LENS_MODELS:
+            from crclean.exceptions import ModelError
+            from crclean.lenses._manifest import get_lens_model
+
+            try:
+                get_lens_model(value)
+            except ModelError as error:
+                self.fail(str(error), param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _default_model(paths):
@@ -41,11 +59,12 @@ def _default_model(paths):
               help="Catalogue file: .ecsv, .csv or .fits [default: print to stdout].")
 @click.option("--regions", type=click.Path(dir_okay=False), help="Also write a ds9 region file.")
 @click.option("--cutouts", type=click.Path(file_okay=False),
-              help="Folder for PNG cutouts (asinh stretch) and a score-sorted mosaic.png.")
-@click.option("--model", type=click.Choice(list(LENS_MODELS)), default=None,
-              help=f"Lens-finder model; a multi-band one takes a TILE pattern with {{band}} [default: "
-                   f"{DEFAULT_LENS_MODEL} for single files, {DEFAULT_MULTIBAND_LENS_MODEL} (g, r, i) for "
-                   "{band} patterns].")
+              help="Folder for PNG cutouts (asinh stretch) and mosaic.png: all of them, best first, each "
+                   "labelled with its id and score.")
+@click.option("--model", type=_LensModelChoice(), default=None,
+              help=f"Lens-finder model (`crclean models` says which is for what); a multi-band one takes a "
+                   f"TILE pattern with {{band}} [default: {DEFAULT_LENS_MODEL} for single files, "
+                   f"{DEFAULT_MULTIBAND_LENS_MODEL} (g, r, i) for {{band}} patterns].")
 @click.option("--views", type=click.Choice(["4", "1", "8"]), default="4", show_default=True,
               help="Run the detector on each window as it is and mirrored in x, y and both, fusing the "
                    "views (4); only as it is (1): about 3.5 times faster, with more false positives; or "

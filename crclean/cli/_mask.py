@@ -8,7 +8,8 @@ import click
 
 from crclean._precision import PRECISIONS
 from crclean.cli._batch_run import Batch, check_report
-from crclean.cli._options import CommandError, ExtensionList, parse_dq_bit, quicklook_path_for, read_inputs
+from crclean.cli._options import (CommandError, ExtensionList, parse_dq_bit, parse_quicklook_region,
+                                  quicklook_path_for, read_inputs)
 from crclean.cli._signals import Stopped, stop_on_signals
 from crclean.exceptions import CrcleanError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS
@@ -64,7 +65,11 @@ __all__ = ["mask_command"]
 @click.option("--readnoise", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Read noise in electrons, overriding the header.")
 @click.option("--quicklook", is_flag=True,
-              help="Also write a PNG beside each output: image, mask, cleaned image.")
+              help="Also write a PNG beside each output: input, mask and cleaned image, and a zoom on the "
+                   "densest hits.")
+@click.option("--quicklook-region", default=None, metavar="[X1:X2,Y1:Y2]", callback=parse_quicklook_region,
+              help="Zoom of the quick-look PNG instead: a FITS section (1-based, inclusive, columns first, as in "
+                   "ds9), e.g. '[1001:1200,501:700]'. Implies --quicklook.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Send the files to a running Dask scheduler (e.g. tcp://host:8786), one task per file.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -76,7 +81,7 @@ __all__ = ["mask_command"]
 @click.pass_context
 def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, device, precision,
                  batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob, dq_bit, ext, gain,
-                 readnoise, quicklook, scheduler, workers, report_path, quiet, verbose):
+                 readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet, verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
 
     INPUT is one or more FITS files (.fits, .fits.fz, .fits.gz), or - to read
@@ -130,7 +135,9 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
     batch.plan(output=output, outdir=outdir, suffix=suffix)
     file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit, write_probability=prob,
                         overwrite=overwrite, skip_existing=skip_existing, trim=not no_trim)
-    jobs = [(path, target, dict(file_options, quicklook_path=quicklook_path_for(target) if quicklook else None))
+    quicklook = quicklook or quicklook_region is not None
+    jobs = [(path, target, dict(file_options, quicklook_path=quicklook_path_for(target) if quicklook else None,
+                                quicklook_region=quicklook_region))
             for path, target in batch.targets.values()]
     run_error = None
     with stop_on_signals() as signals:

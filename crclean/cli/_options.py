@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-__all__ = ["CommandError", "ExtensionList", "echo_warnings", "parse_dq_bit", "quicklook_path_for", "read_inputs"]
+__all__ = ["CommandError", "ExtensionList", "echo_warnings", "parse_dq_bit", "parse_quicklook_region",
+           "quicklook_path_for", "read_inputs"]
 
 
 class CommandError(click.ClickException):
@@ -65,6 +66,18 @@ def parse_dq_bit(ctx, param, value):
     if value <= 0 or value & (value - 1) or value >= 2**15:
         raise click.BadParameter(f"must be a power of two between 1 and 16384, got {value}")
     return value
+
+
+def parse_quicklook_region(ctx, param, value):
+    """``--quicklook-region '[X1:X2,Y1:Y2]'`` -> ``(rows, columns)`` slices, or None."""
+    if value is None:
+        return None
+    from crclean.io._quicklook import parse_fits_section
+
+    try:
+        return parse_fits_section(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def quicklook_path_for(output_path):

@@ -1,24 +1,20 @@
 """Maskers: turn an image into a per-pixel cosmic-ray probability.
 
 `NetworkMasker` runs a PyTorch mask network over overlapping tiles in
-batches under ``torch.inference_mode()``; memory grows with the batch, not
+batches under ``torch.inference_mode()`` (`crclean.engine._tiled.run_tiled`,
+the loop the learned inpainter shares); memory grows with the batch, not
 with the image (beyond a few image-sized float32 buffers). `LacosmicMasker`
 wraps LA Cosmic through ccdproc as a classical baseline.
 """
 
 import numpy as np
 
-from crclean._progress import ProgressBar
 from crclean.engine._background import noise_normalise
+from crclean.engine._median import masked_median
+from crclean.engine._tiled import run_tiled
 from crclean.engine._units import to_model_units
-from crclean.inpaint import masked_median
-from crclean.tiling import Stitcher, pad_image, plan_tiles
 
 __all__ = ["NetworkMasker", "LacosmicMasker", "resolve_device", "default_batch_size"]
-
-# Every tile origin is a multiple of this, so pooling grids line up between
-# tiles whatever the tile size; 16 covers four 2x down-samplings.
-TILE_MULTIPLE = 16
 
 
 def resolve_device(device):
@@ -148,23 +144,9 @@ class NetworkMasker:
             if self.spec.scale != 1.0:
                 image /= np.float32(self.spec.scale)
             image, finite = _fill_non_finite(image)
-        plan = plan_tiles(image.shape, self.tile_size, self.overlap, multiple=TILE_MULTIPLE)
-        padded = pad_image(image, plan)
-        stitcher = Stitcher(plan)
-        rows, cols = plan.tile_shape
-        with ProgressBar(plan.n_tiles, label, enabled=progress) as bar, torch.inference_mode():
-            for start in range(0, plan.n_tiles, self.batch_size):
-                origins = plan.origins[start : start + self.batch_size]
-                batch = np.stack([padded[r : r + rows, c : c + cols] for r, c in origins])
-                tensor = torch.from_numpy(batch[:, None]).to(self.device)
-                tensor = tensor.contiguous(memory_format=self._memory_format)
-                with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision is not None):
-                    logits = self.network(tensor)
-                probability = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
-                for origin, tile in zip(origins, probability):
-                    stitcher.add(origin, tile)
-                bar.update(len(origins))
-        result = stitcher.result()
+        result = run_tiled(self.network, image[None], tile_size=self.tile_size, overlap=self.overlap,
+                           batch_size=self.batch_size, device=self.device, memory_format=self._memory_format,
+                           precision=self.precision, activation=torch.sigmoid, progress=progress, label=label)
         result[~finite] = 0.0
         return result
 

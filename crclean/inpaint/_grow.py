@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from crclean.engine._median import _median_of_valid
 from crclean.inpaint._checks import checked_image_and_mask
-from crclean.inpaint._median import _median_of_valid
 
 __all__ = ["grow_fill"]
 

@@ -18,26 +18,16 @@ import functools
 
 import numpy as np
 
-from crclean.engine import TILE_MULTIPLE, background_mesh, resolve_device
+from crclean.engine import background_mesh, resolve_device, run_tiled
 from crclean.engine._background import ASINH_SIGMA
 from crclean.inpaint._checks import checked_image_and_mask
 from crclean.inpaint._grow import grow_fill
-from crclean.weights import ModelSpec
+from crclean.weights import INPAINT_MODELS
 
 __all__ = ["LEARNED_INPAINTER", "MAX_CORRECTION", "decode", "encode", "learned_fill", "load_inpaint_network"]
 
-#: The shipped inpainting network: architecture, checkpoint and its sha256
-#: (weights/crclean-inpaint-v1.md is its model card). Tiles: the UNet's
-#: receptive field reaches 22 px, inside the 24 px guard band of a 64 px
-#: overlap, so a pixel's result does not depend on where tiles fall.
-LEARNED_INPAINTER = ModelSpec(
-    name="crclean-inpaint", kind="network", instruments="ground-based and space CCDs (trained on "
-    "crclean's ground_thin, ground_thick and space simulations); any units", normalisation="background",
-    tile_size=512, overlap=64, arch="unet", config={"channels": [16, 32, 64], "norm": "batch", "in_channels": 2},
-    package=None, resource="crclean-inpaint-v1.pt",
-    sha256="fc33e08a0c1e2c4ca1861a9a095edaedf26a36ebc40b39c39232df4b98da2d0b",
-    version="v1", reference="crclean, trained on crclean's simulations; model card weights/crclean-inpaint-v1.md",
-)
+#: The shipped inpainting network (its entry in `crclean.weights.INPAINT_MODELS`).
+LEARNED_INPAINTER = INPAINT_MODELS["crclean-inpaint"]
 
 #: Largest correction, in asinh units, the network can apply to the fill:
 #: ``tanh`` keeps it smooth and bounded (3 is a factor of ~20 on a star).
@@ -113,36 +103,18 @@ def _cached_network(device):
 
 def _predict(features, mask, *, tile_size, overlap, batch_size, device):
     """The network's raw output over overlapping tiles (zero where no tile holds a masked pixel)."""
-    import torch
-
-    from crclean.tiling import Stitcher, plan_tiles
-
     device = resolve_device(device)
     network, memory_format = _cached_network(device)
-    plan = plan_tiles(mask.shape, tile_size, overlap, multiple=TILE_MULTIPLE)
-    padded = np.pad(features, ((0, 0), *plan.pad), mode="reflect")
-    padded_mask = np.pad(mask, plan.pad, mode="constant")
-    rows, cols = plan.tile_shape
     if batch_size is None:
+        from crclean.engine import TILE_MULTIPLE
+        from crclean.tiling import plan_tiles
+
+        rows, cols = plan_tiles(mask.shape, tile_size, overlap, multiple=TILE_MULTIPLE).tile_shape
         batch_size = max(1, _BATCH_PIXELS // (rows * cols))
-    stitcher = Stitcher(plan)
     # Only tiles that hold a masked pixel need the network: the output is
     # used on masked pixels alone, and every tile covering one of them runs.
-    needed = []
-    for r, c in plan.origins:
-        if padded_mask[r : r + rows, c : c + cols].any():
-            needed.append((r, c))
-        else:
-            stitcher.add((r, c), np.zeros(plan.tile_shape, np.float32))
-    with torch.inference_mode():
-        for start in range(0, len(needed), batch_size):
-            origins = needed[start : start + batch_size]
-            batch = np.stack([padded[:, r : r + rows, c : c + cols] for r, c in origins])
-            tensor = torch.from_numpy(batch).to(device).contiguous(memory_format=memory_format)
-            output = network(tensor)[:, 0].float().cpu().numpy()
-            for origin, tile in zip(origins, output):
-                stitcher.add(origin, tile)
-    return stitcher.result()
+    return run_tiled(network, features, tile_size=tile_size, overlap=overlap, batch_size=batch_size,
+                     device=device, memory_format=memory_format, needed=mask)
 
 
 def learned_fill(image, mask, *, tile_size=None, overlap=None, batch_size=None, device="cpu"):

@@ -23,7 +23,7 @@ _EXPORTS = {
     "make_catalog": "_catalog", "write_catalog": "_catalog", "write_cutouts": "_catalog",
     "write_regions": "_catalog",
     "LensFinder": "_finder", "TileResult": "_finder",
-    "DEFAULT_LENS_MODEL": "_manifest", "DEFAULT_MULTIBAND_LENS_MODEL": "_manifest", "LENS_MODELS": "_manifest", "LensModelSpec": "_manifest",
+    "DEFAULT_LENS_MODEL": "_manifest", "DEFAULT_MULTIBAND_LENS_MODEL": "_manifest", "LENS_MODELS": "_manifest",
     "get_lens_model": "_manifest",
     "normalise_image": "_normalise",
     "nms": "_windows", "plan_windows": "_windows",

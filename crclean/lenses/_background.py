@@ -10,6 +10,16 @@ from crclean.io._blank import blank_markers
 __all__ = ["subtract_background"]
 
 
+def _rms_keyword():
+    """photutils 3.0 renamed Background2D's ``bkgrms_estimator`` to ``bkg_rms_estimator``."""
+    import inspect
+
+    from photutils.background import Background2D
+
+    parameters = inspect.signature(Background2D).parameters
+    return "bkg_rms_estimator" if "bkg_rms_estimator" in parameters else "bkgrms_estimator"
+
+
 def subtract_background(image, *, box_size=64, where="image"):
     """Remove a smooth sky and measure the sky noise.
 
@@ -43,6 +53,7 @@ def subtract_background(image, *, box_size=64, where="image"):
     on a mesh, median-filtered and interpolated).
     """
     from astropy.stats import SigmaClip
+    from astropy.utils.exceptions import AstropyUserWarning
     from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
 
     data = np.asarray(image, dtype=np.float64)
@@ -54,12 +65,12 @@ def subtract_background(image, *, box_size=64, where="image"):
     size = int(max(8, min(box_size, min(data.shape) // 2)))
     filled = np.where(invalid, 0.0, data)
     with warnings.catch_warnings():
-        # Meshes of mostly-NaN border are excluded; photutils says so, and that is expected.
-        warnings.simplefilter("ignore")
+        # Meshes of mostly-NaN border are excluded; photutils may say so, and that is expected.
+        warnings.simplefilter("ignore", AstropyUserWarning)
         try:
             background = Background2D(filled, size, mask=invalid, filter_size=3,
                                       sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
-                                      bkg_estimator=MedianBackground(), bkgrms_estimator=StdBackgroundRMS(),
+                                      bkg_estimator=MedianBackground(), **{_rms_keyword(): StdBackgroundRMS()},
                                       exclude_percentile=50.0)
         except ValueError as error:
             raise InputError(f"{where}: cannot estimate the sky background ({error})") from None

@@ -102,7 +102,7 @@ def register_bands(images, wcses, *, bands, where="tile"):
         from reproject import reproject_adaptive
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # reproject warns about NaN-only rows at borders
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy, on NaN-only rows at borders
             stack[index], _ = reproject_adaptive((np.asarray(image, np.float64), wcs), ref_wcs, shape_out=shape,
                                                  conserve_flux=False, boundary_mode="ignore")
         resampled.append(band)

@@ -120,7 +120,7 @@ def _pixel_scale(name, wcs, header, requested):
 
 
 def _read(exposure, index):
-    """``(label, data, wcs, header)`` of one image plane of an opened file."""
+    """``(label, data, wcs, header, notes)`` of one image plane of an opened file."""
     from crclean.io import read_plane
     from crclean.lenses._resample import celestial_wcs
 
@@ -128,7 +128,8 @@ def _read(exposure, index):
         # Gain and units are irrelevant here: the finder works in units of the sky noise.
         warnings.simplefilter("ignore", UnitsWarning)
         plane = read_plane(exposure, index)
-    return plane.label, plane.data, celestial_wcs(plane.header), plane.header
+    wcs, notes = celestial_wcs(plane.header, where=f"{exposure.path}[{plane.label}]")
+    return plane.label, plane.data, wcs, plane.header, notes
 
 
 def _single_planes(input_path, extensions, bands):
@@ -142,8 +143,8 @@ def _single_planes(input_path, extensions, bands):
     with open_exposure(input_path) as exposure:
         indices = select_planes(exposure, extensions)
         for index in indices:
-            label, data, wcs, header = _read(exposure, index)
-            yield (str(input_path) if len(indices) == 1 else f"{input_path}[{label}]"), data, wcs, header, []
+            label, data, wcs, header, notes = _read(exposure, index)
+            yield (str(input_path) if len(indices) == 1 else f"{input_path}[{label}]"), data, wcs, header, notes
 
 
 def _band_planes(pattern, extensions, bands):
@@ -170,7 +171,9 @@ def _band_planes(pattern, extensions, bands):
             name = str(pattern) if len(indices[0]) == 1 else f"{pattern}[{planes[0][0]}]"
             stack, wcs, resampled = register_bands([plane[1] for plane in planes], [plane[2] for plane in planes],
                                                    bands=bands, where=name)
-            notes = [f"{name}: band(s) {', '.join(resampled)} resampled onto the grid of band "
-                     f"{bands[reference_index(bands)]}"] if resampled else []
+            notes = [note for plane in planes for note in plane[4]]
+            if resampled:
+                notes.append(f"{name}: band(s) {', '.join(resampled)} resampled onto the grid of band "
+                             f"{bands[reference_index(bands)]}")
             # Without a WCS the bands share one grid, so the reference band's header speaks for all.
             yield name, stack, wcs, planes[reference_index(bands)][3], notes

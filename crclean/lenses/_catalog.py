@@ -123,14 +123,17 @@ def _asinh_stretch(cut, candidate):
 
     The top of the stretch is the 99th percentile inside the candidate's box
     (``candidate``, a boolean mask of ``cut``), so that a bright star beside a
-    faint lens saturates instead of fading the lens to black.
+    faint lens saturates instead of fading the lens to black. The stretch is
+    `astropy.visualization.AsinhStretch` with ``a = 0.1`` (Lupton et al. 1999).
     """
+    from astropy.visualization import AsinhStretch, ManualInterval
+
     finite = np.isfinite(cut)
     if not finite.any():
         return np.zeros_like(cut)
     inside = cut[finite & candidate] if (finite & candidate).any() else cut[finite]
     low, high = np.percentile(cut[finite], 20), np.percentile(inside, 99)
-    scaled = np.arcsinh(10 * np.clip((cut - low) / max(high - low, 1e-12), 0, 1)) / np.arcsinh(10)
+    scaled = AsinhStretch(a=0.1)(ManualInterval(low, max(high, low + 1e-12))(cut, clip=True), clip=True)
     return np.where(finite, scaled, 0.0)
 
 
@@ -179,6 +182,10 @@ def cutout_thumbnail(image, row, *, size=96, min_side=48):
 def write_cutouts(table, thumbnails, folder, *, overwrite=False, columns=8):
     """Write one PNG per detection and ``mosaic.png``, sorted by score.
 
+    The mosaic labels each cutout with its catalogue ``id`` and score, and
+    says so when there is no candidate. Its heading gives the model and the
+    score cut when the table's metadata has them (``model``, ``conf``).
+
     Parameters
     ----------
     table : astropy.table.Table
@@ -194,7 +201,7 @@ def write_cutouts(table, thumbnails, folder, *, overwrite=False, columns=8):
         Written files, the mosaic last. Every name is checked before any is written.
     """
     from crclean.io import check_output_writable
-    from crclean.io._quicklook import write_png
+    from crclean.io._quicklook import figure_png, write_bytes, write_png
 
     if len(thumbnails) != len(table):
         raise ValueError(f"got {len(thumbnails)} thumbnails for {len(table)} rows")
@@ -206,17 +213,35 @@ def write_cutouts(table, thumbnails, folder, *, overwrite=False, columns=8):
     names = [folder / f"lens_{int(row['id']):05d}.png" for row in table] + [folder / "mosaic.png"]
     for name in names:
         check_output_writable(name, overwrite=overwrite)
-    order = np.argsort(-np.asarray(table["score"], float), kind="stable")
     for name, thumbnail in zip(names, thumbnails):
         write_png(name, thumbnail)
-    if thumbnails:
-        size = thumbnails[0].shape[0]
-        n_rows = -(-len(thumbnails) // columns)
-        mosaic = np.full((n_rows * (size + 2), min(columns, len(thumbnails)) * (size + 2), 3), 40, np.uint8)
-        for slot, index in enumerate(order):
-            r, c = divmod(slot, columns)
-            mosaic[r * (size + 2) + 1:r * (size + 2) + 1 + size, c * (size + 2) + 1:c * (size + 2) + 1 + size] = thumbnails[index]
-    else:
-        mosaic = np.full((8, 8, 3), 40, np.uint8)
-    write_png(names[-1], mosaic)
+    write_bytes(names[-1], figure_png(mosaic_figure(table, thumbnails, columns=columns)))
     return names
+
+
+def mosaic_figure(table, thumbnails, *, columns=8):
+    """The cutouts best first, each titled with its id and score (a matplotlib ``Figure``)."""
+    from matplotlib.figure import Figure
+
+    meta = getattr(table, "meta", {}) or {}
+    cut = f" with score >= {meta['conf']:g}" if "conf" in meta else ""
+    model = f" ({meta['model']})" if "model" in meta else ""
+    if not thumbnails:
+        figure = Figure(figsize=(4.5, 1.0), dpi=100)
+        figure.text(0.5, 0.5, f"no candidate{cut}{model}", ha="center", va="center", fontsize=11)
+    else:
+        order = np.argsort(-np.asarray(table["score"], float), kind="stable")
+        n_cols = min(columns, len(thumbnails))
+        n_rows = -(-len(thumbnails) // columns)
+        # At least wide enough for the heading, however few the cutouts.
+        figure = Figure(figsize=(max(1.25 * n_cols, 4.0), 1.45 * n_rows + 0.6), dpi=100, layout="constrained")
+        axes = figure.subplots(n_rows, n_cols, squeeze=False)
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for ax, index in zip(axes.flat, order):
+            row = table[int(index)]
+            ax.imshow(thumbnails[index], interpolation="nearest")  # row 0 at the top, as cutout_thumbnail gives
+            ax.set_title(f"id {int(row['id'])}  {float(row['score']):.3f}", fontsize=8)
+        figure.suptitle(f"{len(thumbnails)} candidate(s){cut}{model}\nbest first, each with its id and score",
+                        fontsize=9)
+    return figure

@@ -9,13 +9,12 @@ import numpy as np
 from crclean.exceptions import InputError
 from crclean.lenses._background import subtract_background
 from crclean.lenses._catalog import make_catalog
-from crclean.lenses._manifest import (DEFAULT_LENS_MODEL, LensModelSpec, get_lens_model, load_lens_network,
-                                     load_vetter_network)
+from crclean.lenses._manifest import DEFAULT_LENS_MODEL, get_lens_model, load_lens_network
 from crclean.lenses._normalise import normalise_image
 from crclean.lenses._resample import pixel_scale_arcsec, resample_to_scale
-from crclean.lenses._vetting import cut_stamps, stacked_score, vetter_logits
 from crclean.lenses._views import VIEW_COUNTS, VIEWS, flip_batch, fuse_views, unflip_boxes
 from crclean.lenses._windows import nms, plan_windows, touches_inner_edge
+from crclean.weights import ModelSpec
 
 __all__ = ["LensFinder", "TileResult"]
 
@@ -52,8 +51,8 @@ class LensFinder:
 
     Parameters
     ----------
-    model : str or LensModelSpec, optional
-        A name of `LENS_MODELS`.
+    model : str or crclean.weights.ModelSpec, optional
+        A name of `LENS_MODELS` (or its spec).
     conf : float, optional
         Keep candidates scoring at least this, in (0, 1).
     device : {'auto', 'cpu', 'cuda'}, optional
@@ -63,8 +62,6 @@ class LensFinder:
         NMS overlap across windows.
     network : torch.nn.Module, optional
         Use this network instead of loading the model's weights (tests).
-    vetter : torch.nn.Module, optional
-        Use this second stage instead of the model's (tests); only for a model with a vetter.
     progress : bool, optional
         Progress bar over windows on stderr.
     views : {4, 1, 8}, optional
@@ -79,8 +76,10 @@ class LensFinder:
     """
 
     def __init__(self, model=DEFAULT_LENS_MODEL, *, conf=0.9, device="auto", batch_size=16, iou_threshold=0.3,
-                 network=None, vetter=None, progress=False, views=4):
-        self.spec = model if isinstance(model, LensModelSpec) else get_lens_model(model)
+                 network=None, progress=False, views=4):
+        self.spec = model if isinstance(model, ModelSpec) else get_lens_model(model)
+        if self.spec.task != "lens":
+            raise ValueError(f"model {self.spec.name!r} is a {self.spec.task} model, not a lens finder")
         if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0 < conf < 1:
             raise ValueError(f"conf must be a number in (0, 1), got {conf!r}")
         if device not in ("auto", "cpu", "cuda"):
@@ -93,9 +92,7 @@ class LensFinder:
             raise ValueError(f"views must be one of {VIEW_COUNTS}, got {views!r}")
         self.conf, self.device, self.batch_size, self.views = float(conf), device, batch_size, views
         self.iou_threshold, self.progress = float(iou_threshold), progress
-        if vetter is not None and self.spec.bands:
-            raise ValueError(f"lens model {self.spec.name!r} is multi-band; the lens vetter grades one band")
-        self.network, self.vetter = network, vetter
+        self.network = network
 
     def load(self):
         """Load the network (checking its weights) now rather than on the first tile.
@@ -115,24 +112,7 @@ class LensFinder:
             self.network = load_lens_network(self.spec, device=self._torch_device)
         else:
             self.network = self.network.to(self._torch_device).eval()
-        if self.vetter is None:
-            self.vetter = load_vetter_network(self.spec, device=self._torch_device)
-        else:
-            self.vetter = self.vetter.to(self._torch_device).eval()
         return self
-
-    @property
-    def _candidate_floor(self):
-        """Detector score from which a candidate is kept: the vetter may still raise a weak one."""
-        return min(self.conf, self.spec.vetter_floor) if self.vetter is not None else self.conf
-
-    def _vet(self, normalised, boxes, scores):
-        """Scores of candidates after the second stage (unchanged without a vetter)."""
-        if self.vetter is None or not len(boxes):
-            return scores
-        grades = vetter_logits(self.vetter, cut_stamps(normalised, boxes, self.spec.vetter_stamp),
-                               device=self._torch_device)
-        return stacked_score(scores, grades, self.spec.stacking)
 
     def _window_detections(self, batch, view, window):
         """Per window of ``batch``: boxes (window pixels) and calibrated scores seen through ``view``."""
@@ -147,7 +127,7 @@ class LensFinder:
         outputs = {"pred_logits": outputs["pred_logits"] * self.spec.score_slope + self.spec.score_offset,
                    "pred_boxes": outputs["pred_boxes"]}
         # A view's weak detections still count towards a fused score.
-        floor = self._candidate_floor if self.views == 1 else min(self._candidate_floor, 0.02)
+        floor = self.conf if self.views == 1 else min(self.conf, 0.02)
         return [(unflip_boxes(result["boxes"].cpu().numpy(), view, window), result["scores"].cpu().numpy())
                 for result in postprocess(outputs, (window, window), top_k=10, min_score=floor)]
 
@@ -157,7 +137,7 @@ class LensFinder:
 
         from crclean._progress import ProgressBar
 
-        window, overlap = self.spec.window, self.spec.overlap
+        window, overlap = self.spec.tile_size, self.spec.overlap
         ny, nx = normalised.shape[-2:]
         padded = np.zeros((*normalised.shape[:-2], max(ny, window), max(nx, window)), np.float32)
         padded[..., :ny, :nx] = normalised
@@ -174,14 +154,14 @@ class LensFinder:
                     for box, score in zip(window_boxes, window_scores):
                         box = box + np.array([x0, y0, x0, y0])
                         inner = touches_inner_edge(box, (y0, x0), window, padded.shape[-2:])
-                        if score >= self._candidate_floor and not inner:
+                        if score >= self.conf and not inner:
                             boxes.append(box)
                             scores.append(float(score))
                 bar.update(len(chunk))
         boxes = np.array(boxes, float).reshape(-1, 4)
         scores = np.array(scores, float)
         keep = nms(boxes, scores, iou_threshold=self.iou_threshold)
-        boxes, scores = boxes[keep], self._vet(normalised, boxes[keep], scores[keep])
+        boxes, scores = boxes[keep], scores[keep]
         keep = np.argsort(-scores, kind="stable")
         keep = keep[scores[keep] >= self.conf]
         boxes, scores = boxes[keep], scores[keep]

@@ -16,17 +16,24 @@ PIXEL_SCALE_KEYWORDS = (("PIXSCALE",), ("PIXSCAL1", "PIXSCAL2"), ("PXSCAL1", "PX
                         ("SECPIX1", "SECPIX2"))
 
 
-def celestial_wcs(header):
-    """The 2-D celestial WCS of a header, or ``None`` when it has none."""
+def celestial_wcs(header, *, where="image"):
+    """The 2-D celestial WCS of a header and notes about it: ``(wcs or None, notes)``.
+
+    ``None`` when the header has no celestial WCS, or has WCS keywords that
+    astropy cannot read: then a note names ``where`` and the error, since the
+    tile is searched without a WCS (ra/dec stay empty).
+    """
     from astropy.wcs import FITSFixedWarning, WCS
 
     with warnings.catch_warnings():
+        # astropy's own repairs of non-standard keywords (DATE-OBS formats, RADECSYS...): nothing to act on.
         warnings.simplefilter("ignore", FITSFixedWarning)
         try:
             wcs = WCS(header, naxis=2)
-        except Exception:  # astropy raises many types on broken WCS keywords
-            return None
-    return wcs.celestial if wcs.has_celestial else None
+        except Exception as error:  # astropy raises many types on broken WCS keywords
+            return None, [f"{where}: its WCS keywords cannot be read ({type(error).__name__}: {error}); "
+                          "searched without a WCS, so ra/dec are left empty"]
+    return (wcs.celestial if wcs.has_celestial else None), []
 
 
 def header_pixel_scale(header, *, where="image"):
@@ -115,7 +122,7 @@ def resample_to_scale(image, scale, target_scale):
     # Leading axes (bands on one grid) are resampled together: reproject shares the mapping.
     shape_out = (*image.shape[:-2], max(int(round(ny / factor)), 1), max(int(round(nx / factor)), 1))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # reproject warns about NaN-only rows at borders
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy, on NaN-only rows at borders
         resampled, _ = reproject_adaptive((np.asarray(image, np.float64), _pixel_grid(scale)), _pixel_grid(target_scale),
                                           shape_out=shape_out, conserve_flux=False, boundary_mode="ignore")
     return resampled.astype(np.float32), factor

@@ -29,15 +29,8 @@ def _rtdetr(config):
     return build_rtdetr(config)
 
 
-def _lens_vetter(config):
-    from crclean.models._lens_vetter import LensVetter
-
-    return LensVetter(**config)
-
-
 ARCHITECTURES = MappingProxyType(
-    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet, "rtdetr": _rtdetr,
-     "lens-vetter": _lens_vetter}
+    {"deepcr-unet": _deepcr_unet, "unet": _unet, "transunet": _transunet, "rtdetr": _rtdetr}
 )
 
 

@@ -101,7 +101,7 @@ def test_a_mixed_batch_loads_each_model_once(tmp_path, monkeypatch):
 
 def test_models_lists_auto_and_what_it_maps_to():
     listing = run("models").output
-    assert listing.startswith("auto  (default)\n")
+    assert listing.startswith("# Cosmic-ray masks: crclean mask --model NAME\nauto  (default)\n")
     assert "  space:    crclean-space  (HST, JWST, Euclid" in listing
     assert "  ground:   crclean-ground  (any other telescope, or none named)" in listing
     assert "crclean-space  (auto's space model)" in listing

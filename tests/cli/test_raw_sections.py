@@ -5,6 +5,7 @@ from astropy.io import fits
 from click.testing import CliRunner
 
 from crclean.cli import main
+from extras import requires_deepcr
 from synthetic import synthetic_exposure
 
 
@@ -12,6 +13,7 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+@requires_deepcr
 def test_saao_frame_is_searched_in_its_trimsec_only(saao_raw, tmp_path):
     # a8280271.fits: 536x520, TRIMSEC [17:528,1:520], BIASSEC [4:13,1:520]. Searched whole,
     # deepCR's DECam network flags a stripe along the step at the data's left and right borders.

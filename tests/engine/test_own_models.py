@@ -9,12 +9,13 @@ from crclean.training.simulate import simulate_exposure
 from crclean.weights import MODELS
 
 OWN = [name for name, spec in MODELS.items() if spec.kind == "network" and spec.package is None]
-PROFILE = {"crclean-ground": "ground_thick", "crclean-ground-transunet": "ground_thick", "crclean-space": "space",
+PROFILE = {"crclean-ccd": "ground_thick", "crclean-ground": "ground_thick", "crclean-ground-transunet": "ground_thick",
+           "crclean-space": "space",
            "crclean-space-transunet": "space"}
 
 
 def test_both_own_models_ship():
-    assert set(OWN) == {"crclean-ground", "crclean-ground-transunet", "crclean-space",
+    assert set(OWN) == {"crclean-ccd", "crclean-ground", "crclean-ground-transunet", "crclean-space",
                          "crclean-space-transunet"}
 
 

@@ -63,22 +63,6 @@ def tan_wcs(shape, scale_arcsec, *, ra=150.0, dec=2.0):
     return wcs
 
 
-class PassVetter(torch.nn.Module):
-    """A vetter with no opinion (logit 0), so a stacking ``(1, b, 0)`` leaves detector scores as they are."""
-
-    def forward(self, stamps):
-        return torch.zeros(stamps.shape[0])
-
-
-class CentreVetter(torch.nn.Module):
-    """Logit +6 for a stamp whose central pixels are bright (asinh-stretched mean above 2.5), -6 otherwise."""
-
-    def forward(self, stamps):
-        size = stamps.shape[-1]
-        centre = stamps[:, 0, size // 2 - 2:size // 2 + 2, size // 2 - 2:size // 2 + 2].mean((-2, -1))
-        return torch.where(centre > 2.5, 6.0, -6.0)
-
-
 def colour_tile(shape, blue, grey, *, seed=0, sigmas=(1.0, 3.0, 8.0)):
     """A ``(3, ny, nx)`` g, r, i stack with blobs at ``blue`` (bright in g only) and ``grey`` (equal S/N in all).
 

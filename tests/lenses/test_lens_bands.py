@@ -11,15 +11,16 @@ from lens_fixtures import BlobDetector, BlueBlobDetector, blob_image, colour_til
 
 from crclean.cli._lenses import lenses_command
 from crclean.exceptions import InputError
-from crclean.lenses import LensFinder, LensModelSpec, cutout_thumbnail, get_lens_model
+from crclean.lenses import LensFinder, cutout_thumbnail, get_lens_model
 from crclean.lenses._bands import band_paths, reference_index, register_bands
+from crclean.weights import ModelSpec
 
 BLUE, GREY = [(60.0, 70.0)], [(150.0, 130.0), (40.0, 170.0)]
 BANDS = ("g", "r", "i")
 
 
 def _colour_spec():
-    return replace(get_lens_model("rtdetr-lens-v2"), name="colour-test", config={"in_channels": 3}, bands=BANDS)
+    return replace(get_lens_model("rtdetr-lens-v9"), name="colour-test", config={"in_channels": 3}, bands=BANDS)
 
 
 def _nearest(catalog, x, y):
@@ -34,14 +35,19 @@ def test_band_pattern_and_reference_band():
     assert reference_index(("i", "z")) == 0
 
 
+def _lens_spec(**options):
+    return ModelSpec(name="x", kind="network", task="lens", instruments="", arch="rtdetr", **options)
+
+
 def test_a_spec_names_one_band_per_input_channel():
     with pytest.raises(ValueError, match="in_channels = 3"):
-        LensModelSpec(name="x", arch="rtdetr", bands=BANDS)
+        _lens_spec(bands=BANDS)
     with pytest.raises(ValueError, match="names no bands"):
-        LensModelSpec(name="x", arch="rtdetr", config={"in_channels": 2})
+        _lens_spec(config={"in_channels": 2})
     with pytest.raises(ValueError, match="distinct"):
-        LensModelSpec(name="x", arch="rtdetr", config={"in_channels": 2}, bands=("g", "g"))
-    assert _colour_spec().n_bands == 3 and get_lens_model("rtdetr-lens-v2").n_bands == 1
+        _lens_spec(config={"in_channels": 2}, bands=("g", "g"))
+    assert _colour_spec().n_bands == 3 and get_lens_model("rtdetr-lens-v9").n_bands == 1
+    assert get_lens_model("rtdetr-lens-v20").bands == BANDS
 
 
 def test_bands_on_one_grid_are_stacked_as_they_are():
@@ -94,8 +100,6 @@ def test_the_finder_refuses_the_wrong_number_of_bands():
         finder.find(np.zeros((2, 100, 100)), tile="t")
     with pytest.raises(InputError, match=r"t: need band images of at least 16x16 pixels, got shape \(3, 8, 100\)"):
         finder.find(np.zeros((3, 8, 100)), tile="t")
-    with pytest.raises(ValueError, match="multi-band; the lens vetter grades one band"):
-        LensFinder(_colour_spec(), vetter=BlobDetector())
 
 
 def test_a_colour_cutout_shows_a_blue_object_blue_and_a_grey_one_grey():
@@ -114,7 +118,6 @@ def colour_model(monkeypatch):
     """The default model name stands for a g, r, i model with a colour stand-in detector."""
     monkeypatch.setattr("crclean.lenses._finder.get_lens_model", lambda name: _colour_spec())
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network", lambda spec, device: BlueBlobDetector())
-    monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
 
 
 def _write_bands(folder, image, *, skip=()):
@@ -168,7 +171,6 @@ def test_the_command_refuses_a_missing_band_or_a_plain_file(tmp_path, colour_mod
 
 def test_a_single_band_model_refuses_a_band_pattern(tmp_path, monkeypatch):
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network", lambda spec, device: BlobDetector())
-    monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
     _write_bands(tmp_path, colour_tile((100, 100), [], [], seed=7))
     result = _run([tmp_path / "tile_{band}.fits", "--model", "rtdetr-lens-v9", "-q"])
     assert result.exit_code == 1

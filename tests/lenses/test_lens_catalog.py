@@ -70,6 +70,21 @@ def test_cutouts_and_mosaic(tmp_path, catalog):
         write_cutouts(table, thumbs, tmp_path / "cuts")
 
 
+def test_the_mosaic_labels_each_cutout_and_says_when_there_is_none(catalog):
+    from crclean.lenses._catalog import mosaic_figure
+
+    table, _ = catalog
+    table.meta.update({"model": "rtdetr-lens-v9", "conf": 0.5})
+    thumbs = [np.zeros((96, 96, 3), np.uint8) for _ in table]
+    figure = mosaic_figure(table, thumbs)
+    best_first = sorted(table, key=lambda row: -row["score"])
+    assert [ax.get_title() for ax in figure.axes] == [f"id {row['id']}  {row['score']:.3f}" for row in best_first]
+    assert figure._suptitle.get_text() == ("2 candidate(s) with score >= 0.5 (rtdetr-lens-v9)\n"
+                                           "best first, each with its id and score")
+    empty = mosaic_figure(table[:0], [])
+    assert [text.get_text() for text in empty.texts] == ["no candidate with score >= 0.5 (rtdetr-lens-v9)"]
+
+
 def test_outputs_get_the_permissions_of_a_normal_new_file(tmp_path, catalog):
     import os
 

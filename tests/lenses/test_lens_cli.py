@@ -22,9 +22,8 @@ def tile(tmp_path):
 
 @pytest.fixture
 def fake_weights(monkeypatch):
-    # A stand-in detector and no second stage: scores are the detector's.
+    # A stand-in detector: scores are its own.
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network", lambda spec, device: BlobDetector())
-    monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
 
 
 def _run(args, **kwargs):
@@ -63,6 +62,21 @@ def test_prints_the_catalogue_without_output(tile, fake_weights):
     assert "theta_e_arcsec" in result.stdout and len(result.stdout.strip().splitlines()) == 5  # names, units, rule, 2 rows
 
 
+def test_a_broken_wcs_is_a_note_and_the_tile_is_still_searched(tmp_path, fake_weights):
+    shape = (200, 220)
+    header = tan_wcs(shape, 0.2).to_header()
+    header["CTYPE1"], header["CTYPE2"], header["A_ORDER"] = "RA---TAN-SIP", "DEC--TAN-SIP", 2  # no B_ORDER
+    path = tmp_path / "broken.fits"
+    fits.PrimaryHDU(blob_image(shape, [(50.0, 60.0), (150.0, 140.0)], seed=5), header).writeto(path)
+    result = _run([path, "-o", tmp_path / "cat.ecsv"])
+    assert result.exit_code == 0, result.output
+    assert (f"crclean: note: {path}[HDU 0]: its WCS keywords cannot be read (ValueError: A_ORDER provided "
+            "without corresponding B_ORDER keyword for SIP distortion); searched without a WCS, so ra/dec are "
+            "left empty") in result.stderr
+    table = Table.read(tmp_path / "cat.ecsv")
+    assert len(table) == 2 and np.all(np.isnan(table["ra"]))
+
+
 def test_no_tile_is_a_usage_error():
     result = _run([])
     assert result.exit_code == 2 and "no TILE given" in result.output
@@ -77,8 +91,15 @@ def test_missing_weights_fail_clearly(tile, tmp_path, monkeypatch):
     monkeypatch.setattr("crclean.weights.SHIPPED_WEIGHTS_DIR", tmp_path / "empty")
     result = _run([tile, "-q"])
     assert result.exit_code == 1
-    assert f"crclean: error: lens model '{DEFAULT_LENS_MODEL}' has no trained weights" in result.output
-    assert "crclean train lenses" in result.output
+    assert (f"crclean: error: weights of lens model '{DEFAULT_LENS_MODEL}' not found at "
+            f"{tmp_path / 'empty' / (DEFAULT_LENS_MODEL + '.pt')}; reinstall crclean") in result.output
+
+
+def test_a_removed_model_names_its_replacements(tile):
+    result = _run([tile, "--model", "rtdetr-lens-v17", "-q"])
+    assert result.exit_code == 2
+    assert ("lens model 'rtdetr-lens-v17' was removed in crclean 0.2; use rtdetr-lens-v9 (one band) or "
+            "rtdetr-lens-v20 (g, r, i)") in result.output
 
 
 def test_existing_output_is_not_replaced(tile, tmp_path, fake_weights):

@@ -5,12 +5,12 @@ import pytest
 from lens_fixtures import blob_image, tan_wcs
 
 from crclean.exceptions import CrcleanWarning, InputError, ModelError
-from crclean.lenses import LensFinder, LensModelSpec
+from crclean.lenses import LensFinder
 from crclean.lenses._background import subtract_background
+from crclean.weights import ModelSpec, get_model
 
 POSITIONS = [(40.0, 50.0), (125.0, 118.0), (210.0, 60.0), (61.0, 230.0)]  # (x, y), some on window seams
-# The detector-only path: a model without a second stage (the vetter has its own tests).
-DETECTOR_ONLY = "rtdetr-lens-v2"
+DETECTOR_ONLY = "rtdetr-lens-v9"
 
 
 def _nearest(catalog, x, y):
@@ -120,18 +120,27 @@ def test_bad_inputs_and_parameters_are_refused(blob_detector):
 
 
 def test_missing_weights_raise_a_model_error():
-    spec = LensModelSpec(name="untrained", arch="rtdetr", file="no-such-file.pt", sha256="0" * 64)
-    with pytest.raises(ModelError, match="has no trained weights .*`crclean train lenses`"):
+    spec = ModelSpec(name="untrained", kind="network", task="lens", instruments="", arch="rtdetr",
+                     resource="no-such-file.pt", sha256="0" * 64)
+    with pytest.raises(ModelError, match="weights of lens model 'untrained' not found at .*no-such-file.pt"):
         LensFinder(spec, device="cpu").load()
+
+
+def test_a_removed_lens_model_names_its_replacements():
+    with pytest.raises(ModelError, match=r"lens model 'rtdetr-lens-v3' was removed in crclean 0\.2; use "
+                                         r"rtdetr-lens-v9 \(one band\) or rtdetr-lens-v20 \(g, r, i\)"):
+        LensFinder("rtdetr-lens-v3")
+    with pytest.raises(ValueError, match="'crclean-ground' is a mask model, not a lens finder"):
+        LensFinder(get_model("crclean-ground"))
 
 
 def test_every_lens_model_ships_weights_matching_its_checksum():
     from crclean.lenses._manifest import DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL, LENS_MODELS
-    from crclean.weights import SHIPPED_WEIGHTS_DIR, sha256_of
+    from crclean.weights import sha256_of, weights_path
 
     assert DEFAULT_LENS_MODEL in LENS_MODELS
     for spec in LENS_MODELS.values():
-        assert sha256_of(SHIPPED_WEIGHTS_DIR / spec.file) == spec.sha256, spec.name
+        assert spec.task == "lens" and sha256_of(weights_path(spec)) == spec.sha256, spec.name
     assert DEFAULT_MULTIBAND_LENS_MODEL in LENS_MODELS and LENS_MODELS[DEFAULT_MULTIBAND_LENS_MODEL].bands
 
 
@@ -143,5 +152,5 @@ def test_every_lens_model_loads_and_takes_its_bands():
     for spec in LENS_MODELS.values():
         network = load_lens_network(spec)  # strict: the weights fit the registered config
         with torch.no_grad():
-            out = network(torch.zeros(1, spec.n_bands, spec.window, spec.window))
+            out = network(torch.zeros(1, spec.n_bands, spec.tile_size, spec.tile_size))
         assert out["pred_boxes"].shape[-1] == 4, spec.name

@@ -78,12 +78,12 @@ def test_mining_scores_each_look_alike_by_what_the_model_sees(bank):
 
 def test_a_run_mines_once_and_reuses_its_scores(bank, tmp_path):
     config = {"hard_negative_share": 0.5, "hard_negative_power": 1.0, "mining_repeats": 1, "seed": 9,
-              "init_weights": "rtdetr-lens-v13", "window": 64, "bands": ["g", "r", "i"], "scene": {}}
+              "init_weights": "rtdetr-lens-v20", "window": 64, "bands": ["g", "r", "i"], "scene": {}}
     lines = []
     weights = mined_run_weights(PeakDetector(), bank, config, tmp_path, lines.append, progress=False)
     assert np.isclose(weights.sum(), 1.0) and len(weights) == len(bank.negatives)
-    assert [path.name for path in tmp_path.iterdir()] == ["mined_9_rtdetr-lens-v13_1.npy"]
-    assert lines[0].startswith("mined 8 look-alikes with rtdetr-lens-v13")
+    assert [path.name for path in tmp_path.iterdir()] == ["mined_9_rtdetr-lens-v20_1.npy"]
+    assert lines[0].startswith("mined 8 look-alikes with rtdetr-lens-v20")
 
     class Refuses(torch.nn.Module):
         def forward(self, images):

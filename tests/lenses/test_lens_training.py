@@ -1,7 +1,6 @@
 """The training entry point: config validation, checkpoints, resume, fine-tuning, weights and card."""
 
 import hashlib
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -104,152 +103,48 @@ def test_bad_configs_are_refused(tmp_path):
         load_lens_config(tmp_path / "missing.toml")
 
 
-def test_shipped_lens_configs_load_and_chain():
+def test_the_configs_of_the_shipped_lens_finders_load_and_chain():
+    """lenses-v9.toml and lenses-v20.toml, and every config between them and the first model, are packaged."""
     from crclean.cli._train import _CONFIGS
-    from crclean.lenses._manifest import LENS_MODELS
+    from crclean.lenses._manifest import LENS_MODELS, REMOVED_LENS_MODELS
     from crclean.training.lenses import load_lens_config
 
-    first = load_lens_config(_CONFIGS / "lenses-v0.toml")
-    assert first["name"] == "rtdetr-lens-v0" and not first["init_weights"] and not first["scene"]
-    second = load_lens_config(_CONFIGS / "lenses-v1.toml")
-    assert second["name"] == "rtdetr-lens-v1" and second["init_weights"] == "rtdetr-lens-v0"
-    assert second["scene"]["gaussian_psf_fraction"] == 0.25 and second["ellipticals"] == 1.0
-    third = load_lens_config(_CONFIGS / "lenses-v2.toml")
-    assert third["init_weights"] == "rtdetr-lens-v1" and third["negatives"] == 2.0
-    assert {first["name"], second["name"], third["name"]} <= set(LENS_MODELS)
-    # v5 differs from v4 only in its extra input channels: the comparison the docs report.
-    fourth, fifth = load_lens_config(_CONFIGS / "lenses-v4.toml"), load_lens_config(_CONFIGS / "lenses-v5.toml")
-    assert fifth["model"] == {"input_stretches": [20.0, 500.0]} and not fourth["model"]
-    same = {key: value for key, value in fifth.items() if key not in ("name", "model")}
-    assert same == {key: value for key, value in fourth.items() if key not in ("name", "model")}
-    sixth = load_lens_config(_CONFIGS / "lenses-v6.toml")
-    assert sixth["bank"] == {**fourth["bank"], "early_type_rings": True}
-    assert {**sixth, "name": "", "bank": {}} == {**fourth, "name": "", "bank": {}}
-    # v7 is v6's bank with clumps made no cue, started from v3 on its own bank seed for 10000 steps.
-    seventh = load_lens_config(_CONFIGS / "lenses-v7.toml")
-    assert seventh["bank"] == {**sixth["bank"], "smooth_source_fraction": 0.35, "clumpy_negatives": True}
-    assert seventh["init_weights"] == "rtdetr-lens-v3" and seventh["steps"] == 10000
-    assert {**seventh, "name": "", "bank": {}, "seed": 0, "steps": 0} == {**sixth, "name": "", "bank": {}, "seed": 0,
-                                                                         "steps": 0}
-    # v8 continues v7 (kept in weights/, run from the repository root) at half the rate on a fresh bank.
-    eighth = load_lens_config(_CONFIGS / "lenses-v8.toml")
-    assert eighth["init_weights"] == "weights/rtdetr-lens-v7.pt" and eighth["bank"] == seventh["bank"]
-    assert (eighth["lr"], eighth["steps"], eighth["seed"]) == (seventh["lr"] / 2, 6000, seventh["seed"] + 1)
-    assert (Path(__file__).parents[2] / eighth["init_weights"]).is_file()
-    # v9 repeats v8's recipe from v8 on the next bank seed, for longer.
-    ninth = load_lens_config(_CONFIGS / "lenses-v9.toml")
-    assert ninth["init_weights"] == "weights/rtdetr-lens-v8.pt" and ninth["bank"] == eighth["bank"]
-    assert (ninth["lr"], ninth["steps"]) == (eighth["lr"], 8000) and ninth["seed"] > eighth["seed"]
-    assert (Path(__file__).parents[2] / ninth["init_weights"]).is_file()
-    assert ninth["name"] in LENS_MODELS
-    tenth = load_lens_config(_CONFIGS / "lenses-v10.toml")
-    assert tenth["init_weights"] == "weights/rtdetr-lens-v9.pt" and tenth["bank"] == ninth["bank"]
-    assert (tenth["lr"], tenth["steps"], tenth["seed"]) == (ninth["lr"], 6000, ninth["seed"] + 1)
-    # v11 is v10's run (same bank, batches and schedule) from v9 with a fine level: v10 is its control.
-    eleventh = load_lens_config(_CONFIGS / "lenses-v11.toml")
-    assert eleventh["model"] == {"fine_level": True} and eleventh["init_weights"] == "rtdetr-lens-v9"
-    assert {**eleventh, "name": "", "model": {}, "init_weights": "", "new_lr_scale": 1.0} == {
-        **tenth, "name": "", "init_weights": ""}
-    # v12 is v9's recipe in three bands from v9 on a coloured bank, its widened first layer learning faster.
-    twelfth = load_lens_config(_CONFIGS / "lenses-v12.toml")
-    assert twelfth["bands"] == ["g", "r", "i"] and twelfth["model"] == {"in_channels": 3}
-    assert twelfth["bank"] == {**ninth["bank"], "colour_parts": True} and twelfth["init_weights"] == "rtdetr-lens-v9"
-    assert {**twelfth, "name": "", "model": {}, "bands": [], "bank": {}, "init_weights": "", "seed": 0,
-            "new_lr_scale": 1.0} == {**ninth, "name": "", "bank": {}, "init_weights": "", "seed": 0}
-    assert twelfth["name"] in LENS_MODELS and LENS_MODELS[twelfth["name"]].bands == ("g", "r", "i")
-    # v13 continues v12 (shipped) with its recipe on the next bank seed.
-    thirteenth = load_lens_config(_CONFIGS / "lenses-v13.toml")
-    assert thirteenth["init_weights"] == "rtdetr-lens-v12" and thirteenth["seed"] == twelfth["seed"] + 1
-    assert {**thirteenth, "name": "", "init_weights": "", "seed": 0, "new_lr_scale": 4.0} == {
-        **twelfth, "name": "", "init_weights": "", "seed": 0}
-    # v14 continues v13 on the next bank seed, with half of the look-alike draws mined by v13.
-    fourteenth = load_lens_config(_CONFIGS / "lenses-v14.toml")
-    assert fourteenth["init_weights"] == "rtdetr-lens-v13" and fourteenth["seed"] == thirteenth["seed"] + 1
-    assert (fourteenth["hard_negative_share"], fourteenth["hard_negative_power"]) == (0.5, 2.0)
-    assert {**fourteenth, "name": "", "init_weights": "", "seed": 0, "hard_negative_share": 0.0,
-            "hard_negative_power": 1.0} == {**thirteenth, "name": "", "init_weights": "", "seed": 0}
-    # v15 is v14's recipe again from v14 (shipped), so its look-alikes are mined by v14.
-    fifteenth = load_lens_config(_CONFIGS / "lenses-v15.toml")
-    assert fifteenth["init_weights"] == "rtdetr-lens-v14" and fifteenth["seed"] == fourteenth["seed"] + 1
-    assert {**fifteenth, "name": "", "init_weights": "", "seed": 0} == {
-        **fourteenth, "name": "", "init_weights": "", "seed": 0}
-    assert fifteenth["name"] in LENS_MODELS and fourteenth["name"] in LENS_MODELS
-    # v16 (a candidate) is the same recipe again from v15.
-    sixteenth = load_lens_config(_CONFIGS / "lenses-v16.toml")
-    assert sixteenth["init_weights"] == "rtdetr-lens-v15" and sixteenth["seed"] == fifteenth["seed"] + 1
-    assert {**sixteenth, "name": "", "init_weights": "", "seed": 0} == {
-        **fifteenth, "name": "", "init_weights": "", "seed": 0}
-    # v17 is v16's round from the same start (v15), its look-alikes in wider colours.
-    seventeenth = load_lens_config(_CONFIGS / "lenses-v17.toml")
-    assert seventeenth["init_weights"] == "rtdetr-lens-v15" and seventeenth["seed"] == sixteenth["seed"] + 1
-    assert seventeenth["scene"] == {**sixteenth["scene"], "wide_lookalike_colours": True}
-    assert {**seventeenth, "name": "", "init_weights": "", "seed": 0, "scene": {}} == {
-        **sixteenth, "name": "", "init_weights": "", "seed": 0, "scene": {}}
-    # v18 is v17's recipe from v17 (shipped), with a fine level and 6000 steps.
-    eighteenth = load_lens_config(_CONFIGS / "lenses-v18.toml")
-    assert eighteenth["init_weights"] == "rtdetr-lens-v17" and eighteenth["seed"] == seventeenth["seed"] + 1
-    assert eighteenth["model"] == {**seventeenth["model"], "fine_level": True}
-    assert {**eighteenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "steps": 0, "new_lr_scale": 1.0} == {
-        **seventeenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "steps": 0}
-    # v19 is v17's recipe from v17, its backbone deepened by identity-start residual blocks.
-    nineteenth = load_lens_config(_CONFIGS / "lenses-v19.toml")
-    assert nineteenth["init_weights"] == "rtdetr-lens-v17" and nineteenth["seed"] == eighteenth["seed"] + 1
-    assert nineteenth["model"] == {**seventeenth["model"], "residual_blocks": [1, 2, 2, 1]}
-    assert {**nineteenth, "name": "", "init_weights": "", "seed": 0, "model": {}, "new_lr_scale": 1.0} == {
-        **seventeenth, "name": "", "init_weights": "", "seed": 0, "model": {}}
-    # v20 is v17's recipe from v17 with the network unchanged: a 4x learning rate, 6000 steps.
-    twentieth = load_lens_config(_CONFIGS / "lenses-v20.toml")
-    assert twentieth["init_weights"] == "rtdetr-lens-v17" and twentieth["seed"] == nineteenth["seed"] + 1
-    assert (twentieth["lr"], twentieth["steps"]) == (4 * seventeenth["lr"], 6000)
-    assert {**twentieth, "name": "", "init_weights": "", "seed": 0, "lr": 0, "steps": 0} == {
-        **seventeenth, "name": "", "init_weights": "", "seed": 0, "lr": 0, "steps": 0}
-    # v21 is v20's recipe, unchanged, from v20 on a fresh bank.
-    twenty_first = load_lens_config(_CONFIGS / "lenses-v21.toml")
-    assert twenty_first["init_weights"] == "rtdetr-lens-v20" and twenty_first["seed"] == twentieth["seed"] + 1
-    assert {**twenty_first, "name": "", "init_weights": "", "seed": 0} == {
-        **twentieth, "name": "", "init_weights": "", "seed": 0}
-    # v22 is v10's one-band round from v9 with the three-band line's mining and learning rate.
-    tenth = load_lens_config(_CONFIGS / "lenses-v10.toml")
-    twenty_second = load_lens_config(_CONFIGS / "lenses-v22.toml")
-    assert twenty_second["init_weights"] == "rtdetr-lens-v9" and twenty_second["bands"] == tenth["bands"]
-    assert twenty_second["lr"] == twentieth["lr"] == 4 * tenth["lr"]
-    mining = ("hard_negative_share", "hard_negative_power", "mining_repeats")
-    assert [twenty_second[key] for key in mining] == [twentieth[key] for key in mining]
-    assert {**twenty_second, "name": "", "init_weights": "", "seed": 0, "lr": 0, **{key: 0 for key in mining}} == {
-        **tenth, "name": "", "init_weights": "", "seed": 0, "lr": 0, **{key: 0 for key in mining}}
-    # v23 splits v22's two changes: v22 exactly, but at v10's learning rate.
-    twenty_third = load_lens_config(_CONFIGS / "lenses-v23.toml")
-    assert twenty_third["lr"] == tenth["lr"] and twenty_third["seed"] == twenty_second["seed"]
-    assert {**twenty_third, "name": "", "lr": 0} == {**twenty_second, "name": "", "lr": 0}
-    # v24 is v10's round from v9 on a fresh bank with the wider lens, source and PSF families, and nothing else.
-    twenty_fourth = load_lens_config(_CONFIGS / "lenses-v24.toml")
-    assert twenty_fourth["bank"] == {**tenth["bank"], "varied_lenses": True}
-    assert twenty_fourth["scene"] == {**tenth["scene"], "psf_families": True}
-    assert twenty_fourth["seed"] == twenty_third["seed"] + 1
-    assert {**twenty_fourth, "name": "", "seed": 0, "bank": {}, "scene": {}} == {
-        **tenth, "name": "", "seed": 0, "bank": {}, "scene": {}}
-    # v25 is v24 with the lenses' unlensed look-alikes added, on a fresh bank.
-    twenty_fifth = load_lens_config(_CONFIGS / "lenses-v25.toml")
-    assert twenty_fifth["bank"] == {**twenty_fourth["bank"], "unlensed_negatives": True}
-    assert twenty_fifth["seed"] == twenty_fourth["seed"] + 1
-    assert {**twenty_fifth, "name": "", "seed": 0, "bank": {}} == {**twenty_fourth, "name": "", "seed": 0, "bank": {}}
-    # v26 is v24 with the PSF families alone.
-    twenty_sixth = load_lens_config(_CONFIGS / "lenses-v26.toml")
-    assert twenty_sixth["bank"] == tenth["bank"] and twenty_sixth["scene"] == twenty_fourth["scene"]
-    assert twenty_sixth["seed"] == twenty_fifth["seed"] + 1
-    assert {**twenty_sixth, "name": "", "seed": 0, "bank": {}} == {**twenty_fourth, "name": "", "seed": 0, "bank": {}}
-    # v27 is v26's round again, from v26's own output, on a fresh bank.
-    twenty_seventh = load_lens_config(_CONFIGS / "lenses-v27.toml")
-    assert twenty_seventh["init_weights"] == "runs/lenses-v26/rtdetr-lens-v26.pt"
-    assert twenty_seventh["seed"] == twenty_sixth["seed"] + 1
-    assert {**twenty_seventh, "name": "", "seed": 0, "init_weights": ""} == {
-        **twenty_sixth, "name": "", "seed": 0, "init_weights": ""}
-    # v28 is v21's three-band round from v20 with the PSF families, at v10's (and v17's) learning rate.
-    twenty_eighth = load_lens_config(_CONFIGS / "lenses-v28.toml")
-    assert twenty_eighth["scene"] == {**twenty_first["scene"], "psf_families": True}
-    assert twenty_eighth["lr"] == tenth["lr"] and twenty_eighth["seed"] == twenty_seventh["seed"] + 1
-    assert {**twenty_eighth, "name": "", "seed": 0, "lr": 0, "scene": {}} == {
-        **twenty_first, "name": "", "seed": 0, "lr": 0, "scene": {}}
+    chain = [0, 1, 2, 3, 7, 8, 9, 12, 13, 14, 15, 17, 20]
+    assert sorted(path.name for path in _CONFIGS.glob("lens*.toml")) == sorted(f"lenses-v{v}.toml" for v in chain)
+    configs = {v: load_lens_config(_CONFIGS / f"lenses-v{v}.toml") for v in chain}
+    assert all(configs[v]["name"] == f"rtdetr-lens-v{v}" for v in chain)
+    assert not configs[0]["init_weights"] and not configs[0]["scene"]
+    for before, after in zip(chain, chain[1:]):
+        start = configs[after]["init_weights"]
+        header = (_CONFIGS / f"lenses-v{after}.toml").read_text().split("\ntask = ")[0]
+        if f"rtdetr-lens-v{before}" in LENS_MODELS:
+            assert start == f"rtdetr-lens-v{before}", after
+        else:
+            # A removed starting model: its file, restored from git history as the header says.
+            assert start == f"weights/rtdetr-lens-v{before}.pt", after
+            commit = REMOVED_LENS_MODELS[f"rtdetr-lens-v{before}"]
+            assert f"git show {commit}:weights/rtdetr-lens-v{before}.pt > {start}" in header, after
+    assert configs[9]["name"] in LENS_MODELS and not configs[9]["bands"]
+    assert configs[20]["name"] in LENS_MODELS and configs[20]["bands"] == ["g", "r", "i"]
+    assert LENS_MODELS["rtdetr-lens-v20"].bands == ("g", "r", "i")
+    # v12 spreads v9 over three bands; v20 is v17's recipe at a 4x learning rate.
+    assert configs[12]["model"] == {"in_channels": 3} and configs[12]["bank"] == {**configs[9]["bank"],
+                                                                                  "colour_parts": True}
+    assert (configs[20]["lr"], configs[20]["steps"]) == (4 * configs[17]["lr"], 6000)
+
+
+def test_a_removed_starting_model_says_how_to_restore_it(tmp_path, monkeypatch):
+    from crclean.training.lenses._warm_start import initial_weights
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"crclean no longer ships rtdetr-lens-v8; restore its checkpoint "
+                                                r"from git \(`git show becd0300b153:weights/rtdetr-lens-v8.pt > "
+                                                r"weights/rtdetr-lens-v8.pt`"):
+        initial_weights("weights/rtdetr-lens-v8.pt")
+    with pytest.raises(FileNotFoundError, match="git show de5729e49226:weights/rtdetr-lens-v3.pt"):
+        initial_weights("rtdetr-lens-v3")
+    with pytest.raises(FileNotFoundError, match="is neither a lens model"):
+        initial_weights("rtdetr-lens-v99")
 
 
 def test_train_command_reports_config_errors(tmp_path):
@@ -275,12 +170,13 @@ def test_train_command_will_not_restart_a_run_without_resume(tmp_path):
 def test_train_command_refuses_a_damaged_starting_model(tmp_path, monkeypatch):
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    (shipped / "rtdetr-lens-v0.pt").write_bytes(b"not the real weights")
+    (shipped / "rtdetr-lens-v9.pt").write_bytes(b"not the real weights")
     monkeypatch.setattr("crclean.weights.SHIPPED_WEIGHTS_DIR", shipped)
     config = tmp_path / "tune.toml"
-    config.write_text('task = "lenses"\ninit_weights = "rtdetr-lens-v0"\n')
+    config.write_text('task = "lenses"\ninit_weights = "rtdetr-lens-v9"\n')
     result = CliRunner().invoke(main, ["train", "lenses", "--config", str(config), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1 and "rtdetr-lens-v0" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "checksum mismatch for lens model 'rtdetr-lens-v9'" in result.output
+    assert "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
 
 

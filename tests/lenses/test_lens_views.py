@@ -47,8 +47,8 @@ def test_several_views_find_the_same_sources(blob_detector, views):
     positions = [(40.0, 50.0), (125.0, 118.0), (210.0, 60.0)]
     image = blob_image((200, 250), positions, seed=4)
     # A model without a second stage, so only the views differ.
-    one = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu").find(image, pixel_scale=0.2)
-    many = LensFinder("rtdetr-lens-v2", conf=0.5, network=blob_detector, device="cpu", views=views).find(
+    one = LensFinder("rtdetr-lens-v9", conf=0.5, network=blob_detector, device="cpu").find(image, pixel_scale=0.2)
+    many = LensFinder("rtdetr-lens-v9", conf=0.5, network=blob_detector, device="cpu", views=views).find(
         image, pixel_scale=0.2)
     assert len(one.catalog) == len(many.catalog) == 3
     for x, y in positions:

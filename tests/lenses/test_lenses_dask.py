@@ -36,7 +36,6 @@ def network_loads(monkeypatch):
     loads = []
     monkeypatch.setattr("crclean.lenses._finder.load_lens_network",
                         lambda spec, device: loads.append(device) or BlobDetector())
-    monkeypatch.setattr("crclean.lenses._finder.load_vetter_network", lambda spec, device: None)
     yield loads
     _dask._RESOURCES.clear()
 
@@ -113,18 +112,16 @@ def test_missing_weights_on_the_workers_fail_each_file(tmp_path, tiles, schedule
     _dask._RESOURCES.clear()
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("crclean: error:")]
-    missing = tmp_path / "empty" / get_lens_model(DEFAULT_LENS_MODEL).file
-    assert errors == [f"crclean: error: {tile}: the Dask worker could not load the model: lens model "
-                      f"'{DEFAULT_LENS_MODEL}' has no trained weights at {missing}; "
-                      "train them with `crclean train lenses` (extra [train]) or install a crclean release "
-                      "that ships them" for tile in tiles[2:]]
+    missing = tmp_path / "empty" / get_lens_model(DEFAULT_LENS_MODEL).resource
+    assert errors == [f"crclean: error: {tile}: the Dask worker could not load the model: weights of lens model "
+                      f"'{DEFAULT_LENS_MODEL}' not found at {missing}; reinstall crclean" for tile in tiles[2:]]
     assert not (tmp_path / "cat.ecsv").exists()
 
 
 def test_what_comes_back_from_a_worker_is_small(tiles, network_loads):
     from crclean.lenses._batch import load_finder, search_tile
 
-    finder = load_finder(model="rtdetr-lens-v0", conf=0.9, device="cpu")
+    finder = load_finder(model="rtdetr-lens-v9", conf=0.9, device="cpu")
     found = search_tile(finder, tiles[0])
     assert len(pickle.dumps(found)) < fits.getdata(tiles[0]).nbytes / 20  # the rows, not the tile's pixels
     with_cutouts = pickle.loads(pickle.dumps(search_tile(finder, tiles[0], cutouts=True)))

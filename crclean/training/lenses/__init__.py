@@ -7,15 +7,11 @@ from crclean.training.lenses._bank import StampBank, build_bank
 from crclean.training.lenses._metrics import average_precision, iou_matrix, match_detections, paired_tile_bootstrap
 from crclean.training.lenses._scene import Scene, compose_scene, gaussian_kernel, moffat_kernel
 from crclean.training.lenses._train import DEFAULT_TRAIN_CONFIG, load_lens_config, sample_window, train_lenses
-from crclean.training.lenses._train_vetter import DEFAULT_VETTER_CONFIG, load_vetter_config, train_vetter
 
 __all__ = [
     "DEFAULT_TRAIN_CONFIG",
     "load_lens_config",
     "train_lenses",
-    "DEFAULT_VETTER_CONFIG",
-    "load_vetter_config",
-    "train_vetter",
     "sample_window",
     "build_bank",
     "compose_scene",

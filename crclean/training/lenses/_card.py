@@ -1,10 +1,10 @@
-"""Write a trained lens finder's (or lens vetter's) weights and its model card."""
+"""Write a trained lens finder's weights and its model card."""
 
 import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["write_weights_and_card", "write_vetter_card"]
+__all__ = ["write_weights_and_card"]
 
 
 def _save_weights(model, folder, name):
@@ -110,64 +110,3 @@ Limits: trained on simulations only; performance on real survey tiles is unmeasu
 """)
     return {"weights": weights, "card": card, "sha256": sha256, "steps": state["step"], "val_ap50": val_ap50,
             "calibration": calibration}
-
-
-def write_vetter_card(model, config, state, stacking, *, folder):
-    """Save the lens vetter's state dict as ``folder/<name>.pt`` and its card ``<name>.md``.
-
-    Returns
-    -------
-    dict
-        ``weights``, ``card``, ``sha256``, ``steps``, ``val_auc``, ``history``, ``stacking``.
-    """
-    folder = Path(folder)
-    weights, sha256 = _save_weights(model, folder, config["name"])
-    n_params = sum(p.numel() for p in model.parameters())
-    val_seed = config["bank_seed"] + config["val_bank_seed_offset"]
-    mined = (f"\n- Plus every candidate (score >= 0.05) that `{config['detector']}` proposes in {config['mined_tiles']} "
-             f"tiles of {config['stacking_tile_size']} x {config['stacking_tile_size']} pixels from the training bank, "
-             f"{config['mined_lenses_per_tile']} lenses each, labelled by IoU >= 0.5 with a lens (hard-negative mining)."
-             if config.get("mined_tiles") else "")
-    rows = "\n".join(f"| {h['step']} | {h['val_auc']:.4f} | {h['recall']:.3f} | "
-                     + ", ".join(f"{k} {v:.3f}" for k, v in h["false_rate"].items()) + " |" for h in state["history"])
-    if "error" in stacking:
-        stacked = f"Stacking with detector `{config['detector']}`: not fitted ({stacking['error']}).\n"
-    else:
-        a, b, c = stacking["stacking"]
-        points = "; ".join(f"combined >= {threshold:g}: precision {point['precision']:.2f}, "
-                           f"recall {point['recall']:.2f}" for threshold, point in stacking["operating_points"].items())
-        stacked = f"""Stacking with detector `{config['detector']}` (maximum likelihood on its {stacking['candidates']}
-candidates scoring >= 0.05, {stacking['true']} of them lenses, in {config['stacking_tiles']} held-out simulated
-{config['stacking_tile_size']} x {config['stacking_tile_size']} tiles, seed {config['stacking_seed']}):
-`p = sigmoid({a:.3f} * logit(detector score) {b:+.3f} * vetter logit {c:+.3f})`, the vetter logit being the mean
-over the stamp's eight orientations. Among those candidates: {points}.
-"""
-    card = folder / f"{config['name']}.md"
-    card.write_text(f"""# {config['name']}
-
-Lens vetter: a residual CNN ({n_params / 1e6:.2f} M parameters) that re-grades the RT-DETR detector's
-candidates from a {config['stamp']} x {config['stamp']} stamp centred on each, trained by
-`crclean.training.lenses.train_vetter` on simulated data only.
-
-- File: `{weights.name}` (PyTorch state dict), sha256 `{sha256}`
-- Architecture `lens-vetter`, config: `{json.dumps(model.config)}`
-- Input: the detector's input scaling (sky-subtracted pixels / sky sigma, asinh-stretched) at
-  {config['pixel_scale']} arcsec/pixel.
-- Training data: {config['n_train']} stamps (half lenses) from stamp bank seed {config['bank_seed']}
-  ({json.dumps(config['bank'])}), stamp seed {config['seed']}; negatives are centred on ring galaxies,
-  spirals, pairs, edge-on disks, arc-free ellipticals, field galaxies, stars and empty sky
-  (`crclean.training.lenses._vetting.CENTRE_WEIGHTS`). Scene ranges: `{json.dumps(config['scene'])}`.{mined}
-- Optimisation: {state['step']} steps of batch {config['batch_size']}, AdamW lr {config['lr']}, cosine schedule,
-  random flips and quarter turns; the weights with the best validation AUC are kept.
-- Validation: {config['n_val']} stamps from a separate bank (seed {val_seed}).
-
-| step | val ROC AUC | lenses above 0.5 | negatives above 0.5, by kind |
-|---|---|---|---|
-{rows}
-
-{stacked}
-Limits: simulations only; alone the vetter's output is not a calibrated probability, the stacked
-score is (on simulations).
-""")
-    return {"weights": weights, "card": card, "sha256": sha256, "steps": state["step"], "val_auc": state["best_auc"],
-            "history": state["history"], "stacking": stacking.get("stacking")}

@@ -15,7 +15,7 @@ These families widen both:
   galaxies are (Elmegreen et al. 2007, clump-clusters and chains); another
   15% are thin, elongated disks, which lens into long thin arcs.
 
-Each new kind of lens needs its look-alike (v24 in docs/lenses.md: lenses
+Each new kind of lens needs its look-alike (v24 in docs/lens-experiments.md: lenses
 widened alone made ring galaxies score as lenses), so `chance_alignment`
 builds the unlensed counterpart from the same parts.
 

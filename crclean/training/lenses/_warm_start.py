@@ -14,18 +14,27 @@ __all__ = ["initial_weights", "fit_initial_weights", "parameter_groups"]
 
 
 def initial_weights(source):
-    """State dict to fine-tune from: a shipped lens model's name (checksum verified) or a file."""
+    """State dict to fine-tune from: a shipped lens model's name (checksum verified) or a file.
+
+    A name or file of a lens model that crclean no longer ships fails with the
+    ``git show`` command that restores its checkpoint.
+    """
     import torch
 
-    from crclean.lenses._manifest import LENS_MODELS
+    from crclean.lenses._manifest import LENS_MODELS, removed_checkpoint_hint
 
     if source in LENS_MODELS:
-        from crclean.weights import SHIPPED_WEIGHTS_DIR, verified_state_dict
+        from crclean.weights import verified_state_dict, weights_path
 
         spec = LENS_MODELS[source]
-        return verified_state_dict(SHIPPED_WEIGHTS_DIR / spec.file, spec.sha256, label=f"lens model {source!r}")
+        return verified_state_dict(weights_path(spec), spec.sha256, label=f"lens model {source!r}")
     path = Path(source)
     if not path.is_file():
+        restore = removed_checkpoint_hint(path.stem)
+        if restore:
+            raise FileNotFoundError(f"init_weights {source!r}: crclean no longer ships {path.stem}; restore its "
+                                    f"checkpoint from git (`{restore}`, from the repository root) and give that "
+                                    "file as init_weights")
         raise FileNotFoundError(f"init_weights {source!r} is neither a lens model ({', '.join(LENS_MODELS)}) "
                                 "nor a file")
     state = torch.load(path, map_location="cpu", weights_only=True)
