@@ -151,18 +151,22 @@ class ModelSpec:
 # exposures of benchmarks/masks.py (docs/benchmarks.md, "Cosmic-ray masks"). Kept apart
 # from the entries so that re-benchmarking a model touches one line here.
 _MASK_QUALITY = {
-    "crclean-ground": "TPR at FPR 1e-4: 0.984 (thin ground CCD), 0.955 (thick); precision at 95% recall "
-                      "0.993, 0.987; 2.2 s/Mpx on 2 CPU threads (docs/benchmarks.md)",
-    "crclean-ground-transunet": "as crclean-ground within 0.002 on TPR at FPR 1e-4 (0.982 thin, 0.956 thick) "
-                                "at 4-6 times its time (8-14 s/Mpx on 2 CPU threads; docs/benchmarks.md)",
-    "crclean-space": "TPR at FPR 1e-4: 0.978, precision at 95% recall 0.994 on HST-like exposures; "
-                     "4.6 s/Mpx on 2 CPU threads (docs/benchmarks.md)",
-    "crclean-space-transunet": "TPR at FPR 1e-4: 0.976, precision at 95% recall 0.992 on HST-like exposures "
-                               "at 3x crclean-space's time (docs/benchmarks.md)",
-    "deepcr-decam": "TPR at FPR 1e-3: 0.913 (thin ground CCD), 0.919 (thick), 0.587 (HST-like); crclean-ground "
-                    "flags more at fewer false positives on all ground sets (docs/benchmarks.md)",
-    "deepcr-acs-wfc": "TPR at FPR 1e-3: 0.976 on HST-like exposures, precision at 95% recall 0.929; "
-                      "crclean-space: 0.993, 0.994 (docs/benchmarks.md)",
+    "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
+                   "0.93 (thin ground CCD), 0.98 (thick), 0.98 (Rubin-like), 0.95 (dense space), 0.95 (real LSST "
+                   "hits); precision at 95% recall 0.37, 1.00, 0.99, 0.99, 0.96 (docs/benchmarks.md)",
+    "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.91 (thin), 0.96 (thick), 0.97 "
+                      "(Rubin-like); precision at 95% recall 0.09, 0.94, 0.95; dense space 0.77 "
+                      "(docs/benchmarks.md); superseded by crclean-ccd",
+    "crclean-ground-transunet": "as crclean-ground within 0.002 on TPR at FPR 1e-4 on crclean 0.1's benchmark "
+                                "(its own simulator) at 4-6 times its time; superseded by crclean-ccd",
+    "crclean-space": "independent dense space family: TPR at FPR 1e-4 0.74, precision at 95% recall 0.65 "
+                     "(docs/benchmarks.md); superseded by crclean-ccd",
+    "crclean-space-transunet": "as crclean-space on crclean 0.1's benchmark (its own simulator) at 3x its "
+                               "time; superseded by crclean-ccd",
+    "deepcr-decam": "independent families: TPR at FPR 1e-4 0.92 (thick ground CCD), 0.76 (thin), 0.49 (dense "
+                    "space); precision at 95% recall 0.81, 0.01, 0.11 (docs/benchmarks.md)",
+    "deepcr-acs-wfc": "independent families: TPR at FPR 1e-4 0.86 (dense space), 0.95 (thin ground CCD), 0.96 "
+                      "(thick); precision at 95% recall 0.97, 0.63, 0.96 (docs/benchmarks.md)",
 }
 
 
@@ -207,8 +211,8 @@ _UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 MODELS = MappingProxyType(
     {
         "crclean-ccd": _own(
-            "crclean-ccd", "crclean-ccd-v1.pt",
-            "be63a2417f256c67f08f396b95d772c57e8f4fa54304fe069f06bb085147ad3b",
+            "crclean-ccd", "crclean-ccd-v2.pt",
+            "337f2437481bc5efafc416133d79aa85c1e0a9cbcb678201b61ea1be60f557cc",
             "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
             "cosmic rays; raw or calibrated, any units",
             "unet", _UNET_WIDE, **_UNET_WIDE_TILES,
@@ -264,12 +268,13 @@ AUTO_MODEL = "auto"
 
 #: The model ``auto`` uses for each kind of data: the one place to remap when a
 #: model is retrained or replaced. Every value must be a name in `MODELS`.
-AUTO_MODELS = MappingProxyType({"ground": "crclean-ground", "space": "crclean-space"})
+#: crclean-ccd, trained on ground and space detectors alike, beat crclean-ground
+#: on the independent ground families of benchmarks/masks.py and crclean-space
+#: on the dense space one (docs/benchmarks.md), so it serves both kinds.
+AUTO_MODELS = MappingProxyType({"ground": "crclean-ccd", "space": "crclean-ccd"})
 
 #: The model for images without a header (`crclean.clean_array`), as for a file
-#: whose header names no space telescope. crclean's ground model beats deepCR,
-#: Cosmic-CoNN and LA Cosmic on both ground sets of benchmarks/masks.py
-#: (docs/benchmarks.md).
+#: whose header names no space telescope.
 DEFAULT_MODEL = AUTO_MODELS["ground"]
 
 

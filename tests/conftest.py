@@ -28,3 +28,22 @@ def pytest_runtest_setup(item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     return (yield from _skip_without_extra())
+
+
+@pytest.fixture
+def split_auto_models(monkeypatch):
+    """``auto`` with a different model per kind, so the choice per file shows.
+
+    The shipped mapping gives both kinds crclean-ccd; these tests check the
+    mechanism, which must keep working when a kind gets its own model again.
+    """
+    from types import MappingProxyType
+
+    import crclean._ccddata
+    import crclean.clean
+    import crclean.cli._models
+
+    split = MappingProxyType({"ground": "crclean-ground", "space": "crclean-space"})
+    for module in (crclean.clean, crclean._ccddata, crclean.cli._models):
+        monkeypatch.setattr(module, "AUTO_MODELS", split)
+    return split

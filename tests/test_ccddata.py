@@ -13,7 +13,7 @@ from crclean import cosmicray_crclean
 from synthetic import synthetic_exposure
 
 
-def test_in_an_image_file_collection_loop(tmp_path):
+def test_in_an_image_file_collection_loop(tmp_path, split_auto_models):
     from ccdproc import ImageFileCollection
 
     truths = {}
@@ -58,7 +58,7 @@ def test_in_an_image_file_collection_loop(tmp_path):
         assert fits.getheader(tmp_path / f"clean_{name}")["CRMODEL"] == "crclean-ground"
 
 
-def test_auto_picks_the_space_model_from_meta_and_no_inpaint_keeps_the_data():
+def test_auto_picks_the_space_model_from_meta_and_no_inpaint_keeps_the_data(split_auto_models):
     image, _ = synthetic_exposure((64, 80), seed=95, sky=100.0, gain=1.0)
     ccd = CCDData(image * 2.0, unit="electron", meta={"TELESCOP": "HST", "INSTRUME": "ACS"})
     result = cosmicray_crclean(ccd, inpaint=None)

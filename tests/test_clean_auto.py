@@ -15,14 +15,14 @@ def test_the_default_is_auto_and_checks_its_options_at_once():
         Cleaner(tile_size=100)
 
 
-def test_an_array_has_no_header_and_gets_the_ground_model():
+def test_an_array_has_no_header_and_gets_the_ground_model(split_auto_models):
     image, _ = synthetic_exposure((96, 128), seed=60)
     auto = Cleaner(inpaint=None, device="cpu").clean_array(image)
     ground = Cleaner("crclean-ground", inpaint=None, device="cpu").clean_array(image)
     np.testing.assert_array_equal(auto.probability, ground.probability)
 
 
-def test_clean_file_reports_the_model_and_why(tmp_path):
+def test_clean_file_reports_the_model_and_why(tmp_path, split_auto_models):
     image, _ = synthetic_exposure((96, 128), seed=61)
     source = tmp_path / "euclid.fits"
     fits.writeto(source, image, fits.Header({"TELESCOP": "EUCLID", "INSTRUME": "VIS"}))

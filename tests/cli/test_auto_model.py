@@ -26,7 +26,7 @@ def model_of(path):
     return fits.getheader(path)["CRMODEL"]
 
 
-def test_hst_file_gets_the_space_model_with_a_note(tmp_path):
+def test_hst_file_gets_the_space_model_with_a_note(tmp_path, split_auto_models):
     path = frame(tmp_path / "wfc3.fits", HST)
     result = run("mask", path)
     assert result.exit_code == 0, result.output
@@ -35,7 +35,7 @@ def test_hst_file_gets_the_space_model_with_a_note(tmp_path):
     assert "in 1 image(s) by crclean-space" in result.stdout
 
 
-def test_decam_file_gets_the_ground_model_with_a_note(tmp_path):
+def test_decam_file_gets_the_ground_model_with_a_note(tmp_path, split_auto_models):
     path = frame(tmp_path / "decam.fits", DECAM)
     result = run("mask", path)
     assert result.exit_code == 0, result.output
@@ -45,7 +45,7 @@ def test_decam_file_gets_the_ground_model_with_a_note(tmp_path):
     assert model_of(tmp_path / "decam_crclean.fits") == "crclean-ground"
 
 
-def test_file_without_keywords_gets_the_ground_model_and_says_so(tmp_path):
+def test_file_without_keywords_gets_the_ground_model_and_says_so(tmp_path, split_auto_models):
     path = frame(tmp_path / "plain.fits", {})
     result = run("mask", path)
     assert result.exit_code == 0, result.output
@@ -64,14 +64,14 @@ def test_a_named_model_overrides_the_header_without_a_note(tmp_path):
     assert "by crclean-ground" in result.stdout
 
 
-def test_quiet_drops_the_note_not_the_choice(tmp_path):
+def test_quiet_drops_the_note_not_the_choice(tmp_path, split_auto_models):
     path = frame(tmp_path / "wfc3.fits", HST)
     result = run("mask", path, "-q")
     assert result.exit_code == 0 and result.output == ""
     assert model_of(tmp_path / "wfc3_crclean.fits") == "crclean-space"
 
 
-def test_hst_extensions_read_with_their_primary_header(hst_fits, tmp_path):
+def test_hst_extensions_read_with_their_primary_header(hst_fits, tmp_path, split_auto_models):
     path, _ = hst_fits  # INSTRUME = 'ACS' in the primary, SCI,1 and SCI,2 to clean
     out = tmp_path / "flc.fits"
     result = run("mask", path, "-o", out)
@@ -81,7 +81,7 @@ def test_hst_extensions_read_with_their_primary_header(hst_fits, tmp_path):
         assert [hdul["SCI", extver].header["CRMODEL"] for extver in (1, 2)] == ["crclean-space"] * 2
 
 
-def test_a_mixed_batch_loads_each_model_once(tmp_path, monkeypatch):
+def test_a_mixed_batch_loads_each_model_once(tmp_path, monkeypatch, split_auto_models):
     from crclean import weights
 
     loaded = []
@@ -100,8 +100,14 @@ def test_a_mixed_batch_loads_each_model_once(tmp_path, monkeypatch):
 
 
 def test_models_lists_auto_and_what_it_maps_to():
+    # The shipped mapping: one model for both kinds (issue 28).
     listing = run("models").output
     assert listing.startswith("# Cosmic-ray masks: crclean mask --model NAME\nauto  (default)\n")
+    assert "  space:    crclean-ccd  (HST, JWST, Euclid" in listing
+    assert "  ground:   crclean-ccd  (any other telescope, or none named)" in listing
+
+
+def test_models_marks_each_kinds_model(split_auto_models):
+    listing = run("models").output
     assert "  space:    crclean-space  (HST, JWST, Euclid" in listing
-    assert "  ground:   crclean-ground  (any other telescope, or none named)" in listing
     assert "crclean-space  (auto's space model)" in listing

@@ -37,7 +37,7 @@ def test_single_ground_frame(ground_fits):
         flagged = (dq & 8192) > 0
         assert (flagged & truth).sum() / truth.sum() > 0.9
         assert hdul[0].header["NCRPIX"] == flagged.sum()
-        assert hdul[0].header["CRMODEL"] == DEFAULT_MODEL == "crclean-ground"
+        assert hdul[0].header["CRMODEL"] == DEFAULT_MODEL == "crclean-ccd"
         assert hdul[0].header["CRVERS"] == __version__
         assert "crclean" in str(hdul[0].header["HISTORY"])
         prob = hdul["CRPROB"].data
@@ -249,7 +249,7 @@ def test_read_only_output_folder(ground_fits, tmp_path, monkeypatch):
 def test_version_and_models():
     assert run("--version").output.strip() == f"crclean, version {__version__}"
     listing = run("models").output
-    assert "auto  (default)" in listing and "crclean-ground  (auto's ground model)" in listing
+    assert "auto  (default)" in listing and "crclean-ccd  (auto's ground and space model)" in listing
     assert "deepcr-decam" in listing and "lacosmic" in listing
     assert "sha256" in listing
 

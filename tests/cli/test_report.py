@@ -9,6 +9,7 @@ from astropy.table import Table
 from click.testing import CliRunner
 
 from crclean.cli import main
+from crclean.weights import AUTO_MODELS
 
 COLUMNS = ["input", "output", "extension", "status", "message", "model", "threshold", "flagged",
            "flagged_fraction", "section", "seconds", "device"]
@@ -47,7 +48,7 @@ def test_json_report_rows_even_when_a_file_fails(batch, tmp_path):
             assert row["output"] == str(tmp_path / "hst_flc_crclean.fits")
             assert row["flagged"] == hdul["SCI", extver].header["NCRPIX"] == flagged > 0
             assert row["flagged_fraction"] == flagged / (128 * 160)
-            assert row["model"] == "crclean-space" and row["device"] == "cpu" and row["threshold"] == 0.6
+            assert row["model"] == AUTO_MODELS["space"] and row["device"] == "cpu" and row["threshold"] == 0.6
             assert row["seconds"] > 0 and row["section"] is None and row["message"] is None
     assert rows[2]["output"] == str(tmp_path / "ground_crclean.fits")
     assert rows[2]["message"] == "the output exists; left as it was (--skip-existing)"
