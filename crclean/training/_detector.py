@@ -41,3 +41,4 @@ class DetectorProfile:
     cr_on_sources: float = 0.0    # share of tracks and spots started on a star or galaxy
     aligned_tracks: float = 0.0   # share of tracks along a pixel row or column
     alpha_spots: float = 0.0      # share of spots that are alpha particles (saturate, bleed)
+    trails_per_mpix: float = 0.0  # satellite trails and other long smooth lines (negatives)

@@ -163,6 +163,51 @@ def render_galaxies(shape, params, psf, *, oversample):
     return image
 
 
+def render_trails(shape, *, rng, n, fwhm, sky_sigma):
+    """Noise-free satellite trails: straight bands across the image (e-).
+
+    Each is a line through a random point at a random angle (a quarter lie
+    along a row or column, like the sky lines of a long-slit frame or a
+    bright star's diffraction spike), with a Gaussian cross-section 1-3 times
+    the PSF's and a peak of 3-300 sky sigma that drifts along it. They are
+    sources, not cosmic rays: a model must not take a long, smooth, PSF-wide
+    line for a track.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Image shape.
+    rng : numpy.random.Generator
+        Random generator.
+    n : int
+        Number of trails.
+    fwhm : float
+        PSF FWHM in pixels.
+    sky_sigma : float
+        Sky noise sigma in electrons.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 charge map.
+    """
+    ny, nx = shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    out = np.zeros(shape)
+    for _ in range(int(n)):
+        angle = rng.uniform(0, np.pi)
+        if rng.uniform() < 0.25:
+            angle = rng.integers(0, 2) * (np.pi / 2)
+        x0, y0 = rng.uniform(0, nx), rng.uniform(0, ny)
+        sigma = fwhm / 2.3548 * rng.uniform(1.0, 3.0)
+        peak = sky_sigma * np.exp(rng.uniform(np.log(3.0), np.log(300.0)))
+        along = (xx - x0) * np.cos(angle) + (yy - y0) * np.sin(angle)
+        across = -(xx - x0) * np.sin(angle) + (yy - y0) * np.cos(angle)
+        drift = 1 + rng.uniform(-0.5, 0.5) * along / max(ny, nx)
+        out += peak * np.clip(drift, 0.2, None) * np.exp(-0.5 * (across / sigma) ** 2)
+    return out
+
+
 def add_hot_pixels(shape, *, rng, fraction, exptime):
     """Dark charge of hot pixels.
 

@@ -69,7 +69,7 @@ def _psf(rng, space):
     return fwhm, family, rng.uniform(2.2, 5.0)
 
 
-def draw_profile(name, rng, *, hard_cases=False):
+def draw_profile(name, rng, *, hard_cases=False, trails=False):
     """A detector drawn at random: one of `WIDE_PROFILES`.
 
     Parameters
@@ -84,6 +84,9 @@ def draw_profile(name, rng, *, hard_cases=False):
         that saturate and bleed, and up to 10% of tracks run along a pixel
         row or column, so that neither is taken for a defect. Off: the
         detectors crclean-ccd-v1 was trained on.
+    trails : bool, optional
+        Also draw up to 20 satellite trails (long smooth lines, a quarter of
+        them along a row or column) per megapixel, as negatives.
 
     Returns
     -------
@@ -94,11 +97,13 @@ def draw_profile(name, rng, *, hard_cases=False):
     if name not in WIDE_PROFILES:
         raise ValueError(f"name must be one of {WIDE_PROFILES}, got {name!r}")
     profile = _draw(name, rng)
-    if not hard_cases:
-        return profile
     # Drawn after everything else, so the rest of the detector is v1's.
-    return dataclasses.replace(profile, aligned_tracks=rng.uniform(0.0, 0.1),
-                               alpha_spots=rng.uniform(0.0, 0.05 if name == "wide_space" else 0.1))
+    if hard_cases:
+        profile = dataclasses.replace(profile, aligned_tracks=rng.uniform(0.0, 0.1),
+                                      alpha_spots=rng.uniform(0.0, 0.05 if name == "wide_space" else 0.1))
+    if trails:
+        profile = dataclasses.replace(profile, trails_per_mpix=rng.uniform(0.0, 20.0))
+    return profile
 
 
 def _draw(name, rng):

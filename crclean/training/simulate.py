@@ -146,11 +146,11 @@ def _check_profile(profile):
                          f"DetectorProfile, got {profile!r}")
 
 
-def _resolve_profile(profile, rng, hard_cases):
+def _resolve_profile(profile, rng, hard_cases, trails):
     if isinstance(profile, DetectorProfile):
         return profile
     if profile in WIDE_PROFILES:
-        return draw_profile(profile, rng, hard_cases=hard_cases)
+        return draw_profile(profile, rng, hard_cases=hard_cases, trails=trails)
     return PROFILES[profile]
 
 
@@ -203,6 +203,9 @@ def _render_sky(shape, prof, rng, sky, fwhm):
         y0, y1 = max(int(y - radius), 0), min(int(y + radius) + 2, ny)
         x0, x1 = max(int(x - radius), 0), min(int(x + radius) + 2, nx)
         core[y0:y1, x0:x1] |= (yy[y0:y1, x0:x1] - y) ** 2 + (xx[y0:y1, x0:x1] - x) ** 2 <= radius**2
+    if prof.trails_per_mpix > 0:
+        expected += _scene.render_trails(shape, rng=rng, n=rng.poisson(prof.trails_per_mpix * mpix),
+                                         fwhm=fwhm, sky_sigma=sky_sigma)
     sources = (np.concatenate([sx, galaxies[:, 0]]), np.concatenate([sy, galaxies[:, 1]]))
     return expected, core, sources
 
@@ -225,7 +228,7 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources):
 
 
 def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", exptime=None,
-                      cr_rate=None, sky_electrons=None, fwhm=None, bias=0.0, hard_cases=False):
+                      cr_rate=None, sky_electrons=None, fwhm=None, bias=0.0, hard_cases=False, trails=False):
     """Simulate one CCD exposure with exact cosmic-ray truth.
 
     The same ``seed`` always gives identical arrays. Independent random streams
@@ -255,6 +258,9 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     hard_cases : bool, optional
         For ``wide_*`` profiles: also draw alpha hits that saturate and bleed,
         and tracks along pixel rows and columns (crclean-ccd-v2's data).
+    trails : bool, optional
+        For ``wide_*`` profiles: also draw satellite trails and other long,
+        smooth lines (`_scene.render_trails`) as sources.
 
     Returns
     -------
@@ -279,7 +285,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     # fixed profiles give the same exposures as before; the fifth draws a detector.
     scene_rng, noise_rng, defect_rng, cr_rng, detector_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5))
-    prof = _resolve_profile(profile, detector_rng, hard_cases)
+    prof = _resolve_profile(profile, detector_rng, hard_cases, trails)
     exptime = prof.exptime if exptime is None else float(exptime)
     sky = float(scene_rng.uniform(*prof.sky_range) if sky_electrons is None else sky_electrons)
     fwhm = float(scene_rng.uniform(*prof.fwhm_range) if fwhm is None else fwhm)

@@ -59,7 +59,7 @@ def _scale_cosmic_rays(exposure, scale):
 
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
-               hard_cases=False, hot_pixels="negative", progress=None):
+               hard_cases=False, hot_pixels="negative", trails=False, progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -85,6 +85,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     hard_cases : bool
         Alpha hits and row- or column-aligned tracks in ``wide_*`` profiles
         (see `crclean.training.simulate.simulate_exposure`).
+    trails : bool
+        Satellite trails and other long smooth lines in ``wide_*`` profiles, as negatives.
     hot_pixels : {'negative', 'ignore'}
         Whether hot pixels teach "not a cosmic ray" or are left out of the
         loss. A lone hot pixel and a one-pixel hit look the same in one
@@ -105,7 +107,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         profile = profiles[i % len(profiles)]
         rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
         exposure = simulate_exposure((size, size), seed=seed + i, profile=profile, split=split,
-                                     cr_rate=None if profile in WIDE_PROFILES else rate, hard_cases=hard_cases)
+                                     cr_rate=None if profile in WIDE_PROFILES else rate, hard_cases=hard_cases,
+                                     trails=trails)
         image, target, ignore = exposure.image_adu, exposure.cr_mask, exposure.ignore_mask
         if cr_scale[0] != cr_scale[1]:
             scale = float(np.exp(rng.uniform(np.log(cr_scale[0]), np.log(cr_scale[1]))))
