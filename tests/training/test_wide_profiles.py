@@ -161,3 +161,22 @@ def test_hot_pixels_can_be_left_out_of_the_loss():
     np.testing.assert_array_equal(negative.weight[~hot], ignored.weight[~hot])
     with pytest.raises(ValueError, match="hot_pixels"):
         build_pool(1, hot_pixels="maybe", **kwargs)
+
+
+def test_trails_are_long_smooth_sources_not_cosmic_rays():
+    with_trails = dataclasses.replace(PROFILES["ground_thin"], trails_per_mpix=60.0)
+    plain = simulate_exposure((128, 128), seed=8, profile="ground_thin")
+    trailed = simulate_exposure((128, 128), seed=8, profile=with_trails)
+    extra = trailed.clean_adu - plain.clean_adu
+    assert np.abs(extra).max() > 0  # a trail was drawn (60 per Mpx: ~1 here)
+    np.testing.assert_array_equal(trailed.cr_electrons, plain.cr_electrons)
+    np.testing.assert_array_equal(trailed.cr_mask & ~trailed.defect_mask, plain.cr_mask & ~plain.defect_mask)
+    # Long: the band crosses the frame.
+    labels, _ = ndimage.label(extra > 20 * np.median(plain.noise_sigma_electrons) / plain.gain)
+    assert max(max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndimage.find_objects(labels)) > 100
+
+
+def test_trails_are_drawn_after_the_rest_of_the_detector():
+    hard = draw_profile("wide_space", np.random.default_rng(2), hard_cases=True)
+    both = draw_profile("wide_space", np.random.default_rng(2), hard_cases=True, trails=True)
+    assert dataclasses.replace(both, trails_per_mpix=0.0) == hard and 0 < both.trails_per_mpix <= 20
