@@ -5,7 +5,8 @@ from functools import lru_cache
 import numpy as np
 
 from crclean.inpaint import DEFAULT_INPAINTER
-from crclean.weights import AUTO_MODEL, AUTO_MODELS
+from crclean import weights
+from crclean.weights import AUTO_MODEL
 
 __all__ = ["cosmicray_crclean"]
 
@@ -92,7 +93,7 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
         raise TypeError(f"ccd must be an astropy.nddata.CCDData, got {type(ccd).__name__}; "
                         "wrap an array as CCDData(data, unit='adu')")
     if model == AUTO_MODEL:
-        model = AUTO_MODELS[classify_headers([ccd.meta]).kind]
+        model = weights.AUTO_MODELS[classify_headers([ccd.meta]).kind]
     gain = validate_override("gain", gain)
     readnoise = validate_override("readnoise", readnoise)
     try:

@@ -25,7 +25,8 @@ from crclean._results import CleanResult, FileReport, PlaneReport
 from crclean.exceptions import InputError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.io._blank import blank_markers
-from crclean.weights import AUTO_MODEL, AUTO_MODELS, DEFAULT_MODEL, get_model
+from crclean import weights
+from crclean.weights import AUTO_MODEL, DEFAULT_MODEL, get_model
 
 __all__ = ["Cleaner", "CleanResult", "FileReport", "PlaneReport", "clean_array"]
 
@@ -47,9 +48,9 @@ class Cleaner:
         A name from `crclean.weights.MODELS` (see ``crclean models``), or
         ``'auto'`` (the default): `clean_file` reads each file's ``TELESCOP``,
         ``INSTRUME``, ``DETECTOR`` and ``OBSERVAT`` (`crclean.io.classify_headers`)
-        and uses ``AUTO_MODELS['space']`` (crclean-space) for space
-        telescopes such as HST, JWST and Euclid and ``AUTO_MODELS['ground']``
-        (crclean-ground) for anything else; each model loads on the first
+        and uses ``AUTO_MODELS['space']`` for space telescopes such as HST,
+        JWST and Euclid and ``AUTO_MODELS['ground']`` for anything else (today
+        crclean-ccd for both); each model loads on the first
         file that needs it, once. `clean_array` has no header and uses the
         ground model, as for a file whose header names no telescope: name
         the model for space images.
@@ -101,7 +102,7 @@ class Cleaner:
             self._choices = {name: Cleaner(name, threshold=threshold, inpaint=inpaint, device=device,
                                            batch_size=batch_size, tile_size=tile_size, overlap=overlap,
                                            progress=progress, precision=precision)
-                             for name in dict.fromkeys(AUTO_MODELS.values())}
+                             for name in dict.fromkeys(weights.AUTO_MODELS.values())}
             self.model, self.spec = AUTO_MODEL, None
             checked = next(iter(self._choices.values()))
             self.threshold, self.inpaint, self.device = checked.threshold, inpaint, device
@@ -181,7 +182,7 @@ class Cleaner:
 
         hdul = exposure.hdul
         data_kind = classify_headers([hdul[0].header] + [hdul[index].header for index in indices if index])
-        return self._choices[AUTO_MODELS[data_kind.kind]], data_kind
+        return self._choices[weights.AUTO_MODELS[data_kind.kind]], data_kind
 
     def _get_masker(self):
         # Loaded on first use so that building a Cleaner (and validating the
@@ -243,7 +244,7 @@ class Cleaner:
         from crclean.tiling import MIN_IMAGE_SIZE
 
         if self._choices is not None:  # 'auto' without a header: as a file that names no telescope
-            return self._choices[AUTO_MODELS["ground"]].clean_array(
+            return self._choices[weights.AUTO_MODELS["ground"]].clean_array(
                 data, units=units, gain=gain, readnoise=readnoise, exptime=exptime, saturation=saturation,
                 defects=defects, label=label)
         data = np.asarray(data)

@@ -39,11 +39,8 @@ def split_auto_models(monkeypatch):
     """
     from types import MappingProxyType
 
-    import crclean._ccddata
-    import crclean.clean
-    import crclean.cli._models
+    from crclean import weights
 
     split = MappingProxyType({"ground": "crclean-ground", "space": "crclean-space"})
-    for module in (crclean.clean, crclean._ccddata, crclean.cli._models):
-        monkeypatch.setattr(module, "AUTO_MODELS", split)
+    monkeypatch.setattr(weights, "AUTO_MODELS", split)
     return split

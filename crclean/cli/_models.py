@@ -3,7 +3,8 @@
 import click
 
 from crclean.exceptions import ModelError
-from crclean.weights import AUTO_MODEL, AUTO_MODELS, registry, weights_path
+from crclean import weights
+from crclean.weights import AUTO_MODEL, registry, weights_path
 
 __all__ = ["models_command"]
 
@@ -43,14 +44,14 @@ def _auto_lines():
     click.echo(f"{AUTO_MODEL}  (default)")
     _line("for", "any data: chooses per file from TELESCOP/INSTRUME/DETECTOR/OBSERVAT, with a note")
     # The full list is crclean.io._instrument's; importing it here would load astropy.
-    _line("space", f"{AUTO_MODELS['space']}  (HST, JWST, Euclid and the other space telescopes in docs/usage.md)")
-    _line("ground", f"{AUTO_MODELS['ground']}  (any other telescope, or none named)")
+    _line("space", f"{weights.AUTO_MODELS['space']}  (HST, JWST, Euclid and the other space telescopes in docs/usage.md)")
+    _line("ground", f"{weights.AUTO_MODELS['ground']}  (any other telescope, or none named)")
 
 
 def _role(spec):
     """Which default a model is, if any."""
     if spec.task == "mask":
-        chosen = [kind for kind, name in AUTO_MODELS.items() if name == spec.name]
+        chosen = [kind for kind, name in weights.AUTO_MODELS.items() if name == spec.name]
         return f"auto's {' and '.join(chosen)} model" if chosen else ""
     if spec.task == "lens":
         from crclean.lenses._manifest import DEFAULT_LENS_MODEL, DEFAULT_MULTIBAND_LENS_MODEL
