@@ -190,14 +190,21 @@ def _diffusion_px(depth_fraction, sensor):
 def _move_onto_anchors(x0, y0, rng, anchors, fraction):
     """Start a ``fraction`` of events on anchors (sources), within ~1.5 px.
 
-    Draws nothing when ``anchors`` is None, so exposures without anchors keep
-    their random streams.
+    ``anchors`` is ``(x, y)``: every source equally likely, jitter 1.5 px; or
+    ``(x, y, weights, spread)``: sources drawn with probability ``weights``
+    (summing to 1) and jittered by ``spread`` px, so that hits fall anywhere
+    on a source's core and wings. Draws nothing when ``anchors`` is None, so
+    exposures without anchors keep their random streams.
     """
     if anchors is None or fraction <= 0 or len(anchors[0]) == 0 or x0.size == 0:
         return x0, y0
     moved = rng.uniform(size=x0.size) < fraction
-    pick = rng.integers(0, len(anchors[0]), x0.size)
-    jitter = rng.normal(0.0, 1.5, (2, x0.size))
+    if len(anchors) > 2:
+        pick = rng.choice(len(anchors[0]), x0.size, p=anchors[2])
+        jitter = rng.normal(0.0, anchors[3], (2, x0.size))
+    else:
+        pick = rng.integers(0, len(anchors[0]), x0.size)
+        jitter = rng.normal(0.0, 1.5, (2, x0.size))
     x0 = np.where(moved, np.asarray(anchors[0])[pick] + jitter[0], x0)
     y0 = np.where(moved, np.asarray(anchors[1])[pick] + jitter[1], y0)
     return x0, y0
@@ -314,8 +321,9 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
         the minimum-ionising charge (a few tens of percent in space).
     n_events : int, optional
         Exact number of events; overrides the Poisson draw from the rate.
-    anchors : (numpy.ndarray, numpy.ndarray), optional
-        ``(x, y)`` of sources (stars, galaxies) on which to start hits.
+    anchors : tuple of numpy.ndarray, optional
+        ``(x, y)`` of sources (stars, galaxies) on which to start hits, or
+        ``(x, y, weights, spread)`` to favour some (see `_move_onto_anchors`).
     anchor_fraction : float, optional
         Share of tracks and spots started on a random anchor (within ~1.5 px),
         so that hits overlap stars, galaxy cores and saturated stars.

@@ -42,3 +42,5 @@ class DetectorProfile:
     aligned_tracks: float = 0.0   # share of tracks along a pixel row or column
     alpha_spots: float = 0.0      # share of spots that are alpha particles (saturate, bleed)
     trails_per_mpix: float = 0.0  # satellite trails and other long smooth lines (negatives)
+    sky_lines_per_mpix: float = 0.0  # row- or column-aligned bands across the frame (negatives)
+    bright_anchors: bool = False  # hits on sources favour bright ones and land over their whole core

@@ -163,7 +163,7 @@ def render_galaxies(shape, params, psf, *, oversample):
     return image
 
 
-def render_trails(shape, *, rng, n, fwhm, sky_sigma):
+def render_trails(shape, *, rng, n, fwhm, sky_sigma, axis=None):
     """Noise-free satellite trails: straight bands across the image (e-).
 
     Each is a line through a random point at a random angle (a quarter lie
@@ -185,6 +185,9 @@ def render_trails(shape, *, rng, n, fwhm, sky_sigma):
         PSF FWHM in pixels.
     sky_sigma : float
         Sky noise sigma in electrons.
+    axis : {None, 0, 1}, optional
+        Lay every trail along rows (0) or columns (1), as the sky lines of a
+        long-slit frame lie across its dispersion axis; None: as above.
 
     Returns
     -------
@@ -196,7 +199,9 @@ def render_trails(shape, *, rng, n, fwhm, sky_sigma):
     out = np.zeros(shape)
     for _ in range(int(n)):
         angle = rng.uniform(0, np.pi)
-        if rng.uniform() < 0.25:
+        if axis is not None:
+            angle = axis * (np.pi / 2)
+        elif rng.uniform() < 0.25:
             angle = rng.integers(0, 2) * (np.pi / 2)
         x0, y0 = rng.uniform(0, nx), rng.uniform(0, ny)
         sigma = fwhm / 2.3548 * rng.uniform(1.0, 3.0)

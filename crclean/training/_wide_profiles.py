@@ -36,10 +36,18 @@ from crclean.training._cosmic_sim import SensorGeometry
 from crclean.training._detector import DetectorProfile
 from crclean.training._footprints import SOURCE_PIXEL_PITCH_UM
 
-__all__ = ["WIDE_PROFILES", "draw_profile"]
+__all__ = ["EXTRAS", "WIDE_PROFILES", "draw_profile"]
 
 #: Names `simulate_exposure` accepts for a detector drawn per exposure.
 WIDE_PROFILES = ("wide_ground", "wide_space")
+
+#: Further cases `draw_profile` can add (crclean-ccd-v4's data):
+#: ``sky_lines``: in 30% of exposures, bands the whole frame long along one
+#: pixel axis, PSF-wide to 3x wider (the sky lines of a long-slit frame), as
+#: negatives; ``source_hits``: 10-30% of hits start on a source, bright ones
+#: favoured, anywhere on its core and wings; ``alpha_bleeds``: 5-20% (ground) or
+#: 2-10% (space) of spots are alpha hits that saturate and bleed.
+EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds")
 
 
 def _log_uniform(rng, low, high):
@@ -69,7 +77,7 @@ def _psf(rng, space):
     return fwhm, family, rng.uniform(2.2, 5.0)
 
 
-def draw_profile(name, rng, *, hard_cases=False, trails=False):
+def draw_profile(name, rng, *, hard_cases=False, trails=False, extras=()):
     """A detector drawn at random: one of `WIDE_PROFILES`.
 
     Parameters
@@ -87,6 +95,8 @@ def draw_profile(name, rng, *, hard_cases=False, trails=False):
     trails : bool, optional
         Also draw up to 20 satellite trails (long smooth lines, a quarter of
         them along a row or column) per megapixel, as negatives.
+    extras : sequence of str, optional
+        Any of `EXTRAS`.
 
     Returns
     -------
@@ -96,6 +106,9 @@ def draw_profile(name, rng, *, hard_cases=False, trails=False):
     """
     if name not in WIDE_PROFILES:
         raise ValueError(f"name must be one of {WIDE_PROFILES}, got {name!r}")
+    unknown = sorted(set(extras) - set(EXTRAS))
+    if unknown:
+        raise ValueError(f"extras must be among {EXTRAS}, got {unknown}")
     profile = _draw(name, rng)
     # Drawn after everything else, so the rest of the detector is v1's.
     if hard_cases:
@@ -103,6 +116,20 @@ def draw_profile(name, rng, *, hard_cases=False, trails=False):
                                       alpha_spots=rng.uniform(0.0, 0.05 if name == "wide_space" else 0.1))
     if trails:
         profile = dataclasses.replace(profile, trails_per_mpix=rng.uniform(0.0, 20.0))
+    return _with_extras(profile, name, rng, extras)
+
+
+def _with_extras(profile, name, rng, extras):
+    """``profile`` with the cases of `EXTRAS` named in ``extras`` (drawn last, in a fixed order)."""
+    space = name == "wide_space"
+    if "sky_lines" in extras:
+        # Per megapixel: 1-10 lines across a 256 px training exposure.
+        density = rng.uniform(20.0, 150.0) if rng.uniform() < 0.3 else 0.0
+        profile = dataclasses.replace(profile, sky_lines_per_mpix=density)
+    if "source_hits" in extras:
+        profile = dataclasses.replace(profile, cr_on_sources=rng.uniform(0.1, 0.3), bright_anchors=True)
+    if "alpha_bleeds" in extras:
+        profile = dataclasses.replace(profile, alpha_spots=rng.uniform(0.02, 0.1) if space else rng.uniform(0.05, 0.2))
     return profile
 
 

@@ -146,11 +146,11 @@ def _check_profile(profile):
                          f"DetectorProfile, got {profile!r}")
 
 
-def _resolve_profile(profile, rng, hard_cases, trails):
+def _resolve_profile(profile, rng, hard_cases, trails, extras):
     if isinstance(profile, DetectorProfile):
         return profile
     if profile in WIDE_PROFILES:
-        return draw_profile(profile, rng, hard_cases=hard_cases, trails=trails)
+        return draw_profile(profile, rng, hard_cases=hard_cases, trails=trails, extras=extras)
     return PROFILES[profile]
 
 
@@ -161,7 +161,7 @@ def _power_law(rng, n, low, high, slope):
 
 
 def _render_sky(shape, prof, rng, sky, fwhm):
-    """Noise-free sky + sources (e-), the star-core mask, and (x, y) of every source."""
+    """Noise-free sky + sources (e-), the star-core mask, and (x, y, flux) of every source."""
     ny, nx = shape
     mpix = ny * nx / 1e6
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -206,19 +206,31 @@ def _render_sky(shape, prof, rng, sky, fwhm):
     if prof.trails_per_mpix > 0:
         expected += _scene.render_trails(shape, rng=rng, n=rng.poisson(prof.trails_per_mpix * mpix),
                                          fwhm=fwhm, sky_sigma=sky_sigma)
-    sources = (np.concatenate([sx, galaxies[:, 0]]), np.concatenate([sy, galaxies[:, 1]]))
+    if prof.sky_lines_per_mpix > 0:
+        # The sky lines of a long-slit frame: all across one axis, the whole frame long.
+        expected += _scene.render_trails(shape, rng=rng, n=rng.poisson(prof.sky_lines_per_mpix * mpix),
+                                         fwhm=fwhm, sky_sigma=sky_sigma, axis=int(rng.integers(0, 2)))
+    sources = (np.concatenate([sx, galaxies[:, 0]]), np.concatenate([sy, galaxies[:, 1]]),
+               np.concatenate([flux, galaxies[:, 2]]))
     return expected, core, sources
 
 
-def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources):
+def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm):
     """Cosmic-ray charge (e-) from the real footprints and the physical model."""
+    anchors = sources[:2]
+    if prof.bright_anchors and sources[2].size:
+        # Hits are uniform on the sky, but most sources are faint: favouring
+        # bright ones (weight sqrt(flux)) and spreading hits over their core
+        # and wings puts enough hits on bright stars and nuclei to learn from.
+        weights = np.sqrt(np.maximum(sources[2], 0.0))
+        anchors = (*anchors, weights / weights.sum(), max(1.5, 0.7 * fwhm))
     area_cm2 = shape[0] * shape[1] * (prof.sensor.pixel_pitch_um * 1e-4) ** 2
     n_events = rng.poisson(cr_rate * area_cm2 * exptime)
     n_real = rng.binomial(n_events, prof.footprint_fraction)
     charge = _cosmic_sim.simulate_cosmic_rays(
         shape, rng=rng, sensor=prof.sensor, mix=prof.cr_mix, cos_power=prof.cos_power,
         heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real,
-        anchors=sources if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources,
+        anchors=anchors if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources,
         aligned_fraction=prof.aligned_tracks, alpha_fraction=prof.alpha_spots)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
@@ -228,7 +240,8 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources):
 
 
 def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", exptime=None,
-                      cr_rate=None, sky_electrons=None, fwhm=None, bias=0.0, hard_cases=False, trails=False):
+                      cr_rate=None, sky_electrons=None, fwhm=None, bias=0.0, hard_cases=False, trails=False,
+                      extras=()):
     """Simulate one CCD exposure with exact cosmic-ray truth.
 
     The same ``seed`` always gives identical arrays. Independent random streams
@@ -261,6 +274,9 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     trails : bool, optional
         For ``wide_*`` profiles: also draw satellite trails and other long,
         smooth lines (`_scene.render_trails`) as sources.
+    extras : sequence of str, optional
+        For ``wide_*`` profiles: further cases from
+        `crclean.training._wide_profiles.EXTRAS`.
 
     Returns
     -------
@@ -285,7 +301,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     # fixed profiles give the same exposures as before; the fifth draws a detector.
     scene_rng, noise_rng, defect_rng, cr_rng, detector_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5))
-    prof = _resolve_profile(profile, detector_rng, hard_cases, trails)
+    prof = _resolve_profile(profile, detector_rng, hard_cases, trails, tuple(extras))
     exptime = prof.exptime if exptime is None else float(exptime)
     sky = float(scene_rng.uniform(*prof.sky_range) if sky_electrons is None else sky_electrons)
     fwhm = float(scene_rng.uniform(*prof.fwhm_range) if fwhm is None else fwhm)
@@ -296,7 +312,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     expected += hot_charge
     n_bad = defect_rng.poisson(prof.bad_columns_per_kcol * shape[1] / 1000.0)
     cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
-                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources)
+                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm)
 
     bad_scale, bad_offset, bad_mask = _scene.bad_columns(shape, rng=defect_rng,
                                                          n_columns=n_bad)

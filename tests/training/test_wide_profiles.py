@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from crclean.training import PROFILES, simulate_exposure
 from crclean.training._cosmic_sim import SensorGeometry, simulate_cosmic_rays
-from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
+from crclean.training._wide_profiles import EXTRAS, WIDE_PROFILES, draw_profile
 from crclean.training.mask import build_pool
 
 
@@ -180,3 +180,42 @@ def test_trails_are_drawn_after_the_rest_of_the_detector():
     hard = draw_profile("wide_space", np.random.default_rng(2), hard_cases=True)
     both = draw_profile("wide_space", np.random.default_rng(2), hard_cases=True, trails=True)
     assert dataclasses.replace(both, trails_per_mpix=0.0) == hard and 0 < both.trails_per_mpix <= 20
+
+
+def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown():
+    rng_state = 4
+    hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
+    every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
+    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False,
+                        alpha_spots=hard.alpha_spots)
+    assert dataclasses.replace(every, **plain_fields) == hard
+    assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
+    with pytest.raises(ValueError, match="extras"):
+        draw_profile("wide_ground", np.random.default_rng(0), extras=("comets",))
+
+
+def test_sky_lines_are_bands_along_one_axis_and_not_cosmic_rays():
+    lined = dataclasses.replace(PROFILES["ground_thin"], sky_lines_per_mpix=300.0)
+    plain = simulate_exposure((128, 128), seed=8, profile="ground_thin")
+    with_lines = simulate_exposure((128, 128), seed=8, profile=lined)
+    extra = (with_lines.clean_adu - plain.clean_adu).astype(float)
+    assert np.abs(extra).max() > 0
+    np.testing.assert_array_equal(with_lines.cr_electrons, plain.cr_electrons)
+    # Every line runs the whole frame along one axis: the added light is nearly
+    # constant along that axis and varies across it.
+    spread_along = min(np.std(extra, axis=0).mean(), np.std(extra, axis=1).mean())
+    spread_across = max(np.std(extra, axis=0).mean(), np.std(extra, axis=1).mean())
+    assert spread_along < 0.5 * spread_across
+
+
+def test_source_hits_favour_bright_sources_and_cover_their_wings():
+    x, y = np.array([32.0, 96.0]), np.array([64.0, 64.0])
+    weights = np.sqrt(np.array([1.0, 100.0]))
+    anchors = (x, y, weights / weights.sum(), 4.0)
+    common = dict(sensor=SensorGeometry(depletion_um=15.0), mix=(0, 0, 1), n_events=200, anchor_fraction=1.0)
+    charge = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(3), anchors=anchors, **common)
+    bright, faint = charge[:, 64:].sum(), charge[:, :64].sum()
+    assert bright > 5 * faint  # ten times the weight: ~10x the hits
+    yy, xx = np.nonzero(charge[:, 64:] > 0)
+    radius = np.hypot(xx + 64 - 96, yy - 64)
+    assert np.mean(radius > 3.0) > 0.3  # spread over the wings, not only the centre pixel

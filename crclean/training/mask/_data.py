@@ -59,7 +59,7 @@ def _scale_cosmic_rays(exposure, scale):
 
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
-               hard_cases=False, hot_pixels="negative", trails=False, progress=None):
+               hard_cases=False, hot_pixels="negative", trails=False, extras=(), progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -87,6 +87,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         (see `crclean.training.simulate.simulate_exposure`).
     trails : bool
         Satellite trails and other long smooth lines in ``wide_*`` profiles, as negatives.
+    extras : sequence of str
+        Further cases in ``wide_*`` profiles (`crclean.training._wide_profiles.EXTRAS`).
     hot_pixels : {'negative', 'ignore'}
         Whether hot pixels teach "not a cosmic ray" or are left out of the
         loss. A lone hot pixel and a one-pixel hit look the same in one
@@ -108,7 +110,7 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
         exposure = simulate_exposure((size, size), seed=seed + i, profile=profile, split=split,
                                      cr_rate=None if profile in WIDE_PROFILES else rate, hard_cases=hard_cases,
-                                     trails=trails)
+                                     trails=trails, extras=extras)
         image, target, ignore = exposure.image_adu, exposure.cr_mask, exposure.ignore_mask
         if cr_scale[0] != cr_scale[1]:
             scale = float(np.exp(rng.uniform(np.log(cr_scale[0]), np.log(cr_scale[1]))))
