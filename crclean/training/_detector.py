@@ -44,3 +44,4 @@ class DetectorProfile:
     trails_per_mpix: float = 0.0  # satellite trails and other long smooth lines (negatives)
     sky_lines_per_mpix: float = 0.0  # row- or column-aligned bands across the frame (negatives)
     bright_anchors: bool = False  # hits on sources favour bright ones and land over their whole core
+    heavy_ions: float = 0.0       # share of tracks and spots from nuclei He-Fe (charge x Z^2)

@@ -46,8 +46,11 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: pixel axis, PSF-wide to 3x wider (the sky lines of a long-slit frame), as
 #: negatives; ``source_hits``: 10-30% of hits start on a source, bright ones
 #: favoured, anywhere on its core and wings; ``alpha_bleeds``: 5-20% (ground) or
-#: 2-10% (space) of spots are alpha hits that saturate and bleed.
-EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds")
+#: 2-10% (space) of spots are alpha hits that saturate and bleed;
+#: ``heavy_ions``: 2-10% (ground) or 5-20% (space) of tracks and spots carry
+#: Z^2 = 4-676 times a proton's charge, so that the brightest compact hits are
+#: cosmic rays too (crclean's models rejected 3 px hits above ~300 sigma).
+EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions")
 
 
 def _log_uniform(rng, low, high):
@@ -130,6 +133,10 @@ def _with_extras(profile, name, rng, extras):
         profile = dataclasses.replace(profile, cr_on_sources=rng.uniform(0.1, 0.3), bright_anchors=True)
     if "alpha_bleeds" in extras:
         profile = dataclasses.replace(profile, alpha_spots=rng.uniform(0.02, 0.1) if space else rng.uniform(0.05, 0.2))
+    if "heavy_ions" in extras:
+        # On the ground the bright ones stand for alpha particles and nuclear
+        # recoils; what matters is that hits this bright are in the data.
+        profile = dataclasses.replace(profile, heavy_ions=rng.uniform(0.05, 0.2) if space else rng.uniform(0.02, 0.1))
     return profile
 
 

@@ -231,7 +231,8 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm):
         shape, rng=rng, sensor=prof.sensor, mix=prof.cr_mix, cos_power=prof.cos_power,
         heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real,
         anchors=anchors if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources,
-        aligned_fraction=prof.aligned_tracks, alpha_fraction=prof.alpha_spots)
+        aligned_fraction=prof.aligned_tracks, alpha_fraction=prof.alpha_spots,
+        ion_fraction=prof.heavy_ions)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
         charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,

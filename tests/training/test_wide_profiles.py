@@ -186,7 +186,7 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     rng_state = 4
     hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
-    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False,
+    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0,
                         alpha_spots=hard.alpha_spots)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
@@ -219,3 +219,14 @@ def test_source_hits_favour_bright_sources_and_cover_their_wings():
     yy, xx = np.nonzero(charge[:, 64:] > 0)
     radius = np.hypot(xx + 64 - 96, yy - 64)
     assert np.mean(radius > 3.0) > 0.3  # spread over the wings, not only the centre pixel
+
+
+def test_heavy_ions_make_hits_tens_to_hundreds_of_times_brighter():
+    common = dict(sensor=SensorGeometry(depletion_um=15.0), mix=(0.5, 0, 0.5), n_events=300)
+    plain = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(9), **common)
+    ions = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(9), ion_fraction=0.5, **common)
+    assert ions.max() > 20 * plain.max()
+    assert ions.sum() > 5 * plain.sum()
+    # Off, nothing is drawn: the stream is untouched.
+    again = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(9), ion_fraction=0.0, **common)
+    np.testing.assert_array_equal(again, plain)
