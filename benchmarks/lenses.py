@@ -1,6 +1,6 @@
 """Benchmark of `crclean lenses` on held-out simulated survey tiles (not cutouts).
 
-Two tile simulators:
+Three tile simulators:
 
 - ``crclean`` (default): 1000 x 1000 tiles at 0.2 arcsec/pixel from crclean's
   own simulator, with stamp banks rendered from seeds the training never used.
@@ -13,6 +13,11 @@ Two tile simulators:
   the training one (power-law lenses, double-Gaussian PSF, Poisson noise in
   counts with the sky left in, bright ellipticals without arcs). The finder
   has to resample these tiles to its own pixel scale.
+- ``galsim``: 640 x 640 tiles at 0.2 arcsec/pixel from the out-of-family
+  cutout simulator (``benchmarks/_cutout_tiles.py``: its own ray shooting,
+  GalSim lens light, look-alikes, field galaxies, stars and PSFs; lenses of
+  six categories, among them lenses without lens light, doubles and quads).
+  Give ``--bands g,r,i`` to every model so that all see the same tiles.
 
 ``--bands g,r,i`` makes multi-band tiles (one image per band, each with its
 own depth, seeing and noise; ``colour_parts`` banks for crclean's simulator).
@@ -33,7 +38,7 @@ closest box's IoU and score.
 
 Usage::
 
-    python benchmarks/lenses.py [--simulator crclean|independent] [--model NAME]
+    python benchmarks/lenses.py [--simulator crclean|independent|galsim] [--model NAME]
                                 [--checkpoint PATH [--calibration SLOPE OFFSET]]
                                 [--views 4|1|8] [--bands g,r,i] [--tiles 120] [--free-tiles 40] [--conf 0.9] [--write-docs]
                                 [--save-detections RUN.npz] [--list-missed]
@@ -163,7 +168,18 @@ def independent_tiles(args):
         yield make_tile(rng, shape, has_lens=index < args.tiles, bands=args.bands or None)
 
 
-SIMULATORS = {"crclean": crclean_tiles, "independent": independent_tiles}
+def galsim_tiles(args):
+    """Tiles from the out-of-family cutout simulator (see ``_cutout_tiles.py``), 0.2 arcsec/pixel."""
+    from _cutout_tiles import make_tile
+
+    shape = (args.size or 640,) * 2
+    for index in range(args.tiles + args.free_tiles):
+        tile = make_tile(args.seed + 3, index, shape, has_lens=index < args.tiles, bands=args.bands or ("r",))
+        tile["wcs"] = _tile_wcs(shape, tile["pixel_scale"])
+        yield tile
+
+
+SIMULATORS = {"crclean": crclean_tiles, "independent": independent_tiles, "galsim": galsim_tiles}
 SNR_BINS = (0, 30, 60, 120, np.inf)
 THETA_E_BINS = (0.0, 1.0, 1.5, 2.0, np.inf)
 LENS_TO_ARC_BINS = (0.0, 1.0, 2.0, 4.0, np.inf)  # lens galaxy flux / arc flux, in the reference band
@@ -212,7 +228,7 @@ def main(argv=None):
     add_checkpoint_options(parser)
     parser.add_argument("--tiles", type=int, default=120, help="tiles with one lens each")
     parser.add_argument("--free-tiles", type=int, default=40, help="lens-free tiles")
-    parser.add_argument("--size", type=int, default=None, help="tile side (default 1000 crclean, 800 independent)")
+    parser.add_argument("--size", type=int, default=None, help="tile side (default 1000 crclean, 800 independent, 640 galsim)")
     parser.add_argument("--conf", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--threads", type=int, default=1)

@@ -17,8 +17,10 @@ _CATALOG_SUFFIXES = (".ecsv", ".csv", ".fits")
 def _format_for_terminal(table):
     shown = table.copy(copy_data=True)
     for name, fmt in (("x", ".1f"), ("y", ".1f"), ("xmin", ".1f"), ("ymin", ".1f"), ("xmax", ".1f"),
-                      ("ymax", ".1f"), ("score", ".3f"), ("ra", ".6f"), ("dec", ".6f"), ("theta_e_arcsec", ".2f")):
-        shown[name].format = fmt
+                      ("ymax", ".1f"), ("score", ".3f"), ("ra", ".6f"), ("dec", ".6f"), ("theta_e_arcsec", ".2f"),
+                      ("sky_sigma", ".4g")):
+        if name in shown.colnames:
+            shown[name].format = fmt
     return "\n".join(shown.pformat(max_lines=-1, max_width=-1))
 
 
@@ -61,6 +63,11 @@ def _default_model(paths):
 @click.option("--cutouts", type=click.Path(file_okay=False),
               help="Folder for PNG cutouts (asinh stretch) and mosaic.png: all of them, best first, each "
                    "labelled with its id and score.")
+@click.option("--cutouts-in", "cutouts_in", is_flag=True,
+              help="Each TILE is a cutout centred on an object (a 2-D image), or a cube of them (a 3-D HDU, one "
+                   "cutout per plane), 32-256 pixels a side at the model's 0.2 arcsec: score every cutout, sky "
+                   "and noise from its border, and write one row per cutout with its best score whatever --conf "
+                   "(column candidate: score >= --conf). Not --cutouts, which writes PNGs of candidates.")
 @click.option("--model", type=_LensModelChoice(), default=None,
               help=f"Lens-finder model (`crclean models` says which is for what); a multi-band one takes a "
                    f"TILE pattern with {{band}} [default: {DEFAULT_LENS_MODEL} for single files, "
@@ -85,8 +92,8 @@ def _default_model(paths):
               help="Start a local Dask cluster of N single-threaded worker processes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
 @click.pass_context
-def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext, pixel_scale, device, overwrite,
-                   scheduler, workers, quiet):
+def lenses_command(ctx, tiles, conf, output, regions, cutouts, cutouts_in, model, views, ext, pixel_scale, device,
+                   overwrite, scheduler, workers, quiet):
     """Find strong gravitational lenses in survey tiles and write a catalogue.
 
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
@@ -100,11 +107,18 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
     scale comes from --pixel-scale or the header's PIXSCALE-like keywords). Columns: id, tile, x, y
     (0-based pixel centre), xmin, ymin, xmax, ymax, score, ra, dec,
     theta_e_arcsec. With --workers or --scheduler the files are searched on
-    a Dask cluster and the same catalogue is assembled here. Exit status: 0
-    when every tile was searched, 1 when any failed, 2 for usage errors.
+    a Dask cluster and the same catalogue is assembled here.
+
+    With --cutouts-in each TILE holds cutouts centred on objects rather than
+    a survey tile: one row per cutout with columns id, file, plane, index
+    (0-based plane of a cube), score, candidate, the best box (x, y, xmin,
+    ymin, xmax, ymax; empty when nothing was detected), ra, dec,
+    theta_e_arcsec, sky_sigma and model. Exit status: 0 when every tile was
+    searched, 1 when any failed, 2 for usage errors.
     """
     from crclean.io import check_output_writable
     from crclean.lenses import LensFinder, write_catalog, write_cutouts, write_regions
+    from crclean.lenses._catalog import catalog_provenance
     from crclean.lenses._batch import load_finder, search_tile
 
     paths = read_inputs(tiles)
@@ -116,6 +130,12 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
         raise click.BadParameter(f"{regions} must end in .reg", param_hint="'--regions'")
     if scheduler and workers:
         raise click.UsageError("use either --scheduler (a running cluster) or --workers (a local one), not both")
+    if cutouts_in:
+        clashing = [name for name, value in (("--regions", regions), ("--cutouts", cutouts), ("--workers", workers),
+                                             ("--scheduler", scheduler)) if value]
+        if clashing:
+            raise click.UsageError(f"--cutouts-in scores given cutouts and writes only their catalogue; drop "
+                                   f"{', '.join(clashing)}")
     extensions = [item for group in ext for item in group] or None
     model = model or _default_model(paths)
     finder_options = dict(model=model, conf=conf, device=device, views=int(views))
@@ -131,7 +151,11 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
 
     # Paths and options go out, never the model: each worker loads its own finder once.
     jobs = [(path, dict(extensions=extensions, cutouts=bool(cutouts), pixel_scale=pixel_scale)) for path in paths]
-    if scheduler or workers:
+    if cutouts_in:
+        from crclean.lenses._cutout_files import score_cutout_file
+
+        outcomes = (score_cutout_file(finder, path, extensions=extensions, pixel_scale=pixel_scale) for path in paths)
+    elif scheduler or workers:
         from crclean._dask import run_on_dask
 
         outcomes = run_on_dask(search_tile, jobs, setup=load_finder, setup_options=finder_options,
@@ -157,7 +181,11 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
                 table["id"] += offset
                 tables.append(table)
             thumbnails.extend(found.thumbnails)
-            if not quiet:
+            if not quiet and cutouts_in:
+                count = sum(len(t) for t in found.tables)
+                passed = sum(int(t["candidate"].sum()) for t in found.tables)
+                click.echo(f"{outcome.input_path}: {count} cutout(s) scored, {passed} with score >= {conf:g}", err=True)
+            elif not quiet:
                 count = sum(len(t) for t in found.tables)
                 click.echo(f"{outcome.input_path}: {count} candidate(s) with score >= {conf:g}, "
                            f"{found.seconds:.1f} s", err=True)
@@ -168,9 +196,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
         from astropy.table import vstack
 
         catalog = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
-        catalog.meta.update({"model": model, "conf": conf, "views": int(views)})
-        if finder.spec.bands:
-            catalog.meta["bands"] = ",".join(finder.spec.bands)
+        catalog.meta.update(catalog_provenance(finder.spec, conf=conf, views=int(views)))
         try:
             if output:
                 write_catalog(catalog, output, overwrite=overwrite)
@@ -184,6 +210,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, model, views, ext
             click.echo(f"crclean: error: {error}", err=True)
             ctx.exit(1)
     if len(paths) > 1 and not quiet:
-        click.echo(f"crclean: {len(paths) - failures} of {len(paths)} tiles searched, {failures} failed", err=True)
+        searched = "files scored" if cutouts_in else "tiles searched"
+        click.echo(f"crclean: {len(paths) - failures} of {len(paths)} {searched}, {failures} failed", err=True)
     if failures:
         ctx.exit(1)

@@ -1,7 +1,9 @@
 """Strong-lens finding in survey tiles with an RT-DETR detector.
 
 The path is io -> resample (reproject) -> sky subtraction (photutils) ->
-windows -> RT-DETR -> NMS across windows -> catalogue with WCS.
+windows -> RT-DETR -> NMS across windows -> catalogue with WCS. Cutouts
+centred on objects take a shorter path (`LensFinder.score_cutouts`): sky
+from their borders, one window each, one score each.
 
 Examples
 --------
@@ -22,7 +24,7 @@ _EXPORTS = {
     "CATALOG_COLUMNS": "_catalog", "CATALOG_FORMATS": "_catalog", "cutout_thumbnail": "_catalog",
     "make_catalog": "_catalog", "write_catalog": "_catalog", "write_cutouts": "_catalog",
     "write_regions": "_catalog",
-    "LensFinder": "_finder", "TileResult": "_finder",
+    "CutoutScore": "_cutouts", "LensFinder": "_finder", "TileResult": "_finder",
     "DEFAULT_LENS_MODEL": "_manifest", "DEFAULT_MULTIBAND_LENS_MODEL": "_manifest", "LENS_MODELS": "_manifest",
     "get_lens_model": "_manifest",
     "normalise_image": "_normalise",

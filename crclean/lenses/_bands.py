@@ -13,7 +13,7 @@ import numpy as np
 
 from crclean.exceptions import InputError
 
-__all__ = ["BAND_FIELD", "band_paths", "reference_index", "register_bands"]
+__all__ = ["BAND_FIELD", "band_paths", "open_band_files", "reference_index", "register_bands"]
 
 #: What a ``crclean lenses`` TILE pattern holds in place of the band name.
 BAND_FIELD = "{band}"
@@ -35,6 +35,43 @@ def band_paths(pattern, bands):
         raise InputError(f"{pattern}: the lens model takes {len(bands)} bands ({', '.join(bands)}), one file each; "
                          f"give the tile as a pattern with {BAND_FIELD}, e.g. tile_{BAND_FIELD}.fits")
     return [pattern.replace(BAND_FIELD, band) for band in bands]
+
+
+def open_band_files(files, pattern, paths, choose, *, what):
+    """Open every band's file and choose its HDUs, before any pixel is read, so a missing band fails at once.
+
+    Parameters
+    ----------
+    files : contextlib.ExitStack
+        Holds the opened files.
+    pattern : str
+        The ``{band}`` pattern (for messages).
+    paths : list of str
+        One file per band.
+    choose : callable
+        ``choose(exposure) -> list of HDU indices``.
+    what : str
+        What the HDUs hold, for the message when the files disagree (``"image planes"``).
+
+    Returns
+    -------
+    exposures : list of crclean.io.Exposure
+    chosen : list of list of int
+
+    Raises
+    ------
+    crclean.exceptions.InputError
+        A file cannot be opened, or the files hold different numbers of chosen HDUs.
+    """
+    from crclean.io import open_exposure
+
+    exposures = [files.enter_context(open_exposure(path)) for path in paths]
+    chosen = [choose(exposure) for exposure in exposures]
+    if len({len(indices) for indices in chosen}) > 1:
+        listing = ", ".join(f"{path} {len(indices)}" for path, indices in zip(paths, chosen))
+        raise InputError(f"{pattern}: the band files hold different numbers of {what} ({listing}); choose the same "
+                         f"{what.split()[-1]} in each with --ext")
+    return exposures, chosen
 
 
 def reference_index(bands):

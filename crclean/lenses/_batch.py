@@ -82,7 +82,7 @@ def search_tile(finder, input_path, *, extensions=None, cutouts=False, pixel_sca
                 scale, scale_notes = _pixel_scale(name, wcs, header, pixel_scale)
                 result = finder.find(image, wcs=wcs, pixel_scale=scale, tile=name,
                                      first_id=1 + sum(len(table) for table in found.tables))
-                notes = notes + scale_notes
+                notes = notes + scale_notes + _cutout_hint(name, image.shape, finder.spec)
                 found.tables.append(result.catalog)
                 if cutouts:
                     found.thumbnails.extend(cutout_thumbnail(result.image, row) for row in result.catalog)
@@ -91,6 +91,14 @@ def search_tile(finder, input_path, *, extensions=None, cutouts=False, pixel_sca
         except (CrcleanError, ValueError, OSError) as exc:
             error = str(exc)
     return FileOutcome(str(input_path), found if error is None else None, error, [str(w.message) for w in caught])
+
+
+def _cutout_hint(name, shape, spec):
+    """A note for an image no larger than one window, a cutout whose sky a tile's background mesh would misjudge."""
+    if max(shape[-2:]) > spec.tile_size:
+        return []
+    return [f"{name} is {shape[-1]}x{shape[-2]} pixels, the size of a cutout: searched as a tile, with a background "
+            "mesh that its central galaxy may dominate; --cutouts-in scores it with the sky of its border"]
 
 
 def _pixel_scale(name, wcs, header, requested):
@@ -155,17 +163,13 @@ def _band_planes(pattern, extensions, bands):
     """
     from contextlib import ExitStack
 
-    from crclean.io import open_exposure, select_planes
-    from crclean.lenses._bands import band_paths, reference_index, register_bands
+    from crclean.io import select_planes
+    from crclean.lenses._bands import band_paths, open_band_files, reference_index, register_bands
 
     paths = band_paths(pattern, bands)
     with ExitStack() as files:
-        exposures = [files.enter_context(open_exposure(path)) for path in paths]
-        indices = [select_planes(exposure, extensions) for exposure in exposures]
-        if len({len(chosen) for chosen in indices}) > 1:
-            listing = ", ".join(f"{path} {len(chosen)}" for path, chosen in zip(paths, indices))
-            raise InputError(f"{pattern}: the band files hold different numbers of image planes ({listing}); "
-                             "choose the same planes in each with --ext")
+        exposures, indices = open_band_files(files, pattern, paths,
+                                             lambda exposure: select_planes(exposure, extensions), what="image planes")
         for position in range(len(indices[0])):
             planes = [_read(exposure, chosen[position]) for exposure, chosen in zip(exposures, indices)]
             name = str(pattern) if len(indices[0]) == 1 else f"{pattern}[{planes[0][0]}]"

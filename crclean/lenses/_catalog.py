@@ -6,7 +6,7 @@ import numpy as np
 
 from crclean.exceptions import OutputError
 
-__all__ = ["CATALOG_COLUMNS", "make_catalog", "write_catalog", "write_regions",
+__all__ = ["CATALOG_COLUMNS", "catalog_provenance", "make_catalog", "write_catalog", "write_regions",
            "cutout_thumbnail", "write_cutouts", "CATALOG_FORMATS"]
 
 CATALOG_COLUMNS = ("id", "tile", "x", "y", "xmin", "ymin", "xmax", "ymax", "score", "ra", "dec",
@@ -71,6 +71,43 @@ def make_catalog(boxes, scores, *, tile="", wcs=None, pixel_scale=None, theta_e_
     for name, unit in (("ra", "deg"), ("dec", "deg"), ("theta_e_arcsec", "arcsec"), ("x", "pix"), ("y", "pix")):
         table[name].unit = unit
     return table
+
+
+def catalog_provenance(spec, *, conf, views):
+    """What made a catalogue, for its metadata: the model, its checksum and calibrations, the cut and views.
+
+    Keys are at most 8 characters, so a ``.fits`` catalogue keeps them as
+    plain header keywords.
+
+    Parameters
+    ----------
+    spec : crclean.weights.ModelSpec
+        The lens model.
+    conf : float
+    views : int
+
+    Returns
+    -------
+    dict
+        ``model``, ``modelver``, ``modelsha`` (sha256 of the weights),
+        ``scorecal`` (the Platt map from logits to scores, Platt 1999),
+        ``thetacal`` (box half-side -> Einstein radius), ``conf``, ``views``,
+        ``crclean`` (the version), and ``bands`` for a multi-band model.
+    """
+    from crclean import __version__
+
+    def signed(value):
+        return f"{'-' if value < 0 else '+'} {abs(value):g}"
+
+    meta = {"model": spec.name, "modelver": str(spec.version), "modelsha": spec.sha256,
+            "scorecal": f"score = sigmoid({spec.score_slope:g} * logit {signed(spec.score_offset)}) (Platt 1999, "
+                        "fitted on held-out simulated windows)",
+            "thetacal": f"theta_E = {spec.theta_e_slope:g} * box half-side {signed(spec.theta_e_offset)} arcsec "
+                        "(fitted on held-out simulated lenses)",
+            "conf": float(conf), "views": int(views), "crclean": __version__}
+    if spec.bands:
+        meta["bands"] = ",".join(spec.bands)
+    return meta
 
 
 def _atomic(path, writer, *, overwrite):

@@ -114,8 +114,13 @@ class LensFinder:
             self.network = self.network.to(self._torch_device).eval()
         return self
 
-    def _window_detections(self, batch, view, window):
-        """Per window of ``batch``: boxes (window pixels) and calibrated scores seen through ``view``."""
+    def _window_detections(self, batch, view, window, *, floor=None):
+        """Per window of ``batch``: boxes (window pixels) and calibrated scores seen through ``view``.
+
+        Detections scoring below ``floor`` are dropped [default: the cut with
+        one view, else a little below it, since a view's weak detections
+        still count towards a fused score].
+        """
         import torch
 
         from crclean.models.rtdetr import postprocess
@@ -126,8 +131,8 @@ class LensFinder:
         # Calibrated scores: a Platt map of the logits, applied before the cut.
         outputs = {"pred_logits": outputs["pred_logits"] * self.spec.score_slope + self.spec.score_offset,
                    "pred_boxes": outputs["pred_boxes"]}
-        # A view's weak detections still count towards a fused score.
-        floor = self.conf if self.views == 1 else min(self.conf, 0.02)
+        if floor is None:
+            floor = self.conf if self.views == 1 else min(self.conf, 0.02)
         return [(unflip_boxes(result["boxes"].cpu().numpy(), view, window), result["scores"].cpu().numpy())
                 for result in postprocess(outputs, (window, window), top_k=10, min_score=floor)]
 
@@ -195,6 +200,31 @@ class LensFinder:
             warnings.simplefilter("ignore", RuntimeWarning)  # NaN borders
             normalised = np.stack([normalise_image(band, sigma) for band, sigma in zip(work, sigmas)])
         return subtracted, normalised, factor
+
+    def score_cutouts(self, cutouts, *, pixel_scale=None, where="cutout"):
+        """One score per cutout centred on an object (see `crclean.lenses._cutouts.score_cutouts`).
+
+        Parameters
+        ----------
+        cutouts : numpy.ndarray
+            ``(n, ny, nx)``, or ``(n, bands, ny, nx)`` for a multi-band
+            model; 32-256 pixels a side at the model's pixel scale (the
+            central 128 are scored). The sky and its noise are measured on
+            each cutout's border.
+        pixel_scale : float, optional
+            Arcsec per pixel [default: the model's].
+        where : str, optional
+            Names the cutouts in errors.
+
+        Returns
+        -------
+        list of crclean.lenses._cutouts.CutoutScore
+            Every cutout's best calibrated score (0 when nothing is
+            detected), whatever ``conf``, and its box.
+        """
+        from crclean.lenses._cutouts import score_cutouts
+
+        return score_cutouts(self, cutouts, pixel_scale=pixel_scale, where=where)
 
     def find(self, image, *, wcs=None, pixel_scale=None, tile="", first_id=1):
         """Search one tile.

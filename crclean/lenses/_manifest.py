@@ -31,7 +31,7 @@ LENS_MODELS = MappingProxyType({
         reference=f"{_RTDETR}; model card weights/rtdetr-lens-v9.md",
         quality="AP@50 0.736 on crclean's simulated tiles, 0.883 on an independent simulator's; at conf 0.9 "
                 "completeness 0.46 and 0.78 with 6 and 33 false positives per deg^2 (docs/benchmarks.md); "
-                "unmeasured on real tiles",
+                "AUROC 0.73 on out-of-family cutouts (benchmarks/lens_cutouts.py); unmeasured on real tiles",
     ),
     "rtdetr-lens-v20": ModelSpec(
         name="rtdetr-lens-v20", kind="network", task="lens", arch="rtdetr", config={"in_channels": 3},
@@ -42,7 +42,7 @@ LENS_MODELS = MappingProxyType({
         reference=f"{_RTDETR}; model card weights/rtdetr-lens-v20.md",
         quality="AP@50 0.839 on crclean's simulated tiles, 0.990 on an independent simulator's; at conf 0.9 "
                 "completeness 0.69 and 0.99 with 12 and 18 false positives per deg^2 (docs/benchmarks.md); "
-                "unmeasured on real tiles",
+                "AUROC 0.66 on out-of-family cutouts (benchmarks/lens_cutouts.py); unmeasured on real tiles",
         bands=("g", "r", "i"),
     ),
 })

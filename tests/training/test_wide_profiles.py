@@ -230,3 +230,20 @@ def test_heavy_ions_make_hits_tens_to_hundreds_of_times_brighter():
     # Off, nothing is drawn: the stream is untouched.
     again = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(9), ion_fraction=0.0, **common)
     np.testing.assert_array_equal(again, plain)
+
+
+def test_saturated_pixels_can_be_left_out_of_the_loss():
+    # Sharp space PSFs and many bright stars: small saturated plateaus.
+    crowded = dataclasses.replace(PROFILES["space"], bright_stars_per_mpix=300.0)
+    kwargs = dict(size=128, profiles=[crowded], seed=45, split="validation", cr_rate=(1.5, 1.5))
+    negative = build_pool(4, **kwargs)
+    ignored = build_pool(4, saturated="ignore", **kwargs)
+    exposures = [simulate_exposure((128, 128), seed=45 + i, profile=crowded, split="validation", cr_rate=1.5)
+                 for i in range(4)]
+    saturated = np.stack([e.saturated_mask & ~e.cr_mask for e in exposures])
+    assert saturated.any()
+    assert np.all(ignored.weight[saturated] == 0)
+    assert np.all(negative.weight[saturated & ~np.stack([e.ignore_mask for e in exposures])] == 1)
+    np.testing.assert_array_equal(negative.weight[~saturated], ignored.weight[~saturated])
+    with pytest.raises(ValueError, match="saturated"):
+        build_pool(1, saturated="maybe", **kwargs)

@@ -59,7 +59,8 @@ def _scale_cosmic_rays(exposure, scale):
 
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
-               hard_cases=False, hot_pixels="negative", trails=False, extras=(), progress=None):
+               hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
+               progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -93,6 +94,11 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         Whether hot pixels teach "not a cosmic ray" or are left out of the
         loss. A lone hot pixel and a one-pixel hit look the same in one
         exposure; as negatives they teach a model to miss such hits.
+    saturated : {'negative', 'ignore'}
+        Whether pixels at the full well without cosmic-ray charge (saturated
+        stars' cores and bleeds, hot pixels' bleeds) teach "not a cosmic ray"
+        or are left out of the loss. As negatives, small saturated plateaus
+        taught crclean's models to reject the brightest compact hits.
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -102,6 +108,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     """
     if hot_pixels not in ("negative", "ignore"):
         raise ValueError(f"hot_pixels must be 'negative' or 'ignore', got {hot_pixels!r}")
+    if saturated not in ("negative", "ignore"):
+        raise ValueError(f"saturated must be 'negative' or 'ignore', got {saturated!r}")
     rng = np.random.default_rng(seed)
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
@@ -117,7 +125,10 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
             image, target, ignore = _scale_cosmic_rays(exposure, scale)
         arrays["inputs"][i] = noise_normalise(image)
         arrays["target"][i] = target
-        arrays["weight"][i] = ~(ignore | (exposure.hot_pixel_mask if hot_pixels == "ignore" else False))
+        left_out = ignore | (exposure.hot_pixel_mask if hot_pixels == "ignore" else False)
+        if saturated == "ignore":
+            left_out = left_out | (exposure.saturated_mask & ~target)
+        arrays["weight"][i] = ~left_out
         arrays["star_cores"][i] = exposure.star_core_mask
         if progress is not None:
             progress(1)

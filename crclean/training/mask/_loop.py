@@ -14,7 +14,8 @@ _DEFAULTS = {
     "model": {},
     "data": {"profiles": ["ground_thin", "ground_thick"], "size": 256, "train_exposures": 1200,
              "validation_exposures": 48, "cr_rate": [0.5, 3.0], "cr_scale": [1.0, 1.0], "seed": 0,
-             "hard_cases": False, "hot_pixels": "negative", "trails": False, "extras": []},
+             "hard_cases": False, "hot_pixels": "negative", "trails": False, "extras": [],
+             "saturated": "negative"},
     "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
               "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": ""},
 }
@@ -33,7 +34,7 @@ def _pool(out_dir, kind, data, progress):
     """The cached train or validation pool of a run (see `cached_pool`)."""
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
-                    trails=data["trails"], extras=tuple(data["extras"]))
+                    trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"])
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
