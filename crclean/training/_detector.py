@@ -45,3 +45,4 @@ class DetectorProfile:
     sky_lines_per_mpix: float = 0.0  # row- or column-aligned bands across the frame (negatives)
     bright_anchors: bool = False  # hits on sources favour bright ones and land over their whole core
     heavy_ions: float = 0.0       # share of tracks and spots from nuclei He-Fe (charge x Z^2)
+    sharp_hits: float = 0.0       # share of tracks and spots that hardly diffuse (no wings)

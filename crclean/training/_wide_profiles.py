@@ -49,8 +49,10 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: 2-10% (space) of spots are alpha hits that saturate and bleed;
 #: ``heavy_ions``: 2-10% (ground) or 5-20% (space) of tracks and spots carry
 #: Z^2 = 4-676 times a proton's charge, so that the brightest compact hits are
-#: cosmic rays too (crclean's models rejected 3 px hits above ~300 sigma).
-EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions")
+#: cosmic rays too; ``sharp_hits``: 10-30% of tracks and spots hardly diffuse
+#: (width x 0-0.2), so bright bars and lone pixels without wings are cosmic
+#: rays too (crclean's models gave ~0 to such hits above a few hundred sigma).
+EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits")
 
 
 def _log_uniform(rng, low, high):
@@ -137,6 +139,8 @@ def _with_extras(profile, name, rng, extras):
         # On the ground the bright ones stand for alpha particles and nuclear
         # recoils; what matters is that hits this bright are in the data.
         profile = dataclasses.replace(profile, heavy_ions=rng.uniform(0.05, 0.2) if space else rng.uniform(0.02, 0.1))
+    if "sharp_hits" in extras:
+        profile = dataclasses.replace(profile, sharp_hits=rng.uniform(0.1, 0.3))
     return profile
 
 

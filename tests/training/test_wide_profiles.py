@@ -186,7 +186,7 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     rng_state = 4
     hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
-    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0,
+    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0,
                         alpha_spots=hard.alpha_spots)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
@@ -247,3 +247,14 @@ def test_saturated_pixels_can_be_left_out_of_the_loss():
     np.testing.assert_array_equal(negative.weight[~saturated], ignored.weight[~saturated])
     with pytest.raises(ValueError, match="saturated"):
         build_pool(1, saturated="maybe", **kwargs)
+
+
+def test_sharp_hits_have_no_wings():
+    common = dict(sensor=SensorGeometry(depletion_um=40.0, diffusion_um=6.0), mix=(0, 0, 1), n_events=60)
+    plain = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(11), **common)
+    sharp = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(11), sharp_fraction=1.0, **common)
+    # The same charge, packed into fewer pixels.
+    assert np.isclose(sharp.sum(), plain.sum(), rtol=0.02)
+    assert (sharp > 1.0).sum() < 0.5 * (plain > 1.0).sum()
+    again = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(11), sharp_fraction=0.0, **common)
+    np.testing.assert_array_equal(again, plain)

@@ -10,7 +10,11 @@ below are broad on purpose, and some lensed sources are drawn red and some
 rings very blue, so that colour helps a finder without answering for it.
 The ``_wide`` look-alike populations stretch that further (see
 ``wide_lookalike_colours`` in `compose_scene`): nuclei as red as lens
-galaxies, rings as blue as lensed sources.
+galaxies, rings as blue as lensed sources. The ``_any`` lens populations
+(``wide_lens_colours``) drop the red-lens, blue-source rule altogether:
+lens galaxies from the blue cloud to beyond the red sequence, and sources
+as red as dusty or passive galaxies at z ~ 1-3, so that colour stops
+answering for lensing.
 
 Colours are AB magnitudes relative to the r band: ``(g - r, r - i, i - z)``.
 Ranges follow the red sequence and blue cloud of galaxies out to z ~ 1
@@ -22,10 +26,13 @@ f_nu, so g - r and r - i near 0-0.5), and the stellar locus (Covey et al.
 References
 ----------
 Covey, K. R. et al. 2007, AJ 134, 2398.
+Collett, T. E. 2015, ApJ 811, 20.
 Eisenstein, D. J. et al. 2001, AJ 122, 2267.
 Jacobs, C. et al. 2019, ApJS 243, 17.
+Negrello, M. et al. 2010, Science 330, 800.
 Sonnenfeld, A. et al. 2018, PASJ 70, S29.
 Strateva, I. et al. 2001, AJ 122, 1861.
+Treu, T. et al. 2011, MNRAS 417, 1601.
 """
 
 import numpy as np
@@ -80,6 +87,27 @@ def _old_wide(rng):
     return _uniform(rng, 0.6, 1.8), _uniform(rng, 0.25, 0.75), _uniform(rng, 0.1, 0.45)
 
 
+def _lens_any(rng):
+    # Lens galaxies of every colour: a share of deflectors are disk galaxies (spiral lenses, Treu et al.
+    # 2011) or lie at z < 0.2, where the red sequence is only g - r ~ 0.8; others at z ~ 1 are redder than
+    # any lens of the first banks. Half from a red sequence stretched both ways, half from the blue cloud.
+    if rng.random() < 0.5:
+        return _uniform(rng, 0.6, 2.0), _uniform(rng, 0.3, 0.9), _uniform(rng, 0.15, 0.5)
+    return _uniform(rng, -0.2, 0.8), _uniform(rng, -0.1, 0.45), _uniform(rng, -0.1, 0.3)
+
+
+def _source_any(rng):
+    # Lensed sources of every colour: most still star-forming and blue, but a third as red as dusty
+    # star-forming galaxies (the submillimetre lenses of Negrello et al. 2010) or passive ones at z ~ 1-2,
+    # some redder than their lens, which the first banks never drew (Collett 2015 for the populations).
+    draw = rng.random()
+    if draw < 0.65:
+        return _uniform(rng, -0.3, 0.6), _uniform(rng, -0.2, 0.4), _uniform(rng, -0.1, 0.3)
+    if draw < 0.9:
+        return _uniform(rng, 0.6, 1.3), _uniform(rng, 0.3, 0.7), _uniform(rng, 0.1, 0.45)
+    return _uniform(rng, 1.3, 1.9), _uniform(rng, 0.5, 1.0), _uniform(rng, 0.3, 0.6)
+
+
 def _field(rng):
     # Field galaxies span both the blue cloud and the red sequence; r - i follows g - r loosely.
     g_r = _uniform(rng, -0.1, 1.8)
@@ -96,7 +124,8 @@ def _star(rng):
 
 #: Populations an object's light is drawn from, and their colour draws.
 POPULATIONS = {"early_type": _early_type, "lensed_source": _lensed_source, "young": _young, "old": _old,
-               "young_wide": _young_wide, "old_wide": _old_wide, "field": _field, "star": _star}
+               "young_wide": _young_wide, "old_wide": _old_wide, "field": _field, "star": _star,
+               "lens_any": _lens_any, "source_any": _source_any}
 
 
 def reference_band(bands):

@@ -9,7 +9,7 @@ import copy
 
 from crclean.engine._masker import resolve_device
 from crclean.training._common import config_for_task
-from crclean.training.lenses._bank import build_bank
+from crclean.training.lenses._bank import build_bank, check_extra_negatives, check_lens_mix
 from crclean.training.lenses._colours import check_bands
 
 __all__ = ["DEFAULT_TRAIN_CONFIG", "SCENE_OPTIONS", "merge_config", "load_lens_config"]
@@ -23,12 +23,13 @@ DEFAULT_TRAIN_CONFIG = {
     "time_limit_s": 0, "model": {}, "threads": 1, "init_weights": "", "scene": {}, "ellipticals": 0.0,
     "negatives": 1.0,
     "calibration_windows": 1200, "device": "cpu", "new_lr_scale": 1.0, "bands": [],
-    "hard_negative_share": 0.0, "hard_negative_power": 1.0, "mining_repeats": 2,
+    "hard_negative_share": 0.0, "hard_negative_power": 1.0, "mining_repeats": 2, "batch_workers": 0,
 }
 
 # Keyword arguments of compose_scene that a config's [scene] table may widen.
 SCENE_OPTIONS = ("seeing_range", "arc_snr_range", "lens_to_arc_range", "psf_beta_range", "gaussian_psf_fraction",
-                 "gain_range", "field_flux_range", "saturation_fraction", "wide_lookalike_colours", "psf_families")
+                 "gain_range", "field_flux_range", "saturation_fraction", "wide_lookalike_colours", "psf_families",
+                 "no_lens_light_fraction", "wide_lens_colours", "nuisances")
 
 
 def merge_config(config, defaults, *, task, positive):
@@ -83,6 +84,9 @@ def load_lens_config(config):
         _check_band_options(merged)
     _check_colour_options(merged)
     _check_mining_options(merged)
+    workers = merged["batch_workers"]
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"batch_workers must be an int of 0 or more, got {workers!r}")
     resolve_device(merged["device"])  # a GPU asked for where there is none fails here, before any work
     _check_bank_options(merged["bank"])
     return merged
@@ -101,16 +105,18 @@ def _check_band_options(config):
 
 
 def _check_colour_options(config):
-    """``wide_lookalike_colours`` is true or false, and only colours something in a multi-band config;
-    ``psf_families`` is true or false."""
-    families = config["scene"].get("psf_families", False)
-    if not isinstance(families, bool):
-        raise ValueError(f"[scene] psf_families must be true or false, got {families!r}")
-    wide = config["scene"].get("wide_lookalike_colours", False)
-    if not isinstance(wide, bool):
-        raise ValueError(f"[scene] wide_lookalike_colours must be true or false, got {wide!r}")
-    if wide and not config["bands"]:
-        raise ValueError("[scene] wide_lookalike_colours colours look-alikes, so it needs bands (a multi-band config)")
+    """``wide_lookalike_colours`` and ``wide_lens_colours`` are true or false, and only colour something in a
+    multi-band config; ``psf_families`` and ``nuisances`` are true or false; ``no_lens_light_fraction`` is
+    within 0-1."""
+    for key in ("psf_families", "nuisances", "wide_lookalike_colours", "wide_lens_colours"):
+        value = config["scene"].get(key, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"[scene] {key} must be true or false, got {value!r}")
+        if value and key.startswith("wide_") and not config["bands"]:
+            raise ValueError(f"[scene] {key} colours objects, so it needs bands (a multi-band config)")
+    fraction = config["scene"].get("no_lens_light_fraction", 0.0)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        raise ValueError(f"[scene] no_lens_light_fraction must be a number within 0-1, got {fraction!r}")
 
 
 def _check_mining_options(config):
@@ -137,3 +143,8 @@ def _check_bank_options(bank):
     fraction = bank.get("smooth_source_fraction", 0.0)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
         raise ValueError(f"[bank] smooth_source_fraction must be a number within 0-1, got {fraction!r}")
+    try:
+        check_lens_mix(bank.get("compact_fraction", 0.0), bank.get("multiple_image_fraction", 0.0))
+        check_extra_negatives(bank.get("extra_negatives", ()))
+    except ValueError as error:
+        raise ValueError(f"[bank] {error}") from None

@@ -18,6 +18,7 @@ from scipy.signal import fftconvolve
 
 from crclean.lenses._normalise import normalise_image
 from crclean.training.lenses._colours import band_depths, band_seeing, check_bands, flux_ratios
+from crclean.training.lenses._nuisances import add_detector_nuisances, add_trail
 from crclean.training.lenses._psf_families import (KOLMOGOROV_SHARE, STRETCHED_AXIS_RATIOS, STRETCHED_SHARE,
                                                    kolmogorov_kernel, stretched)
 
@@ -135,7 +136,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
                   negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
                   gain_range=(20.0, 20.0), n_ellipticals=0, field_flux_range=(20.0, 5000.0),
                   saturation_fraction=0.0, bands=None, negative_weights=None, wide_lookalike_colours=False,
-                  psf_families=False):
+                  psf_families=False, no_lens_light_fraction=0.0, wide_lens_colours=False, nuisances=False):
     """Paste objects into an image of ``shape`` and return it with its truth.
 
     Lenses are placed with their whole box inside the image (``lens_margin``
@@ -167,6 +168,16 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     populations of `crclean.training.lenses._colours` (bulges as red as lens
     galaxies, rings as blue as lensed sources); only the colours change.
 
+    ``no_lens_light_fraction`` of lenses have no lens light at all (a lens
+    at high redshift or of low surface brightness, or a dark subhalo's
+    group; the arcs alone); widen ``lens_to_arc_range`` below 1 for sources
+    brighter than their lens. ``wide_lens_colours`` (multi-band) draws lens
+    galaxies and arc-free ellipticals from the ``lens_any`` population and
+    lensed sources from ``source_any`` (`crclean.training.lenses._colours`):
+    lenses of every colour, red arcs too. ``nuisances`` adds cosmic rays,
+    satellite trails and bad columns, per band
+    (`crclean.training.lenses._nuisances`).
+
     ``bands`` (e.g. ``("g", "r", "i")``) makes a multi-band scene, one image
     per band in its own sky-noise units (`crclean.training.lenses._colours`):
     lens galaxies and arc-free ellipticals early-type red, lensed sources
@@ -190,6 +201,8 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     else:
         canvas = np.zeros(shape, np.float64)
     boxes, theta_e, objects = [], [], []
+    lens_population, source_population = ("lens_any", "source_any") if wide_lens_colours else ("early_type",
+                                                                                                "lensed_source")
     for _ in range(n_lenses):
         index = int(rng.integers(len(bank.lens)))
         lens, arcs, mask = _orient(rng, bank.lens[index], bank.arcs[index], bank.arc_mask[index])
@@ -207,12 +220,14 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         x0, y0 = int(rng.integers(np.ceil(low_x), np.floor(high_x) + 1)), int(rng.integers(np.ceil(low_y), np.floor(high_y) + 1))
         n_mask = max(int(mask.sum()), 1)
         arc_snr, lens_to_arc = _log_uniform(rng, *arc_snr_range), _log_uniform(rng, *lens_to_arc_range)
+        if no_lens_light_fraction and rng.random() < no_lens_light_fraction:  # drawn only when asked
+            lens_to_arc = 0.0
         arc_flux = arc_snr * sigma * np.sqrt(n_mask) / max(float(arcs[mask].sum()), 0.05)
         if colouring is None:
             _paste(canvas, arcs * arc_flux + lens * arc_flux * lens_to_arc, x0, y0)
         else:
-            colouring.paste(canvas, [(arcs * arc_flux, "lensed_source"), (lens * arc_flux * lens_to_arc, "early_type")],
-                            x0, y0)
+            colouring.paste(canvas, [(arcs * arc_flux, source_population),
+                                     (lens * arc_flux * lens_to_arc, lens_population)], x0, y0)
         boxes.append([x0 + bx0, y0 + by0, x0 + bx1, y0 + by1])
         theta_e.append(float(bank.theta_e[index]))
         objects.append({"kind": "lens", "x": x0 + half - 0.5, "y": y0 + half - 0.5,
@@ -253,7 +268,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         if colouring is None:
             _paste(canvas, stamp * sigma * _log_uniform(rng, 200.0, 60000.0), x0, y0)
         else:
-            colouring.paste(canvas, [(stamp * sigma * _log_uniform(rng, 200.0, 60000.0), "early_type")], x0, y0)
+            colouring.paste(canvas, [(stamp * sigma * _log_uniform(rng, 200.0, 60000.0), lens_population)], x0, y0)
         objects.append({"kind": "elliptical", "x": x0 + size / 2 - 0.5, "y": y0 + size / 2 - 0.5})
     for _ in range(n_field):
         (stamp,) = _orient(rng, bank.field[int(rng.integers(len(bank.field)))])
@@ -276,20 +291,20 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         image, fwhm = _observe(rng, canvas, scale, rng.uniform(*seeing_range), sigma=sigma, sky_level=sky_level,
                                psf_beta_range=psf_beta_range, gaussian_psf_fraction=gaussian_psf_fraction,
                                gain_range=gain_range, saturation_fraction=saturation_fraction,
-                               psf_families=psf_families)
+                               psf_families=psf_families, nuisances=nuisances)
         return Scene(image.astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
                      fwhm=np.array([fwhm]))
     fwhms = band_seeing(rng, rng.uniform(*seeing_range), bands)
     images = [_observe(rng, plane, scale, fwhm, sigma=sigma, sky_level=sky_level, psf_beta_range=psf_beta_range,
                        gaussian_psf_fraction=gaussian_psf_fraction, gain_range=gain_range,
-                       saturation_fraction=saturation_fraction, psf_families=psf_families)[0]
+                       saturation_fraction=saturation_fraction, psf_families=psf_families, nuisances=nuisances)[0]
               for plane, fwhm in zip(canvas, fwhms)]
     return Scene(np.stack(images).astype(np.float32), float(sigma), boxes, np.array(theta_e, np.float32), objects,
                  bands=bands, fwhm=fwhms)
 
 
 def _observe(rng, canvas, pixel_scale, fwhm, *, sigma, sky_level, psf_beta_range, gaussian_psf_fraction, gain_range,
-             saturation_fraction, psf_families=False):
+             saturation_fraction, psf_families=False, nuisances=False):
     """One band seen through the atmosphere and a detector: PSF, noise, sky and saturation.
 
     Returns the image and the seeing FWHM (arcsec). The draws are in the order
@@ -305,6 +320,8 @@ def _observe(rng, canvas, pixel_scale, fwhm, *, sigma, sky_level, psf_beta_range
     if psf_families and rng.random() < STRETCHED_SHARE:
         kernel = stretched(kernel, rng.uniform(*STRETCHED_AXIS_RATIOS), rng.uniform(0, np.pi))
     canvas = fftconvolve(canvas, kernel, mode="same")
+    if nuisances:  # sky light, so before the noise
+        canvas = add_trail(rng, canvas, fwhm_pixels, sigma)
     noise = rng.normal(0.0, 1.0, canvas.shape)
     if rng.random() < 0.3:  # resampled survey images have correlated noise
         from scipy.ndimage import gaussian_filter
@@ -314,6 +331,8 @@ def _observe(rng, canvas, pixel_scale, fwhm, *, sigma, sky_level, psf_beta_range
     gain = gain_range[0] if gain_range[0] == gain_range[1] else _log_uniform(rng, *gain_range)
     variance = sigma ** 2 + np.clip(canvas, 0, None) * sigma / gain
     image = canvas + noise * np.sqrt(variance) + sky_level
+    if nuisances:  # on the detector, after the PSF and the sky's noise
+        image = add_detector_nuisances(rng, image, sigma)
     if saturation_fraction and rng.random() < saturation_fraction:
         image = _saturate(image, sky_level + sigma * _log_uniform(rng, 2000.0, 30000.0))
     return image, fwhm

@@ -29,6 +29,8 @@ import numpy as np
 
 from crclean.training.lenses._lens_families import (chance_alignment, clumpy_source, draw_source_family, ellipticity,
                                                      lens_light)
+from crclean.training.lenses._lens_configurations import MAX_TRIES, configuration_draws, count_images, draw_configuration
+from crclean.training.lenses._lookalikes import EXTRA_NEGATIVE_KINDS, extra_lookalike
 from crclean.training.lenses._profiles import gaussian_ring, grid, normalised, sersic
 
 __all__ = ["lens_stamp", "negative_stamp", "field_galaxy_stamp", "NEGATIVE_KINDS", "ALIGNMENT"]
@@ -39,7 +41,8 @@ NEGATIVE_KINDS = ("ring", "spiral", "pair", "edge_on")
 ALIGNMENT = "alignment"
 
 
-def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, smooth_fraction=0.0, varied=False):
+def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, smooth_fraction=0.0, varied=False,
+               compact_fraction=0.0, multiple_image_fraction=0.0):
     """One strong lens.
 
     Parameters
@@ -66,13 +69,21 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
         (`crclean.training.lenses._lens_families`): irregular multi-blob and
         thin elongated sources, bulge-plus-disk and disky lens galaxies.
         Off keeps the draws of earlier versions.
+    compact_fraction, multiple_image_fraction : float, optional
+        Shares of compact lenses (theta_E 0.4-1 arcsec) and of doubles and
+        quads (a compact source placed, and redrawn, to be imaged two or four
+        times), from `crclean.training.lenses._lens_configurations`. Both 0
+        keep the draws of earlier versions.
 
     Returns
     -------
     dict
         ``lens`` and ``arcs`` (unit-flux images), ``theta_e`` (arcsec),
         ``arc_mask`` (bool: where the arcs are brighter than 8% of their
-        peak after a 0.8 arcsec seeing), and the lens centre offset.
+        peak after a 0.8 arcsec seeing), and the lens centre offset; with
+        either fraction set, also ``configuration`` (``'extended'``,
+        ``'compact'``, ``'double'`` or ``'quad'``) and ``n_images`` (bright
+        images of the source's centre, `count_images`).
     """
     # The profile classes directly: single-plane ray shooting needs no cosmology, and
     # importing lenstronomy's LensModel/LightModel front ends costs seconds.
@@ -81,7 +92,12 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
     from lenstronomy.LensModel.Profiles.sie import SIE
     from scipy.ndimage import gaussian_filter
 
-    theta_e = rng.uniform(*theta_e_range)
+    configured = bool(compact_fraction or multiple_image_fraction)
+    if configured:  # one more draw first, only when asked, so earlier banks keep their stamps
+        configuration = draw_configuration(rng, compact_fraction, multiple_image_fraction)
+        theta_e, r_source, offsets = configuration_draws(rng, configuration, theta_e_range)
+    else:
+        theta_e = rng.uniform(*theta_e_range)
     e1, e2 = ellipticity(rng, 0.15)
     gamma1, gamma2 = np.clip(rng.normal(0.0, 0.05, 2), -0.15, 0.15)
     x0, y0 = rng.uniform(-0.5, 0.5, 2) * pixel_scale
@@ -96,20 +112,36 @@ def lens_stamp(rng, *, size, pixel_scale, theta_e_range=(0.5, 3.0), wide=False, 
     beta_x, beta_y = x.ravel() - mass_x - shear_x, y.ravel() - mass_y - shear_y
 
     # Source: a disk plus clumps, offset so that most sources are multiply imaged.
-    r_source = rng.uniform(0.08, 0.45)
-    offset = theta_e * np.sqrt(rng.uniform(0.0, 0.12)) + rng.uniform(0.0, 0.1)
-    angle = rng.uniform(0, 2 * np.pi)
-    sx, sy = x0 + offset * np.cos(angle), y0 + offset * np.sin(angle)
+    if not configured:
+        r_source, offsets = rng.uniform(0.08, 0.45), None
+    wanted = {"double": 2, "quad": 4}.get(configuration) if configured else None
+    for _ in range(MAX_TRIES if wanted else 1):
+        if offsets is None:
+            offset = theta_e * np.sqrt(rng.uniform(0.0, 0.12)) + rng.uniform(0.0, 0.1)
+        else:
+            offset = theta_e * rng.uniform(*offsets)
+        angle = rng.uniform(0, 2 * np.pi)
+        sx, sy = x0 + offset * np.cos(angle), y0 + offset * np.sin(angle)
+        n_images = count_images(x, y, beta_x, beta_y, (sx, sy)) if configured else None
+        if n_images == wanted:
+            break
     family = draw_source_family(rng) if varied else "disk"
-    source = clumpy_source(rng, family, beta_x, beta_y, (sx, sy), r_source, smooth_fraction=smooth_fraction)
+    # The compact sources of doubles and quads are smooth: a clump would be an image of its own.
+    source = clumpy_source(rng, family, beta_x, beta_y, (sx, sy), r_source,
+                           smooth_fraction=1.0 if wanted else smooth_fraction)
     arcs = normalised(source.reshape(x.shape))
 
     q_light = float(np.clip(1 - np.hypot(e1, e2) * rng.uniform(0.8, 2.0), 0.4, 1.0))
     phi_light = 0.5 * np.arctan2(e2, e1) + rng.normal(0.0, 0.2)
     lens = lens_light(rng, x, y, theta_e=theta_e, q=q_light, phi=phi_light, centre=(x0, y0), varied=varied)
     seen = gaussian_filter(arcs, 0.8 / 2.355 / pixel_scale)
-    return {"lens": lens, "arcs": arcs, "theta_e": float(theta_e), "arc_mask": seen > 0.08 * seen.max(),
-            "centre": (x0 / pixel_scale, y0 / pixel_scale)}
+    stamp = {"lens": lens, "arcs": arcs, "theta_e": float(theta_e), "arc_mask": seen > 0.08 * seen.max(),
+             "centre": (x0 / pixel_scale, y0 / pixel_scale)}
+    if configured:
+        # Labelled by what the lens equation gave: a double or quad whose redraws all failed is what it is.
+        label = {2: "double", 4: "quad"}.get(n_images, configuration) if wanted else configuration
+        stamp.update(configuration=label, n_images=int(n_images))
+    return stamp
 
 
 def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings=False, clumpy=False,
@@ -118,7 +150,10 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
 
     Parameters
     ----------
-    kind : {'ring', 'spiral', 'pair', 'edge_on', 'alignment'}
+    kind : {'ring', 'spiral', 'pair', 'edge_on', 'alignment'} or one of `EXTRA_NEGATIVE_KINDS`
+        The extra kinds (polar rings, open spirals, galaxy-star pairs,
+        mergers, blends, dusty edge-on disks) are drawn by
+        `crclean.training.lenses._lookalikes.extra_lookalike`.
         ``'alignment'``: a lens galaxy with background galaxies beside it,
         not lensed (`chance_alignment`); ``varied`` draws its galaxies from
         the lenses' wider families and ``smooth_fraction`` of its sources
@@ -146,9 +181,13 @@ def negative_stamp(rng, kind, *, size, pixel_scale, wide=False, early_type_rings
     numpy.ndarray or (numpy.ndarray, numpy.ndarray)
         The image, and with ``with_young`` its young part.
     """
-    if kind not in NEGATIVE_KINDS + (ALIGNMENT,):
-        raise ValueError(f"kind must be one of {NEGATIVE_KINDS + (ALIGNMENT,)}, got {kind!r}")
+    known = NEGATIVE_KINDS + (ALIGNMENT,) + EXTRA_NEGATIVE_KINDS
+    if kind not in known:
+        raise ValueError(f"kind must be one of {known}, got {kind!r}")
     x, y = grid(size, pixel_scale)
+    if kind in EXTRA_NEGATIVE_KINDS:
+        image, young = extra_lookalike(rng, kind, x, y)
+        return (image, young) if with_young else image
     if kind == ALIGNMENT:
         image, young = chance_alignment(rng, x, y, varied=varied, smooth_fraction=smooth_fraction)
         image, young = np.asarray(image, np.float32), np.asarray(young, np.float32)

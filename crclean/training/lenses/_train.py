@@ -27,11 +27,13 @@ from crclean.training.lenses._calibrate import calibrate_lens_model, detect_wind
 from crclean.training.lenses._config import DEFAULT_TRAIN_CONFIG, load_lens_config
 from crclean.training.lenses._metrics import average_precision, match_detections
 from crclean.training.lenses._mining import mined_run_weights
+from crclean.training.lenses._prefetch import BatchStream
 from crclean.training.lenses._bank import build_bank
 from crclean.training.lenses._scene import compose_scene, network_input
 from crclean.training.lenses._warm_start import fit_initial_weights, initial_weights, parameter_groups
 
-__all__ = ["DEFAULT_TRAIN_CONFIG", "load_lens_config", "train_lenses", "sample_window", "calibration_set"]
+__all__ = ["DEFAULT_TRAIN_CONFIG", "load_lens_config", "train_lenses", "sample_window", "calibration_set",
+           "prepare_banks"]
 
 
 def sample_window(rng, bank, window, *, negatives=1.0, ellipticals=0.0, with_theta_e=False, bands=None,
@@ -124,22 +126,64 @@ def _lr_factor(step, config):
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _bank(config, seed, folder, log, *, shrink=1):
+def _bank_path(config, seed, folder, shrink):
     sizes = {key: (value // shrink if key.startswith("n_") else value) for key, value in config["bank"].items()}
-    tag = "_".join(str(sizes[key]) for key in sorted(sizes))
-    path = Path(folder) / f"bank_{seed}_{config['pixel_scale']}_{tag}.npz"
+    # A list option (extra_negatives) joins with '+', so that the name has no brackets or spaces.
+    tag = "_".join("+".join(sizes[key]) if isinstance(sizes[key], (list, tuple)) else str(sizes[key])
+                   for key in sorted(sizes))
+    return Path(folder) / f"bank_{seed}_{config['pixel_scale']}_{tag}.npz", sizes
+
+
+def _bank(config, seed, folder, log, *, shrink=1, compact=False):
+    """The run's stamp bank ``seed``: loaded from ``folder`` if there, else rendered and saved there.
+
+    ``compact`` saves the stamps as compressed float16 (about a fifth of the
+    size; a rounding of 1e-4 of a stamp's peak, far below any scene's noise),
+    small enough to carry to another machine; either form loads as float32.
+    """
+    path, sizes = _bank_path(config, seed, folder, shrink)
     if path.is_file():
         from crclean.training.lenses._bank import StampBank
 
         with np.load(path) as stored:
             return StampBank(pixel_scale=float(stored["pixel_scale"]),
-                             **{key: stored[key] for key in stored.files if key != "pixel_scale"})
+                             **{key: stored[key].astype(np.float32) if stored[key].dtype == np.float16 else stored[key]
+                                for key in stored.files if key != "pixel_scale"})
     start = time.perf_counter()
     bank = build_bank(seed, pixel_scale=config["pixel_scale"], **sizes)
     # Optional parts a bank was built without are left out; they load back as None.
-    np.savez(path, **{key: getattr(bank, key) for key in bank.__dataclass_fields__ if getattr(bank, key) is not None})
+    parts = {key: getattr(bank, key) for key in bank.__dataclass_fields__ if getattr(bank, key) is not None}
+    if compact:
+        parts = {key: value.astype(np.float16) if getattr(value, "dtype", None) == np.float32 and value.ndim == 3
+                 else value for key, value in parts.items()}
+    temporary = path.with_name(path.stem + ".tmp.npz")
+    (np.savez_compressed if compact else np.savez)(temporary, **parts)
+    temporary.replace(path)
     log(f"rendered stamp bank {seed} in {time.perf_counter() - start:.0f} s")
     return bank
+
+
+def prepare_banks(config, *, out_dir, log=None):
+    """Render a run's training and validation stamp banks into ``out_dir`` in compact form, and nothing else.
+
+    ``train_lenses`` with the same config and ``out_dir`` then loads them
+    instead of rendering: banks can be made on one machine (a CPU) and
+    carried to another (a GPU) with the run's folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The two bank files.
+    """
+    config = load_lens_config(config)
+    log = log or (lambda message: None)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed, shrink in ((config["seed"], 1), (config["seed"] + config["val_bank_seed_offset"], 4)):
+        _bank(config, seed, folder, log, shrink=shrink, compact=True)
+        paths.append(_bank_path(config, seed, folder, shrink)[0])
+    return paths
 
 
 def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
@@ -221,7 +265,9 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
         path.with_suffix(".tmp").replace(path)
 
     start = time.perf_counter()
-    with ProgressBar(config["steps"] - state["step"], "train lenses", enabled=progress) as bar:
+    # Batches depend on (seed, step) alone, so workers composing ahead give the same run (see _prefetch).
+    with ProgressBar(config["steps"] - state["step"], "train lenses", enabled=progress) as bar, \
+            BatchStream(bank, config, negative_weights, start=state["step"], workers=config["batch_workers"]) as batches:
         while state["step"] < config["steps"]:
             step = state["step"]
             if config["time_limit_s"] and time.perf_counter() - start > config["time_limit_s"]:
@@ -230,7 +276,7 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
             for group in optimiser.param_groups:
                 group["lr"] = config["lr"] * group["lr_scale"] * _lr_factor(step, config)
             model.train()
-            images, targets = _batch(config["seed"], step, bank, config, negative_weights)
+            images, targets = next(batches)
             images = images.to(device)
             targets = [{key: value.to(device) for key, value in target.items()} for target in targets]
             loss, parts = criterion(model(images, targets), targets)
