@@ -16,6 +16,10 @@ with their own tiling (deepCR: 256 px patches without overlap; Cosmic-CoNN:
 its default 1024 px crops), model load included. The gap between ``crclean``
 and ``crclean-array`` is the share of FITS I/O and inpainting.
 
+The CPU's model and instruction sets (AVX2, AVX-512, AVX512_BF16, AMX...)
+are printed above the table and stored with it: crclean's default precision
+follows them (bfloat16 where it is native), and so does every speed here.
+
     python benchmarks/throughput.py                 # prints the table
     python benchmarks/throughput.py --write-docs    # also docs/benchmarks.md
 """
@@ -118,6 +122,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
+    from crclean._precision import cpu_features, resolve_precision
+
+    precision = resolve_precision("auto", torch.device("cpu"))
+    cpu = (f"CPU: {cpu_features().summary()}; PyTorch {torch.__version__} dispatch "
+           f"{torch.backends.cpu.get_cpu_capability()}; `--precision auto` runs "
+           f"{str(precision).removeprefix('torch.') if precision else 'float32'} here.")
+    print(cpu, flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -137,7 +148,7 @@ def main(argv=None):
                 rows.append(f"| {label} | {kind} | {pixels / 1e6 / result['seconds']:.3f} | "
                             f"{result['seconds']:.1f} | {result['rss_mb']:.0f} |")
                 print(rows[-1], flush=True)
-    header = (f"CPU: {args.threads or torch.get_num_threads()} thread(s) per run "
+    header = (f"{cpu}\n\n{args.threads or torch.get_num_threads()} thread(s) per run "
               f"({subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores); "
               f"crclean options: `{args.crclean_args or 'defaults'}`.")
     table = "\n".join(["| image | tool | Mpx/s | seconds | peak RSS (MB) |", "|---|---|---|---|---|", *rows])

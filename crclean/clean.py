@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from crclean import __version__
+from crclean._planes import in_frame, read_plane_inputs
 from crclean._precision import PRECISIONS
 from crclean._results import CleanResult, FileReport, PlaneReport
 from crclean.exceptions import InputError
@@ -75,10 +76,13 @@ class Cleaner:
         Draw a progress bar on stderr (only on a terminal).
     precision : {'auto', 'float32', 'float16', 'bfloat16'}, optional
         Arithmetic of the network: 'float16' or 'bfloat16' run it under
-        ``torch.autocast``. 'auto' is float16 on a GPU and float32 on the
-        CPU (where half precision is no faster). Measured with crclean's
-        models: float16 keeps probabilities within 0.006 of float32 and
-        flipped no mask pixel; bfloat16 differs by up to 0.05.
+        ``torch.autocast`` (bfloat16 keeps the network's first block in
+        float32). 'auto' is float16 on a GPU, bfloat16 on a CPU with native
+        bfloat16 units (AMX or AVX512_BF16, `crclean._precision.native_bfloat16`)
+        and float32 on other CPUs. Measured with crclean's models: float16
+        keeps probabilities within 0.006 of float32 and flipped no mask
+        pixel; bfloat16 stays within `crclean._precision.MASK_TOLERANCE` on
+        every mask benchmark family.
 
     Attributes
     ----------
@@ -289,16 +293,18 @@ class Cleaner:
 
     def clean_file(self, input_path, output_path, *, ext=None, gain=None, readnoise=None,
                    dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None, quicklook_region=None,
-                   trim=True):
+                   trim=True, overlap_io=True):
         """Clean every selected image of a FITS file and write the products.
 
         The output holds every HDU of the input in order; each processed image
         is inpainted (unless inpainting is off) and gains a ``DQ`` extension
         with ``dq_bit`` set on cosmic rays (OR-ed into an existing DQ), an
         optional ``CRPROB`` extension, and provenance keywords. The file is
-        written atomically; the input is never modified. Each image is
-        written (see `crclean.io.ProductWriter`) before the next is read, so
-        memory does not grow with the number of extensions.
+        written atomically; the input is never modified. Images stream through
+        (see `crclean.io.ProductWriter`): while the network works on one, the
+        next is read and the previous one written in background threads
+        (`crclean._overlap.run_overlapped`), so memory holds about three
+        images, however many extensions the file has.
 
         Parameters
         ----------
@@ -327,6 +333,9 @@ class Cleaner:
             prescan and overscan pass through unchanged, with no DQ flag and
             probability 0, and ``CRSECT`` records the section. ``False``
             searches every pixel.
+        overlap_io : bool, optional
+            Read and write in background threads while the network runs;
+            ``False`` does one thing at a time. The product is the same.
 
         Returns
         -------
@@ -334,6 +343,7 @@ class Cleaner:
             With the model used, the device, one `PlaneReport` per image, and
             with ``'auto'`` the kind of data that chose it.
         """
+        from crclean._overlap import run_overlapped
         from crclean.io import ProductWriter, check_output_writable, fits_section, open_exposure, select_planes
 
         if dq_bit <= 0 or dq_bit & (dq_bit - 1) or dq_bit >= 2**15:
@@ -344,30 +354,26 @@ class Cleaner:
         with open_exposure(input_path) as exposure:
             indices = select_planes(exposure, ext)
             cleaner, data_kind = self._choose(exposure, indices)
+
+            def read(index):
+                return read_plane_inputs(exposure, index, gain=gain, readnoise=readnoise, dq_bit=dq_bit, trim=trim)
+
+            def compute(index, inputs):
+                nonlocal quicklook
+                plane_start = time.perf_counter()
+                plane, region = inputs.plane, inputs.region
+                result = cleaner._clean_inputs(inputs)
+                section = None if region is None else fits_section(region)
+                searched = plane.data.size if region is None else plane.data[region].size
+                if quicklook_path is not None and quicklook is None:
+                    quicklook = cleaner._render_quicklook(input_path, plane, result, region, quicklook_region)
+                planes.append(PlaneReport(plane.label, result.n_flagged, searched,
+                                          inputs.seconds + time.perf_counter() - plane_start, section))
+                return cleaner._plane_result(index, result, dq_bit, write_probability, section)
+
             with ProductWriter(exposure, output_path, indices, dq_bit=dq_bit,
                                overwrite=overwrite) as writer:
-                for index in indices:
-                    plane_start = time.perf_counter()
-                    plane, result, region = cleaner._clean_plane(exposure, index, gain=gain, readnoise=readnoise,
-                                                                 dq_bit=dq_bit, trim=trim)
-                    section = None if region is None else fits_section(region)
-                    searched = plane.data.size if region is None else plane.data[region].size
-                    if quicklook_path is not None and quicklook is None:
-                        from crclean.io._quicklook import render_quicklook
-
-                        title = (f"{Path(input_path).name} [{plane.label}]: {cleaner.model}, "
-                                 f"inpaint {cleaner.inpaint or 'off'}")
-                        try:
-                            quicklook = render_quicklook(plane.data, result.mask, result.cleaned, title=title,
-                                                         region=quicklook_region, data_section=region)
-                        except ValueError as error:  # a region outside the image
-                            raise InputError(f"{input_path}: {error}; choose a quick-look region inside it") from None
-                    writer.write(cleaner._plane_result(index, result, dq_bit, write_probability, section))
-                    planes.append(PlaneReport(plane.label, result.n_flagged, searched,
-                                              time.perf_counter() - plane_start, section))
-                    # Written: free it before the next plane is read, so that a file
-                    # of many extensions needs the memory of one.
-                    del plane, result
+                run_overlapped(indices, read, compute, writer.write, overlap=overlap_io)
                 written = writer.finish()
         if quicklook_path is not None:
             from crclean.io._quicklook import write_bytes
@@ -381,33 +387,29 @@ class Cleaner:
         device = getattr(self._get_masker(), "device", None)
         return "cpu" if device is None else str(device)
 
-    def _clean_plane(self, exposure, index, *, gain, readnoise, dq_bit, trim):
-        """Read image HDU ``index`` of ``exposure`` and clean it: ``(ImagePlane, CleanResult, region)``.
+    def _render_quicklook(self, input_path, plane, result, region, quicklook_region):
+        """The quick-look PNG's bytes for one cleaned image."""
+        from crclean.io._quicklook import render_quicklook
 
-        ``region``: the (rows, columns) slices of the data section searched, or None for the whole image.
-        """
-        from crclean.io import data_section, read_dq, read_plane
+        title = f"{Path(input_path).name} [{plane.label}]: {self.model}, inpaint {self.inpaint or 'off'}"
+        try:
+            return render_quicklook(plane.data, result.mask, result.cleaned, title=title,
+                                    region=quicklook_region, data_section=region)
+        except ValueError as error:  # a region outside the image
+            raise InputError(f"{input_path}: {error}; choose a quick-look region inside it") from None
 
-        plane = read_plane(exposure, index, gain=gain, readnoise=readnoise)
-        label = f"{exposure.path.name}[{plane.label}]"
-        region = data_section(plane.header, plane.data.shape, where=label) if trim else None
-        defects = None
-        if plane.dq_index is not None:
-            # Bits already set by the observatory's pipeline (not our own).
-            flags = read_dq(exposure, plane.dq_index)
-            if flags.dtype.kind in "iu":
-                defects = (flags & ~np.array(dq_bit, flags.dtype)) != 0
+    def _clean_inputs(self, inputs):
+        """Clean one image read by `crclean._planes.read_plane_inputs`: its `CleanResult` in the whole frame."""
+        plane, region, defects = inputs.plane, inputs.region, inputs.defects
         saturation = plane.header.get("SATURATE")
         crop = region if region is not None else (slice(None), slice(None))
         result = self.clean_array(
             plane.data[crop], units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
             exptime=plane.exptime,
             saturation=saturation if isinstance(saturation, (int, float)) else None,
-            defects=None if defects is None else defects[crop], label=label,
+            defects=None if defects is None else defects[crop], label=inputs.label,
         )
-        if region is None:
-            return plane, result, None
-        return plane, _in_frame(result, plane.data, region), region
+        return result if region is None else in_frame(result, plane.data, region)
 
     def _provenance(self, n_flagged, *, dq_bit, section=None):
         """Provenance keywords and the HISTORY line for an image with ``n_flagged`` cosmic-ray pixels."""
@@ -441,23 +443,6 @@ class Cleaner:
             probability=result.probability if write_probability else None,
             keywords=keywords, history=history,
         )
-
-
-def _in_frame(result, data, region):
-    """``result`` of the data section ``region`` of ``data``, put back into the whole frame.
-
-    Outside the section nothing is flagged, the probability is 0 and the
-    cleaned image keeps the input's values.
-    """
-    probability = np.zeros(data.shape, np.float32)
-    probability[region] = result.probability
-    mask = np.zeros(data.shape, bool)
-    mask[region] = result.mask
-    cleaned = None
-    if result.cleaned is not None:
-        cleaned = data.astype(result.cleaned.dtype, copy=True)
-        cleaned[region] = result.cleaned
-    return CleanResult(probability, mask, cleaned)
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",

@@ -17,6 +17,7 @@ cheap.
 
 import hashlib
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -388,7 +389,25 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+# Checkpoints this process has hashed and found intact, by what identifies the file's
+# contents on disk: (device, inode, size, mtime in ns) -> sha256. A batch verifies its model
+# when it starts and again when it loads it; the second check is then a stat. Any change to the
+# file (rewritten, replaced, touched) changes the key and the file is hashed again; only an
+# in-place rewrite of the same size within the file system's time-stamp resolution would pass,
+# and the file may change between any check and torch.load anyway. Kept in this process only:
+# a cache on disk could be edited along with the weights it vouches for.
+_VERIFIED = {}
+
+
+def _file_key(path):
+    status = os.stat(path)
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
 def _check_sha256(path, sha256, *, label):
+    key = _file_key(path)
+    if _VERIFIED.get(key) == sha256:
+        return
     actual = sha256_of(path)
     if actual != sha256:
         raise ModelError(
@@ -396,6 +415,8 @@ def _check_sha256(path, sha256, *, label):
             f"{actual[:12]}...; the file is damaged or not the one crclean was tested with; "
             "reinstall it"
         )
+    if _file_key(path) == key:  # unchanged while it was read
+        _VERIFIED[key] = sha256
 
 
 def verify_weights(spec):

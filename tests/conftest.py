@@ -11,6 +11,20 @@ def exposure():
     return synthetic_exposure()
 
 
+@pytest.fixture(autouse=True)
+def _float32_cpu(monkeypatch):
+    """Every test sees a CPU without native bfloat16, so ``precision='auto'`` is float32 on every machine.
+
+    On an AMX or AVX512_BF16 CPU auto would pick bfloat16, and the tests' float32 figures (tile
+    independence to 1e-3, unit independence...) would depend on where they run. The choice itself
+    and bfloat16's agreement with float32 are tested in tests/engine/test_precision.py. Processes
+    a test starts (Dask workers) see the real CPU: such tests name the precision (tests/cli/test_dask.py).
+    """
+    from crclean import _precision
+
+    monkeypatch.setattr(_precision, "cpu_features", lambda: _precision.CpuFeatures("test CPU", frozenset({"avx2"})))
+
+
 def _skip_without_extra():
     # A test that asks for a model of an optional package (deepCR's networks) is skipped, with the reason,
     # when that package is not installed: the library raises MissingExtraError then and only then.

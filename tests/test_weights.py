@@ -98,3 +98,35 @@ def test_weights_file_missing_is_reported(tmp_path):
     spec = dataclasses.replace(get_model("deepcr-decam"), package=None, resource="nope.pth")
     with pytest.raises(ModelError, match="not found"):
         weights_path(spec)
+
+
+def test_a_verified_checkpoint_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
+    import os
+
+    spec = INPAINT_MODELS["crclean-inpaint"]
+    copy = tmp_path / spec.resource
+    copy.write_bytes(weights_path(spec).read_bytes())
+    monkeypatch.setattr(weights, "SHIPPED_WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(weights, "_VERIFIED", {})
+    hashed = []
+    real = weights.sha256_of
+    monkeypatch.setattr(weights, "sha256_of", lambda path: hashed.append(path) or real(path))
+    verify_weights(spec)
+    load_network(spec)  # a batch verifies, then loads: one hash
+    assert hashed == [copy]
+    # The same size, another byte in the middle, a new modification time: hashed again, and refused.
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    stamp = os.stat(copy).st_mtime_ns + 1_000_000_000
+    os.utime(copy, ns=(stamp, stamp))
+    with pytest.raises(ModelError, match="checksum mismatch for model 'crclean-inpaint'"):
+        load_network(spec)
+    assert len(hashed) == 2
+    # The intact file put back (a new file) is hashed once more, then trusted again.
+    copy.unlink()
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    verify_weights(spec)
+    verify_weights(spec)
+    assert len(hashed) == 3

@@ -1,6 +1,7 @@
 """Open a FITS exposure, choose its image planes and read them."""
 
 import os
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -84,11 +85,19 @@ class Exposure:
         The file.
     hdul : astropy.io.fits.HDUList
         Its HDUs, opened read-only without memory mapping.
+
+    Attributes
+    ----------
+    data_lock : threading.Lock
+        Held while an HDU's data are read (`read_plane`, `read_dq`): astropy
+        reads through one file handle, and the next image may be read ahead
+        in one thread while a DQ is read for writing in another.
     """
 
     def __init__(self, path, hdul):
         self.path = Path(path)
         self.hdul = hdul
+        self.data_lock = threading.Lock()
 
     def close(self):
         """Close the file; safe to call more than once."""
@@ -211,19 +220,20 @@ def read_plane(exposure, hdu_index, *, gain=None, readnoise=None):
     hdu = hdul[hdu_index]
     label = hdu_label(hdu, hdu_index)
     header = hdu.header.copy()  # before .data: astropy drops BZERO/BSCALE on scaling
-    try:
-        stored = hdu.data
-        if stored is None:
-            raise ValueError("no data where the header promises an image")
-        dtype = np.float64 if stored.dtype.kind == "f" and stored.itemsize == 8 else np.float32
-        data = np.array(stored, dtype=dtype, copy=True)
-    except _READ_ERRORS as exc:
-        raise InputError(
-            f"{label} (HDU {hdu_index}) of {path} cannot be read: the file is "
-            f"truncated or corrupt ({exc}); copy or download it again"
-        ) from exc
-    finally:
-        release_data(hdu)  # so that reading plane after plane holds one at a time
+    with exposure.data_lock:
+        try:
+            stored = hdu.data
+            if stored is None:
+                raise ValueError("no data where the header promises an image")
+            dtype = np.float64 if stored.dtype.kind == "f" and stored.itemsize == 8 else np.float32
+            data = np.array(stored, dtype=dtype, copy=True)
+        except _READ_ERRORS as exc:
+            raise InputError(
+                f"{label} (HDU {hdu_index}) of {path} cannot be read: the file is "
+                f"truncated or corrupt ({exc}); copy or download it again"
+            ) from exc
+        finally:
+            release_data(hdu)  # so that reading plane after plane holds one at a time
     if data.shape != hdu_shape(hdu):
         raise InputError(
             f"{label} (HDU {hdu_index}) of {path} cannot be read: its data do not "
@@ -278,12 +288,13 @@ def read_dq(exposure, dq_index):
     if not 0 <= dq_index < len(hdul):
         raise InputError(f"dq_index {dq_index} is out of range for {path} ({len(hdul)} HDUs)")
     hdu = hdul[int(dq_index)]
-    try:
-        values = hdu.data
-        if values is None:
-            raise ValueError("it holds no data")
-        return np.array(values)
-    except _READ_ERRORS as exc:
-        raise InputError(f"DQ HDU {dq_index} of {path} cannot be read ({exc})") from exc
-    finally:
-        release_data(hdu)
+    with exposure.data_lock:
+        try:
+            values = hdu.data
+            if values is None:
+                raise ValueError("it holds no data")
+            return np.array(values)
+        except _READ_ERRORS as exc:
+            raise InputError(f"DQ HDU {dq_index} of {path} cannot be read ({exc})") from exc
+        finally:
+            release_data(hdu)

@@ -42,6 +42,8 @@ class DeepCRUNet(nn.Module):
 
     #: Input sides must be multiples of this (one 2x2 pooling).
     size_multiple = 2
+    #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
+    input_block = "encoder"
 
     def __init__(self, *, hidden=32):
         super().__init__()

@@ -137,6 +137,8 @@ class TransUNet(nn.Module):
     """
 
     size_multiple = 8
+    #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
+    input_block = "encoder0"
 
     def __init__(self, *, channels=(16, 32, 64), embed_dim=60, depth=6, heads=6, mlp_dim=100,
                  norm="group", groups=8, window=None):

@@ -32,6 +32,9 @@ class UNet(nn.Module):
         mask).
     """
 
+    #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
+    input_block = "encoders.0"
+
     def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1):
         super().__init__()
         channels = list(channels)

@@ -20,15 +20,18 @@ def test_batch_on_a_local_cluster_with_a_broken_file(tmp_path):
     broken = tmp_path / "broken.fits"
     broken.write_text("SIMPLE  = nonsense")
     outdir = tmp_path / "out"
+    # float32 named: the workers are other processes, which choose auto's precision from the real CPU
+    # (bfloat16 on AMX CPUs), while this process's tests see one without native bfloat16 (conftest.py).
     result = CliRunner().invoke(main, ["mask", *map(str, paths), str(broken), "--workers", "2",
-                                       "--outdir", str(outdir)])
+                                       "--outdir", str(outdir), "--precision", "float32"])
     assert result.exit_code == 1, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("crclean: error:")]
     assert len(errors) == 1 and "broken.fits" in errors[0]
     assert sorted(p.name for p in outdir.iterdir()) == [f"frame{i}_crclean.fits" for i in range(3)]
     # Same products as a local run.
     local = tmp_path / "local.fits"
-    assert CliRunner().invoke(main, ["mask", str(paths[0]), "-o", str(local), "-q"]).exit_code == 0
+    assert CliRunner().invoke(main, ["mask", str(paths[0]), "-o", str(local), "-q", "--precision", "float32"]
+                              ).exit_code == 0
     with fits.open(outdir / "frame0_crclean.fits") as remote, fits.open(local) as here:
         np.testing.assert_array_equal(remote["DQ"].data, here["DQ"].data)
         np.testing.assert_array_equal(remote[0].data, here[0].data)
@@ -89,8 +92,9 @@ def test_lines_in_input_order_and_the_report_of_a_local_run(tmp_path):
 
     def rows(outdir, *extra):
         report = tmp_path / f"{outdir}.json"
+        # float32 named for both runs, as in test_batch_on_a_local_cluster_with_a_broken_file.
         result = CliRunner().invoke(main, ["mask", *paths, "--outdir", str(tmp_path / outdir), "--skip-existing",
-                                           "--report", str(report), *extra])
+                                           "--report", str(report), "--precision", "float32", *extra])
         assert result.exit_code == 1, result.output
         lines = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
         assert lines == [path for path in paths if path != str(broken)]

@@ -52,3 +52,53 @@ def test_folding_refuses_a_network_in_training_mode():
 ])
 def test_default_batch_holds_a_fixed_number_of_pixels(device, tile_size, expected):
     assert default_batch_size(torch.device(device), tile_size) == expected
+
+
+@pytest.mark.parametrize("arch, config, block", [
+    ("transunet", {"norm": "batch", "window": 5}, "encoder0"),
+    ("unet", {"channels": [8, 16], "norm": "batch"}, "encoders.0"),
+    ("deepcr-unet", {"hidden": 8}, "encoder"),
+])
+def test_under_bfloat16_the_input_block_runs_in_float32(arch, config, block):
+    network = _trained_looking(arch, config)
+    x = torch.randn(1, 1, 64, 64) * 1000  # the dynamic range bfloat16 would round away
+    seen = {}
+    with torch.inference_mode():
+        expected = network(x)
+        prepared, memory_format = prepare_for_inference(network, torch.device("cpu"), precision=torch.bfloat16)
+        x = x.contiguous(memory_format=memory_format)
+        # Without autocast the wrapped block changes nothing.
+        torch.testing.assert_close(prepared(x), expected, atol=1e-3, rtol=1e-4)
+        wrapped = prepared.get_submodule(block)
+        wrapped.block.register_forward_hook(lambda module, args, output: seen.update(dtype=output.dtype))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            prepared(x)
+    assert seen["dtype"] == torch.float32
+    assert not hasattr(network.get_submodule(block), "block")  # the original is left alone
+    float32, _ = prepare_for_inference(network, torch.device("cpu"))
+    assert not hasattr(float32.get_submodule(block), "block")
+
+
+@pytest.mark.parametrize("arch, config, pairs", [
+    ("transunet", {"norm": "batch", "window": 5}, 12),
+    ("unet", {"channels": [8, 16], "norm": "batch"}, 6),
+    ("deepcr-unet", {"hidden": 8}, 6),
+])
+@pytest.mark.parametrize("precision", [None, torch.bfloat16])
+def test_fused_convolution_and_relu_give_the_same_output(monkeypatch, arch, config, pairs, precision):
+    from crclean.models import _fused, _inference
+
+    network = _trained_looking(arch, config)
+    x = torch.randn(2, 1, 64, 96) * 100
+    outputs, fused = [], []
+    for fuse in (False, True):
+        if not fuse:
+            monkeypatch.setattr(_inference, "fuse_conv_relu", lambda network: 0)
+        else:
+            monkeypatch.setattr(_inference, "fuse_conv_relu", _fused.fuse_conv_relu)
+        prepared, memory_format = prepare_for_inference(network, torch.device("cpu"), precision=precision)
+        fused.append(sum(isinstance(m, _fused._ConvReLU) for m in prepared.modules()))
+        with torch.inference_mode(), torch.autocast("cpu", dtype=precision, enabled=precision is not None):
+            outputs.append(prepared(x.contiguous(memory_format=memory_format)).float())
+    assert fused == [0, pairs]
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=0)
