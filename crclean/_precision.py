@@ -118,17 +118,21 @@ def native_bfloat16(features=None, torch_capability=None):
     return "AVX512" in torch_capability.upper() or "AMX" in torch_capability.upper()
 
 
-def resolve_precision(precision, device):
+def resolve_precision(precision, device, *, cpu_bfloat16=True):
     """The autocast dtype for ``precision`` on ``device``, or None for float32.
 
     ``'auto'`` is float16 on a GPU (tensor cores), bfloat16 on a CPU with
-    native bfloat16 units (`native_bfloat16`) and float32 on other CPUs.
+    native bfloat16 units (`native_bfloat16`) for a model cleared for it, and
+    float32 otherwise.
 
     Parameters
     ----------
     precision : str
         One of `PRECISIONS`.
     device : torch.device
+    cpu_bfloat16 : bool, optional
+        Whether the model's bfloat16 masks were measured within
+        `MASK_TOLERANCE` (`crclean.weights.ModelSpec.cpu_bfloat16`).
 
     Returns
     -------
@@ -142,7 +146,7 @@ def resolve_precision(precision, device):
         if device.type == "cuda":
             precision = "float16"
         else:
-            precision = "bfloat16" if native_bfloat16() else "float32"
+            precision = "bfloat16" if cpu_bfloat16 and native_bfloat16() else "float32"
     return None if precision == "float32" else getattr(torch, precision)
 
 

@@ -206,7 +206,7 @@ class Cleaner:
                     network, self.spec, device=device,
                     batch_size=self.batch_size or default_batch_size(device, self.tile_size),
                     tile_size=self.tile_size, overlap=self.overlap,
-                    precision=resolve_precision(self.precision, device),
+                    precision=resolve_precision(self.precision, device, cpu_bfloat16=self.spec.cpu_bfloat16),
                 )
         return self._masker
 

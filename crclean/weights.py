@@ -91,6 +91,11 @@ class ModelSpec:
     quality : str
         The measured quality a user needs to choose, in words, with where it
         was measured; empty when not measured here (see the model card).
+    cpu_bfloat16 : bool
+        Mask networks: whether ``--precision auto`` may run it under bfloat16
+        on a CPU with native bfloat16 units. Only for a model whose bfloat16
+        masks were measured within `crclean._precision.MASK_TOLERANCE`
+        (``benchmarks/precision.py`` and ``tests/engine/test_precision.py``).
     pixel_scale : float
         Lens finders: arcsec per pixel the model was trained at; tiles are
         resampled to it.
@@ -123,6 +128,7 @@ class ModelSpec:
     reference: str = ""
     task: str = "mask"
     quality: str = ""
+    cpu_bfloat16: bool = False
     pixel_scale: float = 0.2
     bands: tuple = ()
     theta_e_slope: float = 1.0
@@ -153,8 +159,8 @@ class ModelSpec:
 # from the entries so that re-benchmarking a model touches one line here.
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
-                   "0.93 (thin ground CCD), 0.98 (thick), 0.98 (Rubin-like), 0.95 (dense space), 0.95 (real LSST "
-                   "hits); precision at 95% recall 0.37, 1.00, 0.99, 0.99, 0.96 (docs/benchmarks.md)",
+                   "0.95 (thin ground CCD), 0.98 (thick), 0.98 (Rubin-like), 0.97 (dense space), 0.95 (real LSST "
+                   "hits); precision at 95% recall 0.65, 0.99, 0.97, 1.00, 0.96 (docs/benchmarks.md)",
     "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.91 (thin), 0.96 (thick), 0.97 "
                       "(Rubin-like); precision at 95% recall 0.09, 0.94, 0.95; dense space 0.77 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",
@@ -212,8 +218,8 @@ _UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 MODELS = MappingProxyType(
     {
         "crclean-ccd": _own(
-            "crclean-ccd", "crclean-ccd-v2.pt",
-            "337f2437481bc5efafc416133d79aa85c1e0a9cbcb678201b61ea1be60f557cc",
+            "crclean-ccd", "crclean-ccd-v6.pt",
+            "13d868d9f732baf4fcebdaadef83024513cbbd76b827f0fa0fbbb57f566a4381",
             "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
             "cosmic rays; raw or calibrated, any units",
             "unet", _UNET_WIDE, **_UNET_WIDE_TILES,

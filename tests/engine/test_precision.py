@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from crclean.weights import get_model
 import torch
 from click.testing import CliRunner
 from astropy.io import fits
@@ -62,6 +64,8 @@ def test_native_bfloat16_is_read_from_the_cpu_flags(features, capability, expect
 def test_auto_on_the_cpu_is_bfloat16_only_where_it_is_native(cpu, features, expected):
     cpu(features, "AVX2" if features is EPYC else "AVX512")
     assert resolve_precision("auto", torch.device("cpu")) == expected
+    # A model not cleared for bfloat16 stays in float32 everywhere.
+    assert resolve_precision("auto", torch.device("cpu"), cpu_bfloat16=False) is None
 
 
 @pytest.mark.parametrize("precision, device, expected", [
@@ -119,8 +123,10 @@ def test_bfloat16_masks_agree_with_float32_within_the_stated_tolerance(model):
     bf16 = Cleaner(model, inpaint=None, device="cpu", precision="bfloat16").clean_array(image)
     assert full.n_flagged > 100 and (full.mask & truth).sum() > 0.5 * full.n_flagged
     agree, figures = masks_agree(full.probability, bf16.probability)
-    assert agree, figures
     assert figures["max_probability_difference"] > 0  # it did run in bfloat16
+    # auto runs a model in bfloat16 only if it meets the tolerance. crclean-ccd-v6 does not here
+    # (7 of 411 mask pixels flipped, one 0.11 from the threshold), so it is not cleared.
+    assert agree or not get_model(model).cpu_bfloat16, figures
     assert MASK_TOLERANCE == {"flipped_share": 0.01, "flip_margin": 0.1}  # as docs/usage.md states
 
 
@@ -136,11 +142,20 @@ def _history_after_mask(tmp_path, *options):
     return "\n".join(str(card) for card in fits.getheader(out, 0)["HISTORY"])
 
 
-@pytest.mark.parametrize("features, capability, autocast", [
-    (SAPPHIRE_RAPIDS, "AVX512", True), (EPYC, "AVX2", False),
+@pytest.mark.parametrize("features, capability, cleared, autocast", [
+    (SAPPHIRE_RAPIDS, "AVX512", True, True), (SAPPHIRE_RAPIDS, "AVX512", False, False),
+    (EPYC, "AVX2", True, False),
 ])
-def test_cli_records_what_auto_chose_in_history(tmp_path, cpu, features, capability, autocast):
+def test_cli_records_what_auto_chose_in_history(tmp_path, cpu, monkeypatch, features, capability, cleared,
+                                                autocast):
+    import dataclasses
+
+    import crclean.weights
+
     cpu(features, capability)
+    name = crclean.weights.AUTO_MODELS["ground"]
+    spec = dataclasses.replace(crclean.weights.MODELS[name], cpu_bfloat16=cleared)
+    monkeypatch.setattr(crclean.weights, "MODELS", {**crclean.weights.MODELS, name: spec})
     history = _history_after_mask(tmp_path, "--device", "cpu")
     assert ("bfloat16 autocast" in history) is autocast
     assert ("autocast" in history) is autocast
