@@ -1,9 +1,10 @@
 """Arithmetic precision of the mask networks, chosen from what the hardware does natively.
 
-``--precision auto`` runs the networks under bfloat16 autocast on CPUs with
+``--precision auto`` runs a network under bfloat16 autocast on CPUs with
 native bfloat16 units (Intel AMX or AVX512_BF16, read from the CPU's own
-flags), float16 on a GPU, and float32 elsewhere: on an AVX2-only CPU oneDNN
-emulates bfloat16 and is slower than float32. Half precision changes the
+flags) when the model is cleared for it (its bfloat16 masks were measured
+within `MASK_TOLERANCE`), float16 on a GPU, and float32 elsewhere: on an
+AVX2-only CPU oneDNN emulates bfloat16 and is slower than float32. Half precision changes the
 probabilities a little; `MASK_TOLERANCE` is what crclean accepts, measured on
 every mask benchmark family by ``benchmarks/precision.py``.
 

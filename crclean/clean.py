@@ -79,10 +79,11 @@ class Cleaner:
         ``torch.autocast`` (bfloat16 keeps the network's first block in
         float32). 'auto' is float16 on a GPU, bfloat16 on a CPU with native
         bfloat16 units (AMX or AVX512_BF16, `crclean._precision.native_bfloat16`)
-        and float32 on other CPUs. Measured with crclean's models: float16
-        keeps probabilities within 0.006 of float32 and flipped no mask
-        pixel; bfloat16 stays within `crclean._precision.MASK_TOLERANCE` on
-        every mask benchmark family.
+        for a model cleared for it (`ModelSpec.cpu_bfloat16`; no shipped mask
+        model is yet), and float32 otherwise. Measured: float16 keeps
+        probabilities within 0.006 of float32 and flipped no mask pixel;
+        bfloat16 stayed within `crclean._precision.MASK_TOLERANCE` on every
+        mask benchmark family with crclean-ccd-v2, but not with v6.
 
     Attributes
     ----------

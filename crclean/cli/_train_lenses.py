@@ -25,7 +25,9 @@ def _train_extra():
 @_run_options("lenses-v9.toml")
 @click.option("--device", default=None, metavar="auto|cpu|cuda[:N]",
               help="Where to train; overrides the config's `device` (default there: cpu).")
-def train_lenses_command(config_path, out_dir, resume, quiet, device):
+@click.option("--banks-only", is_flag=True,
+              help="Only render the run's stamp banks into OUT, compressed (to carry to another machine), and stop.")
+def train_lenses_command(config_path, out_dir, resume, quiet, device, banks_only):
     """Train the RT-DETR lens finder and write weights plus a model card.
 
     Renders seeded stamp banks once (kept in OUT, so a resumed run reuses
@@ -36,7 +38,7 @@ def train_lenses_command(config_path, out_dir, resume, quiet, device):
     """
     with _train_extra():
         from crclean.training._common import config_for_task
-        from crclean.training.lenses import load_lens_config, train_lenses
+        from crclean.training.lenses import load_lens_config, prepare_banks, train_lenses
     if device is not None:
         from crclean.engine._masker import resolve_device
 
@@ -53,6 +55,12 @@ def train_lenses_command(config_path, out_dir, resume, quiet, device):
 
     _check_run(load, config_path, out_dir, resume)
     config = load(config_path)
+    if banks_only:
+        with _train_extra():
+            paths = prepare_banks(config, out_dir=out_dir, log=None if quiet else (lambda m: click.echo(m, err=True)))
+        for path in paths:
+            click.echo(f"wrote {path} ({path.stat().st_size / 2 ** 20:.1f} MiB)")
+        return
     try:
         with _train_extra():
             result = train_lenses(config, out_dir=out_dir, resume=resume, progress=not quiet,

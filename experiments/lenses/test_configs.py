@@ -118,3 +118,23 @@ def test_three_band_rounds():
     assert twenty_eighth["lr"] == tenth["lr"] and twenty_eighth["seed"] == twenty_seventh["seed"] + 1
     assert {**twenty_eighth, "name": "", "seed": 0, "lr": 0, "scene": {}} == {
         **twenty_first, "name": "", "seed": 0, "lr": 0, "scene": {}}
+
+
+def test_widened_round():
+    # v29 (issue 29) is v21's round from v20 (v20's recipe at its learning rate) on a fresh, smaller bank with the
+    # wider lens mix and look-alikes, and scenes with v28's PSF families, every lens light and colour, and
+    # nuisances; no mining, and a device of its own (a lent GPU).
+    twenty_first, twenty_eighth, twenty_ninth = _load(21), _load(28), _load(29)
+    assert twenty_ninth["init_weights"] == "rtdetr-lens-v20" and twenty_ninth["seed"] == twenty_eighth["seed"] + 11
+    sizes = {"n_lenses": 800, "n_negatives": 1000, "n_field": 400}
+    assert twenty_ninth["bank"] == {**twenty_first["bank"], **sizes, "compact_fraction": 0.2,
+                                    "multiple_image_fraction": 0.2,
+                                    "extra_negatives": ["polar_ring", "open_spiral", "star_pair", "merger", "blend",
+                                                        "dusty_edge_on"]}
+    assert twenty_ninth["scene"] == {**twenty_eighth["scene"], "lens_to_arc_range": [0.1, 12.0],
+                                     "no_lens_light_fraction": 0.15, "wide_lens_colours": True, "nuisances": True}
+    schedule = {"steps": 3000, "val_windows": 300, "val_every": 1000, "calibration_windows": 800, "device": "auto",
+                "hard_negative_share": 0.0, "hard_negative_power": 1.0}
+    assert {key: twenty_ninth[key] for key in schedule} == schedule
+    cleared = {**{key: 0 for key in schedule}, "seed": 0, "bank": {}, "scene": {}}
+    assert _without(twenty_ninth, **cleared) == _without(twenty_first, **cleared)

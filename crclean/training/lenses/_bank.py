@@ -87,7 +87,8 @@ def build_bank(seed, *, n_lenses, n_negatives, n_field, size=64, pixel_scale=0.2
     check_lens_mix(compact_fraction, multiple_image_fraction)
     extra_negatives = check_extra_negatives(extra_negatives)
     lenses = [lens_stamp(rng, size=size, pixel_scale=pixel_scale, wide=wide_lenses,
-                         smooth_fraction=smooth_source_fraction, varied=varied_lenses, compact_fraction=compact_fraction,
+                         smooth_fraction=smooth_source_fraction, varied=varied_lenses,
+                         compact_fraction=compact_fraction,
                          multiple_image_fraction=multiple_image_fraction)
               for _ in _counted(n_lenses, progress)]
     turns = NEGATIVE_KINDS + ((ALIGNMENT,) if unlensed_negatives else ()) + extra_negatives

@@ -58,6 +58,13 @@ def write_weights_and_card(model, config, state, val_ap50, calibration, *, folde
     knots = "; rings and spirals with star-forming knots" if config["bank"].get("clumpy_negatives") else ""
     if config["bank"].get("unlensed_negatives"):
         knots += "; chance alignments, a lens galaxy beside unlensed background galaxies"
+    if config["bank"].get("extra_negatives"):
+        knots += "; " + ", ".join(kind.replace("_", " ") for kind in config["bank"]["extra_negatives"])
+    mix = [f"{config['bank'][key]:.0%} {text}" for key, text in (
+        ("compact_fraction", "compact (theta_E 0.4-1 arcsec)"),
+        ("multiple_image_fraction", "doubles and quads of compact sources")) if config["bank"].get(key)]
+    if mix:
+        sources += " (of the lenses " + " and ".join(mix) + ")"
     lens_light = "Sersic lens light"
     if config["bank"].get("varied_lenses"):
         lens_light = "Sersic, bulge-plus-disk or disky lens light"

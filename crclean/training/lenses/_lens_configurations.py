@@ -14,7 +14,11 @@ twice, inside the tangential caustic four times (Schneider, Ehlers & Falco
 ``'compact'`` lenses draw theta_E from 0.4-1.0 arcsec and sources of
 0.05-0.25 arcsec. ``'double'`` and ``'quad'`` lenses draw a compact source
 (0.01-0.06 arcsec) and its offset, and keep the draw only if the lens
-equation has that many bright images (`count_images`); the number of
+equation has that many bright images (`count_images`). A double's source
+sits 0.2-0.7 theta_E from the lens centre, where an isothermal lens gives
+flux ratios of 1.5-6 (``(1 + b) / (1 - b)``): the doubles a survey can
+recognise, whose counter-image is not lost under the lens light (Oguri &
+Marshall 2010 for the flux ratios of lensed quasars). The number of
 images is counted by triangle mapping (Schramm & Kayser 1987): each cell of
 the image-plane grid is split into two triangles, mapped to the source
 plane, and an image is a connected group of triangles that cover the
@@ -24,6 +28,7 @@ References
 ----------
 Collett, T. E. 2015, ApJ 811, 20.
 Kormann, R., Schneider, P. & Bartelmann, M. 1994, A&A 284, 285.
+Oguri, M. & Marshall, P. J. 2010, MNRAS 405, 2579.
 Schneider, P., Ehlers, J. & Falco, E. E. 1992, Gravitational Lenses (Springer).
 Schramm, T. & Kayser, R. 1987, A&A 174, 361.
 """
@@ -37,7 +42,7 @@ CONFIGURATIONS = ("extended", "compact", "double", "quad")
 #: Einstein radii (arcsec) of compact lenses, and their sources' radii.
 COMPACT_THETA_E, COMPACT_SOURCE = (0.4, 1.0), (0.05, 0.25)
 #: Source radii (arcsec) of doubles and quads, and their offsets from the lens centre in theta_E.
-POINT_SOURCE, DOUBLE_OFFSET, QUAD_OFFSET = (0.01, 0.06), (0.25, 0.9), (0.0, 0.2)
+POINT_SOURCE, DOUBLE_OFFSET, QUAD_OFFSET = (0.01, 0.06), (0.2, 0.7), (0.0, 0.2)
 #: Images fainter than this magnification are not counted (a power-law lens's faint central image).
 MIN_MAGNIFICATION = 0.1
 #: Draws of a double's or quad's source before giving up (the last draw is then kept, and counted).

@@ -9,14 +9,14 @@ crossing a galaxy made a 0.68 candidate on crclean's own example frame).
 Drawn per band, since a multi-band tile's bands are taken at different
 times and a trail or a cosmic ray is in one of them only:
 
-- cosmic rays, in 40% of images: Poisson, 2 per 128 x 128 window on
+- cosmic rays, in 25% of images (58% of three-band scenes have some): Poisson, 2 per 128 x 128 window on
   average; spots of 1-3 pixels and straight tracks of 3-25 pixels at any
   angle, 10-2000 sky sigma per pixel, never smoothed by the PSF (they hit
   the detector, not the sky; Groom 2002 for their rates and lengths);
 - a satellite trail, in 3% (about 9% of three-band scenes): a straight band across the image, as wide as
   the PSF and up to twice it (defocused: low orbits are out of focus; Tyson
   et al. 2020), 3-300 sky sigma at its peak;
-- a bad column, in 5%: one or two adjacent columns along the whole image,
+- a bad column, in 5%: one or two adjacent columns along the whole sky-subtracted image,
   hot (+5 to +50 sigma) or dead (-5 to -50: a dead column reads zero, far
   below a subtracted sky).
 
@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["add_trail", "add_detector_nuisances", "COSMIC_SHARE", "TRAIL_SHARE", "COLUMN_SHARE"]
 
 #: Shares of images (per band) with cosmic rays, a satellite trail and a bad column.
-COSMIC_SHARE, TRAIL_SHARE, COLUMN_SHARE = 0.4, 0.03, 0.05
+COSMIC_SHARE, TRAIL_SHARE, COLUMN_SHARE = 0.25, 0.03, 0.05
 #: Mean cosmic rays per 128 x 128 pixels, in images that have them.
 COSMIC_RATE = 2.0
 

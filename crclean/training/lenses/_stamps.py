@@ -29,7 +29,8 @@ import numpy as np
 
 from crclean.training.lenses._lens_families import (chance_alignment, clumpy_source, draw_source_family, ellipticity,
                                                      lens_light)
-from crclean.training.lenses._lens_configurations import MAX_TRIES, configuration_draws, count_images, draw_configuration
+from crclean.training.lenses._lens_configurations import (MAX_TRIES, configuration_draws, count_images,
+                                                            draw_configuration)
 from crclean.training.lenses._lookalikes import EXTRA_NEGATIVE_KINDS, extra_lookalike
 from crclean.training.lenses._profiles import gaussian_ring, grid, normalised, sersic
 

@@ -266,8 +266,8 @@ def train_lenses(config, *, out_dir, resume=False, progress=True, log=None):
 
     start = time.perf_counter()
     # Batches depend on (seed, step) alone, so workers composing ahead give the same run (see _prefetch).
-    with ProgressBar(config["steps"] - state["step"], "train lenses", enabled=progress) as bar, \
-            BatchStream(bank, config, negative_weights, start=state["step"], workers=config["batch_workers"]) as batches:
+    stream = BatchStream(bank, config, negative_weights, start=state["step"], workers=config["batch_workers"])
+    with ProgressBar(config["steps"] - state["step"], "train lenses", enabled=progress) as bar, stream as batches:
         while state["step"] < config["steps"]:
             step = state["step"]
             if config["time_limit_s"] and time.perf_counter() - start > config["time_limit_s"]:
