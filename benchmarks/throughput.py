@@ -123,10 +123,13 @@ def main(argv=None):
     import torch
 
     from crclean._precision import cpu_features, resolve_precision
+    from crclean.weights import AUTO_MODELS, get_model
 
-    precision = resolve_precision("auto", torch.device("cpu"))
+    # What auto runs the default ground model in here (a model may not be cleared for bfloat16).
+    default = get_model(AUTO_MODELS["ground"])
+    precision = resolve_precision("auto", torch.device("cpu"), cpu_bfloat16=default.cpu_bfloat16)
     cpu = (f"CPU: {cpu_features().summary()}; PyTorch {torch.__version__} dispatch "
-           f"{torch.backends.cpu.get_cpu_capability()}; `--precision auto` runs "
+           f"{torch.backends.cpu.get_cpu_capability()}; `--precision auto` runs {default.name} in "
            f"{str(precision).removeprefix('torch.') if precision else 'float32'} here.")
     print(cpu, flush=True)
     rows = []
