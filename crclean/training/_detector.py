@@ -46,3 +46,4 @@ class DetectorProfile:
     bright_anchors: bool = False  # hits on sources favour bright ones and land over their whole core
     heavy_ions: float = 0.0       # share of tracks and spots from nuclei He-Fe (charge x Z^2)
     sharp_hits: float = 0.0       # share of tracks and spots that hardly diffuse (no wings)
+    whole_bad_columns: bool = False  # bad columns run the full height (no ends inside the frame)

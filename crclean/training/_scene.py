@@ -246,8 +246,13 @@ def add_hot_pixels(shape, *, rng, fraction, exptime):
     return charge.reshape(shape), mask.reshape(shape)
 
 
-def bad_columns(shape, *, rng, n_columns):
+def bad_columns(shape, *, rng, n_columns, whole=False):
     """Draw ``n_columns`` damaged columns, each from a random row to one edge.
+
+    With ``whole``, each runs the full height instead (the same draws): a
+    segment that ends inside the frame looks, near its end, like a bright
+    cosmic-ray bar along a column, and as a negative taught models to miss
+    such bars' ends.
 
     Half are dead (charge scaled by 0-0.3), half hot (an offset of 100-3000 e-).
     Apply them as ``electrons * scale + offset`` so that two versions of an
@@ -268,6 +273,8 @@ def bad_columns(shape, *, rng, n_columns):
         col = int(rng.integers(nx))
         start = int(rng.integers(ny))
         rows = slice(start, ny) if rng.integers(2) else slice(0, start + 1)
+        if whole:
+            rows = slice(0, ny)
         if rng.integers(2):
             scale[rows, col] = rng.uniform(0.0, 0.3)
         else:

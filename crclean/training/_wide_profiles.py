@@ -52,7 +52,9 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: cosmic rays too; ``sharp_hits``: 10-30% of tracks and spots hardly diffuse
 #: (width x 0-0.2), so bright bars and lone pixels without wings are cosmic
 #: rays too (crclean's models gave ~0 to such hits above a few hundred sigma).
-EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits")
+#: ``whole_bad_columns``: bad columns run the frame's full height, so no column
+#: defect ends inside it (v6 missed the ends of bright bars along rows and columns).
+EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns")
 
 
 def _log_uniform(rng, low, high):
@@ -141,6 +143,8 @@ def _with_extras(profile, name, rng, extras):
         profile = dataclasses.replace(profile, heavy_ions=rng.uniform(0.05, 0.2) if space else rng.uniform(0.02, 0.1))
     if "sharp_hits" in extras:
         profile = dataclasses.replace(profile, sharp_hits=rng.uniform(0.1, 0.3))
+    if "whole_bad_columns" in extras:
+        profile = dataclasses.replace(profile, whole_bad_columns=True)
     return profile
 
 

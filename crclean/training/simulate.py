@@ -315,8 +315,8 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
                              prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm)
 
-    bad_scale, bad_offset, bad_mask = _scene.bad_columns(shape, rng=defect_rng,
-                                                         n_columns=n_bad)
+    bad_scale, bad_offset, bad_mask = _scene.bad_columns(shape, rng=defect_rng, n_columns=n_bad,
+                                                         whole=prof.whole_bad_columns)
     photons = noise_rng.poisson(expected).astype(float)
     read = noise_rng.normal(0.0, prof.readnoise, shape)
     # Both versions share the photons, defects and read noise; each saturates

@@ -186,7 +186,7 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     rng_state = 4
     hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
-    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0,
+    plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
                         alpha_spots=hard.alpha_spots)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
@@ -258,3 +258,13 @@ def test_sharp_hits_have_no_wings():
     assert (sharp > 1.0).sum() < 0.5 * (plain > 1.0).sum()
     again = simulate_cosmic_rays((128, 128), rng=np.random.default_rng(11), sharp_fraction=0.0, **common)
     np.testing.assert_array_equal(again, plain)
+
+
+def test_whole_bad_columns_have_no_ends_inside_the_frame():
+    from crclean.training._scene import bad_columns
+
+    _, _, parts = bad_columns((64, 64), rng=np.random.default_rng(2), n_columns=6)
+    _, _, whole = bad_columns((64, 64), rng=np.random.default_rng(2), n_columns=6, whole=True)
+    assert np.array_equal(parts.any(axis=0), whole.any(axis=0))  # the same columns
+    assert not parts[:, parts.any(axis=0)].all()  # some segments end inside the frame
+    assert whole[:, whole.any(axis=0)].all()
