@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from crclean.training._hit_variants import heavy_ion_boost, move_onto_anchors, sharpening
+
 __all__ = [
     "SensorGeometry",
     "THIN_SENSOR",
@@ -187,61 +189,6 @@ def _diffusion_px(depth_fraction, sensor):
     return sensor.diffusion_um * np.sqrt(depth_fraction) / sensor.pixel_pitch_um
 
 
-#: Galactic cosmic-ray nuclei heavier than protons, by charge Z: helium, the
-#: CNO group, Ne-Si and iron, weighted roughly by abundance times the chance
-#: of being noticed (Simpson 1983, ARNPS 33, 323). Energy loss scales as Z^2.
-_HEAVY_ION_Z = np.array([2, 6, 8, 10, 12, 14, 26])
-_HEAVY_ION_P = np.array([0.55, 0.12, 0.12, 0.05, 0.05, 0.05, 0.06])
-
-
-def _heavy_ion_boost(rng, n, fraction):
-    """Per-event charge factors: Z^2 for a ``fraction`` of events, 1 otherwise.
-
-    Draws nothing when ``fraction`` is 0, so exposures without them keep their streams.
-    """
-    if fraction <= 0 or n == 0:
-        return np.ones(n)
-    heavy = rng.uniform(size=n) < fraction
-    z = rng.choice(_HEAVY_ION_Z, n, p=_HEAVY_ION_P)
-    return np.where(heavy, z.astype(float) ** 2, 1.0)
-
-
-def _sharpening(rng, n, fraction):
-    """Per-event factors on the diffusion width: 0-0.2 for a ``fraction`` of events, 1 otherwise.
-
-    Charge made where the drift field is strong, in thin fully depleted or
-    back-illuminated sensors, hardly spreads: a bright hit is then a bar or a
-    lone pixel with no wings. Draws nothing when ``fraction`` is 0.
-    """
-    if fraction <= 0 or n == 0:
-        return np.ones(n)
-    sharp = rng.uniform(size=n) < fraction
-    return np.where(sharp, rng.uniform(0.0, 0.2, n), 1.0)
-
-
-def _move_onto_anchors(x0, y0, rng, anchors, fraction):
-    """Start a ``fraction`` of events on anchors (sources), within ~1.5 px.
-
-    ``anchors`` is ``(x, y)``: every source equally likely, jitter 1.5 px; or
-    ``(x, y, weights, spread)``: sources drawn with probability ``weights``
-    (summing to 1) and jittered by ``spread`` px, so that hits fall anywhere
-    on a source's core and wings. Draws nothing when ``anchors`` is None, so
-    exposures without anchors keep their random streams.
-    """
-    if anchors is None or fraction <= 0 or len(anchors[0]) == 0 or x0.size == 0:
-        return x0, y0
-    moved = rng.uniform(size=x0.size) < fraction
-    if len(anchors) > 2:
-        pick = rng.choice(len(anchors[0]), x0.size, p=anchors[2])
-        jitter = rng.normal(0.0, anchors[3], (2, x0.size))
-    else:
-        pick = rng.integers(0, len(anchors[0]), x0.size)
-        jitter = rng.normal(0.0, 1.5, (2, x0.size))
-    x0 = np.where(moved, np.asarray(anchors[0])[pick] + jitter[0], x0)
-    y0 = np.where(moved, np.asarray(anchors[1])[pick] + jitter[1], y0)
-    return x0, y0
-
-
 def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors=None,
             anchor_fraction=0.0, aligned_fraction=0.0, ion_fraction=0.0, sharp_fraction=0.0):
     """Packets of ``n`` straight tracks: (x, y, charge, sigma) arrays."""
@@ -271,17 +218,17 @@ def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anc
     share = np.maximum(1 + 0.3 * np.minimum(_moyal(rng, track.size), 40.0), 0.1)
     share /= np.bincount(track, weights=share, minlength=n)[track]
     charge = (per_um * path_um)[track] * share
-    x0, y0 = _move_onto_anchors(x0, y0, rng, anchors, anchor_fraction)
+    x0, y0 = move_onto_anchors(x0, y0, rng, anchors, anchor_fraction)
     if aligned_fraction > 0 and n:
         # Along a row or column, centred on it: a thin sensor's track is then a
         # one-pixel-wide bar, which a model must not take for a bad column.
         aligned = rng.uniform(size=n) < aligned_fraction
         azimuth = np.where(aligned, rng.integers(0, 4, n) * (np.pi / 2), azimuth)
         x0, y0 = np.where(aligned, np.round(x0), x0), np.where(aligned, np.round(y0), y0)
-    charge = charge * _heavy_ion_boost(rng, n, ion_fraction)[track]
+    charge = charge * heavy_ion_boost(rng, n, ion_fraction)[track]
     x = x0[track] + t * length[track] * np.cos(azimuth[track])
     y = y0[track] + t * length[track] * np.sin(azimuth[track])
-    return x, y, charge, _diffusion_px(depth, sensor) * _sharpening(rng, n, sharp_fraction)[track]
+    return x, y, charge, _diffusion_px(depth, sensor) * sharpening(rng, n, sharp_fraction)[track]
 
 
 def _worms(n, shape, rng, sensor):
@@ -314,15 +261,15 @@ def _spots(n, shape, rng, sensor, anchors=None, anchor_fraction=0.0, alpha_fract
     y = rng.uniform(-0.5, shape[0] - 0.5, n)
     charge = rng.lognormal(np.log(1600.0), 0.7, n)
     sigma = _diffusion_px(rng.uniform(0, 1, n), sensor)
-    x, y = _move_onto_anchors(x, y, rng, anchors, anchor_fraction)
+    x, y = move_onto_anchors(x, y, rng, anchors, anchor_fraction)
     if alpha_fraction > 0 and n:
         # Alpha particles (radioactive traces in windows and packages) stop in
         # a few microns and leave 1-2 MeV to 8 MeV: 3e5-2e6 e-, enough to
         # saturate and bleed along the column; the bled charge is a cosmic ray too.
         alpha = rng.uniform(size=n) < alpha_fraction
         charge = np.where(alpha, np.exp(rng.uniform(np.log(3e5), np.log(2e6), n)), charge)
-    charge = charge * _heavy_ion_boost(rng, n, ion_fraction)
-    sigma = sigma * _sharpening(rng, n, sharp_fraction)
+    charge = charge * heavy_ion_boost(rng, n, ion_fraction)
+    sigma = sigma * sharpening(rng, n, sharp_fraction)
     return x, y, charge, sigma
 
 
@@ -360,7 +307,8 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
         Exact number of events; overrides the Poisson draw from the rate.
     anchors : tuple of numpy.ndarray, optional
         ``(x, y)`` of sources (stars, galaxies) on which to start hits, or
-        ``(x, y, weights, spread)`` to favour some (see `_move_onto_anchors`).
+        ``(x, y, weights, spread)`` to favour some
+        (`crclean.training._hit_variants.move_onto_anchors`).
     anchor_fraction : float, optional
         Share of tracks and spots started on a random anchor (within ~1.5 px),
         so that hits overlap stars, galaxy cores and saturated stars.
@@ -374,7 +322,7 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
         of thousands of sigma above the sky, many of them compact.
     sharp_fraction : float, optional
         Share of tracks and spots whose diffusion width is cut to 0-20%
-        (`_sharpening`): bars and lone pixels without wings.
+        (`crclean.training._hit_variants.sharpening`): bars and lone pixels without wings.
 
     Returns
     -------

@@ -75,6 +75,12 @@ def test_config_errors_are_named(tmp_path):
     bad.write_text('name = "x"\n')
     result = CliRunner().invoke(main, ["train", "mask", "--config", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "needs a 'arch' entry" in result.output
+    with pytest.raises(ValueError, match=r"\[data\] saturated must be 'negative' or 'ignore'"):
+        load_config({"name": "x", "arch": "unet", "data": {"saturated": "maybe"}})
+    bad.write_text('name = "x"\narch = "unet"\n[data]\nextras = ["sky_lines", "comets"]\n')
+    result = CliRunner().invoke(main, ["train", "mask", "--config", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "unknown: comets" in result.output
+    assert not (tmp_path / "o").exists()  # refused before any work
 
 
 def test_shipped_configs_load():

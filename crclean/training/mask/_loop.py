@@ -27,7 +27,21 @@ def load_config(config):
     Required keys: ``name`` and ``arch``; see
     ``crclean/training/configs/ground.toml`` for a complete example.
     """
-    return read_config(config, _DEFAULTS, task="mask")
+    config = read_config(config, _DEFAULTS, task="mask")
+    _check_data_options(config["data"])
+    return config
+
+
+def _check_data_options(data):
+    """Refuse a bad ``[data]`` choice when the config is read, not minutes into building a pool."""
+    from crclean.training._wide_profiles import EXTRAS
+
+    for key in ("hot_pixels", "saturated"):
+        if data[key] not in ("negative", "ignore"):
+            raise ValueError(f"[data] {key} must be 'negative' or 'ignore', got {data[key]!r}")
+    unknown = sorted(set(data["extras"]) - set(EXTRAS))
+    if unknown:
+        raise ValueError(f"[data] extras must be among {', '.join(EXTRAS)}; unknown: {', '.join(unknown)}")
 
 
 def _pool(out_dir, kind, data, progress):
