@@ -105,3 +105,20 @@ def test_the_brightest_compact_hits_are_flagged(shape_name, offsets):
     found = Cleaner(AUTO_MODELS["space"], inpaint=None, device="cpu").clean_array(image, units="electron").mask
     assert (found & hits).sum() / hits.sum() >= 0.95
     assert (found & ~ndimage.binary_dilation(hits)).sum() < 10
+
+
+@pytest.mark.xfail(strict=True, reason="issue 28: crclean-ccd-v6 flags saturated stars' bleed trails")
+def test_saturated_stars_bleed_trails_are_not_flagged():
+    # Issue 28 keeps bleed trails as negatives. crclean-ccd-v6 was trained with
+    # saturated pixels left out of the loss and flags the bleed of the bright star
+    # in the shipped example (287 pixels at the saturation level; v2: 0).
+    from pathlib import Path
+
+    from astropy.io import fits
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "example_ground.fits"
+    header, data = fits.getheader(path), fits.getdata(path).astype(np.float32)
+    saturated = data >= 0.999 * header["SATURATE"]
+    assert saturated.sum() > 200
+    found = Cleaner(AUTO_MODELS["ground"], inpaint=None, device="cpu").clean_array(data).mask
+    assert (found & saturated).sum() < 0.05 * saturated.sum()
