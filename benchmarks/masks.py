@@ -24,7 +24,8 @@ simulator itself uses.
 Columns: TPR at FPR 1e-4 and 1e-3, precision at 95% recall; then at each
 model's default threshold (0.5; LA Cosmic sigclip 4.5): recall of pixels
 whose charge is > 10 sigma and of 2-3 sigma wing pixels, dice, false flags on
-star cores, the cleaned image's residual over truth pixels (RMS of
+star cores, false flags on pixels saturated in the clean exposure (stars'
+cores and bleeds, which the ignore band otherwise hides), the cleaned image's residual over truth pixels (RMS of
 (cleaned - clean) / sigma; see ``_mask_contenders.py`` for how each tool
 cleans), and seconds per megapixel for the mask. The "truth mask" row fills
 the true mask with crclean's default inpainter: the residual a perfect mask gets.
@@ -111,6 +112,11 @@ def score_family(exposures, runs):
     scores["dice"] = float(2 * tp / (tp + fp + positives.sum())) if positives.any() else float("nan")
     cores = _stack(exposures, "star_core_mask") & keep & ~truth
     scores["star_core_fp"] = int(np.sum(flagged & cores))
+    # Saturated stars' cores and bleeds are defects, so the ignore band hides them
+    # from every score above; users keep those stars, so count them apart.
+    if all(getattr(e, "saturated_mask", None) is not None for e in exposures):
+        saturated = _stack(exposures, "saturated_mask") & ~truth & (_stack(exposures, "cr_electrons") <= 0)
+        scores["saturated_fp"] = int(np.sum(flagged & saturated))
     scores["residual"] = residual(exposures, [r.cleaned_adu for r in runs])
     megapixels = sum(e.image_adu.size for e in exposures) / 1e6
     scores["s_per_mpix"] = sum(r.seconds for r in runs) / megapixels
@@ -188,9 +194,10 @@ def _cell(value, digits=4):
 
 def table(rows):
     keys = (("tpr_at_fpr_1e-4", 4), ("tpr_at_fpr_1e-3", 4), ("precision_at_recall_0.95", 4), ("recall_high", 4),
-            ("recall_wings", 4), ("dice", 4), ("star_core_fp", 0), ("residual", 2), ("s_per_mpix", 2))
+            ("recall_wings", 4), ("dice", 4), ("star_core_fp", 0), ("saturated_fp", 0), ("residual", 2),
+            ("s_per_mpix", 2))
     lines = ["| family | model | TPR@FPR 1e-4 | TPR@FPR 1e-3 | precision@95% recall | recall >10 sigma | "
-             "recall 2-3 sigma | dice | star-core FP | residual (sigma) | s/Mpx |",
+             "recall 2-3 sigma | dice | star-core FP | saturated FP | residual (sigma) | s/Mpx |",
              "|---|---|" + "---|" * len(keys)]
     for family, label, s in rows:
         lines.append(f"| {family} | {label} | " + " | ".join(_cell(s.get(k), d) for k, d in keys) + " |")

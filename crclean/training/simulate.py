@@ -112,6 +112,9 @@ class SimulatedExposure:
     hot_pixel_mask : numpy.ndarray
         bool: the hot pixels (part of ``defect_mask``). A lone hot pixel looks
         like a one-pixel hit, so training may leave them out of the loss.
+    bled_mask : numpy.ndarray
+        bool: pixels of the clean exposure below the full well that took charge
+        spilled from a saturated run (the tapered ends of bleed trails).
     """
 
     image_adu: np.ndarray
@@ -134,6 +137,7 @@ class SimulatedExposure:
     split: str
     detector: DetectorProfile
     hot_pixel_mask: np.ndarray
+    bled_mask: np.ndarray
 
     @property
     def full_well(self):
@@ -321,8 +325,8 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     read = noise_rng.normal(0.0, prof.readnoise, shape)
     # Both versions share the photons, defects and read noise; each saturates
     # and bleeds on its own, so the difference is exactly the visible CR charge.
-    clean_e, saturated = _scene.bleed_saturation(photons * bad_scale + bad_offset,
-                                                 prof.full_well)
+    undamaged_e = photons * bad_scale + bad_offset
+    clean_e, saturated = _scene.bleed_saturation(undamaged_e, prof.full_well)
     image_e = _scene.bleed_saturation((photons + cr_charge) * bad_scale + bad_offset,
                                       prof.full_well)[0]
     cr_electrons = (image_e - clean_e).astype(np.float32)
@@ -346,4 +350,5 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
         gain=prof.gain, readnoise=prof.readnoise, bias=float(bias), exptime=exptime,
         sky_electrons=sky, fwhm=fwhm, seed=int(seed), profile=prof.name, split=split, detector=prof,
         hot_pixel_mask=hot_mask,
+        bled_mask=(clean_e > undamaged_e) & ~saturated,
     )

@@ -115,6 +115,11 @@ def test_saturated_stars_bleed_along_columns():
     assert np.ptp(rows) >= np.ptp(cols) or e.saturated_mask.sum(axis=0).max() > 3
     np.testing.assert_allclose(e.clean_adu[e.saturated_mask] * e.gain,
                                profile.full_well, rtol=0.01, atol=5 * e.readnoise)
+    # The tapered ends: below the full well, each in a column next to a saturated run.
+    assert e.bled_mask.any() and not (e.bled_mask & e.saturated_mask).any()
+    assert np.all(e.clean_adu[e.bled_mask] * e.gain < profile.full_well + 5 * e.readnoise)
+    next_to_run = np.roll(e.saturated_mask, 1, axis=0) | np.roll(e.saturated_mask, -1, axis=0)
+    assert np.all(next_to_run[e.bled_mask])
 
 
 @pytest.mark.parametrize("kwargs, message", [

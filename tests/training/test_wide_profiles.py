@@ -1,6 +1,7 @@
 """Detectors drawn per exposure (wide_ground, wide_space) and hits started on sources."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from crclean.training import PROFILES, simulate_exposure
 from crclean.training._cosmic_sim import SensorGeometry, simulate_cosmic_rays
 from crclean.training._wide_profiles import EXTRAS, WIDE_PROFILES, draw_profile
 from crclean.training.mask import build_pool
+from crclean.training.mask._data import MIN_STAR_PLATEAU, ambiguous_plateaus
 
 
 def _draws(name, n=300):
@@ -247,6 +249,40 @@ def test_saturated_pixels_can_be_left_out_of_the_loss():
     np.testing.assert_array_equal(negative.weight[~saturated], ignored.weight[~saturated])
     with pytest.raises(ValueError, match="saturated"):
         build_pool(1, saturated="maybe", **kwargs)
+
+
+def test_only_saturated_stars_bleeds_stay_negatives():
+    shape = (40, 40)
+    saturated, bled, star = (np.zeros(shape, bool) for _ in range(3))
+    saturated[5:20, 10] = saturated[11:14, 9:12] = True  # a star's core and its bleed
+    bled[4, 10] = bled[20, 10] = True
+    star[10:15, 8:13] = True
+    saturated[30:33, 30] = True  # a hot pixel's short bleed, on empty sky
+    bled[29, 30] = bled[33, 30] = True
+    saturated[30:32, 5] = True  # an undersampled star: a saturated core of 2 px
+    star[29:33, 4:7] = True
+    exposure = SimpleNamespace(saturated_mask=saturated, bled_mask=bled, star_core_mask=star)
+    ambiguous = ambiguous_plateaus(exposure)
+    assert not ambiguous[:25].any()  # the star's bleed, ends included, teaches "not a cosmic ray"
+    np.testing.assert_array_equal(ambiguous[25:], (saturated | bled)[25:])
+    assert MIN_STAR_PLATEAU > 2
+
+
+def test_star_bleeds_leave_hot_pixels_bleeds_out_of_the_loss():
+    # Long exposures with many hot pixels: some saturate and bleed along their column.
+    hot = dataclasses.replace(PROFILES["ground_thin"], hot_fraction=3e-3, bright_stars_per_mpix=200.0,
+                              exptime=3000.0)
+    kwargs = dict(size=128, profiles=[hot], seed=51, split="validation", cr_rate=(1.0, 1.0))
+    pool = build_pool(3, saturated="star_bleeds", hot_pixels="ignore", **kwargs)
+    exposures = [simulate_exposure((128, 128), seed=51 + i, profile=hot, split="validation", cr_rate=1.0)
+                 for i in range(3)]
+    ambiguous = np.stack([ambiguous_plateaus(e) & ~e.cr_mask for e in exposures])
+    plateaus = np.stack([(e.saturated_mask | e.bled_mask) & ~e.cr_mask & ~e.ignore_mask & ~e.hot_pixel_mask
+                         for e in exposures])
+    bled = np.stack([e.bled_mask for e in exposures])
+    assert (ambiguous & bled).any() and (plateaus & ~ambiguous).any()
+    assert np.all(pool.weight[ambiguous] == 0)
+    assert np.all(pool.weight[plateaus & ~ambiguous] == 1)
 
 
 def test_sharp_hits_have_no_wings():

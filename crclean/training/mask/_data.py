@@ -10,12 +10,20 @@ footprints, so no validation cosmic ray or sky was ever trained on.
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from crclean.engine._background import noise_normalise
 from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool
 from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, simulate_exposure
 
-__all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET"]
+__all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOICES", "SATURATED_CHOICES"]
+
+HOT_PIXEL_CHOICES = ("negative", "ignore")
+SATURATED_CHOICES = ("negative", "ignore", "star_bleeds")
+
+#: Saturated runs (bleed ends included) of fewer pixels than this count as
+#: ambiguous under ``saturated = "star_bleeds"``, even on a star.
+MIN_STAR_PLATEAU = 6
 
 
 @dataclass
@@ -58,6 +66,32 @@ def _scale_cosmic_rays(exposure, scale):
     return image.astype(np.float32), target, hit & ~target
 
 
+def ambiguous_plateaus(exposure):
+    """Saturated runs, with their bleed ends, that one exposure cannot tell from a hit.
+
+    A saturated star's core and long bleed trail sit in the star's wings, so a
+    network can learn that they are not cosmic rays, and must: users keep the
+    star. A hot pixel's bleed, or the 2-5 px saturated core of an undersampled
+    star, is a short flat-topped bar with tapered ends on empty sky, the same
+    as a bright, sharp hit along a column; as negatives, such bleed ends taught
+    crclean's models to miss the ends of those hits (issue 28).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool: pixels of saturated or bled-into runs that touch no star core or
+        have fewer than `MIN_STAR_PLATEAU` pixels.
+    """
+    labels, n = ndimage.label(exposure.saturated_mask | exposure.bled_mask)
+    if n == 0:
+        return np.zeros(labels.shape, bool)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    on_star = np.bincount(labels.ravel(), weights=exposure.star_core_mask.ravel(), minlength=n + 1) > 0
+    star_bleed = (sizes >= MIN_STAR_PLATEAU) & on_star
+    star_bleed[0] = True  # label 0: not a plateau
+    return ~star_bleed[labels]
+
+
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
                hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
                progress=None):
@@ -94,11 +128,14 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         Whether hot pixels teach "not a cosmic ray" or are left out of the
         loss. A lone hot pixel and a one-pixel hit look the same in one
         exposure; as negatives they teach a model to miss such hits.
-    saturated : {'negative', 'ignore'}
+    saturated : {'negative', 'ignore', 'star_bleeds'}
         Whether pixels at the full well without cosmic-ray charge (saturated
         stars' cores and bleeds, hot pixels' bleeds) teach "not a cosmic ray"
         or are left out of the loss. As negatives, small saturated plateaus
-        taught crclean's models to reject the brightest compact hits.
+        taught crclean's models to reject the brightest compact hits; left
+        out, saturated stars' bleed trails got flagged. ``star_bleeds`` keeps
+        the bleeds of saturated stars as negatives and leaves the runs of
+        `ambiguous_plateaus`, bleed ends included, out of the loss.
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -106,10 +143,10 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     -------
     SamplePool
     """
-    if hot_pixels not in ("negative", "ignore"):
-        raise ValueError(f"hot_pixels must be 'negative' or 'ignore', got {hot_pixels!r}")
-    if saturated not in ("negative", "ignore"):
-        raise ValueError(f"saturated must be 'negative' or 'ignore', got {saturated!r}")
+    if hot_pixels not in HOT_PIXEL_CHOICES:
+        raise ValueError(f"hot_pixels must be one of {HOT_PIXEL_CHOICES}, got {hot_pixels!r}")
+    if saturated not in SATURATED_CHOICES:
+        raise ValueError(f"saturated must be one of {SATURATED_CHOICES}, got {saturated!r}")
     rng = np.random.default_rng(seed)
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
@@ -128,6 +165,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         left_out = ignore | (exposure.hot_pixel_mask if hot_pixels == "ignore" else False)
         if saturated == "ignore":
             left_out = left_out | (exposure.saturated_mask & ~target)
+        elif saturated == "star_bleeds":
+            left_out = left_out | (ambiguous_plateaus(exposure) & ~target)
         arrays["weight"][i] = ~left_out
         arrays["star_cores"][i] = exposure.star_core_mask
         if progress is not None:

@@ -36,9 +36,11 @@ def _check_data_options(data):
     """Refuse a bad ``[data]`` choice when the config is read, not minutes into building a pool."""
     from crclean.training._wide_profiles import EXTRAS
 
-    for key in ("hot_pixels", "saturated"):
-        if data[key] not in ("negative", "ignore"):
-            raise ValueError(f"[data] {key} must be 'negative' or 'ignore', got {data[key]!r}")
+    from crclean.training.mask._data import HOT_PIXEL_CHOICES, SATURATED_CHOICES
+
+    for key, choices in (("hot_pixels", HOT_PIXEL_CHOICES), ("saturated", SATURATED_CHOICES)):
+        if data[key] not in choices:
+            raise ValueError(f"[data] {key} must be one of {', '.join(map(repr, choices))}, got {data[key]!r}")
     unknown = sorted(set(data["extras"]) - set(EXTRAS))
     if unknown:
         raise ValueError(f"[data] extras must be among {', '.join(EXTRAS)}; unknown: {', '.join(unknown)}")
