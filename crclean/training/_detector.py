@@ -47,3 +47,4 @@ class DetectorProfile:
     heavy_ions: float = 0.0       # share of tracks and spots from nuclei He-Fe (charge x Z^2)
     sharp_hits: float = 0.0       # share of tracks and spots that hardly diffuse (no wings)
     whole_bad_columns: bool = False  # bad columns run the full height (no ends inside the frame)
+    core_hits: float = 0.0        # share of stars above 5 sky sigma hit on the core, about as bright as their peak

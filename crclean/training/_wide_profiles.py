@@ -54,7 +54,10 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: rays too (crclean's models gave ~0 to such hits above a few hundred sigma).
 #: ``whole_bad_columns``: bad columns run the frame's full height, so no column
 #: defect ends inside it (v6 missed the ends of bright bars along rows and columns).
-EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns")
+#: ``core_hits``: 10-40% of the stars that peak above 5 sky sigma (and below 30%
+#: of the full well) take a compact hit on their core, its brightest pixel
+#: 0.2-5 times the star's peak (`crclean.training._hit_variants.hits_on_star_cores`).
+EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits")
 
 
 def _log_uniform(rng, low, high):
@@ -145,6 +148,8 @@ def _with_extras(profile, name, rng, extras):
         profile = dataclasses.replace(profile, sharp_hits=rng.uniform(0.1, 0.3))
     if "whole_bad_columns" in extras:
         profile = dataclasses.replace(profile, whole_bad_columns=True)
+    if "core_hits" in extras:
+        profile = dataclasses.replace(profile, core_hits=rng.uniform(0.1, 0.4))
     return profile
 
 

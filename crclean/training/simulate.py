@@ -41,6 +41,7 @@ import numpy as np
 
 from crclean.training import _cosmic_sim, _footprints, _scene
 from crclean.training._detector import DetectorProfile
+from crclean.training._hit_variants import hits_on_star_cores
 from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
 
 __all__ = ["MASK_THRESHOLD_SIGMA", "DetectorProfile", "PROFILES", "WIDE_PROFILES", "SimulatedExposure",
@@ -165,7 +166,8 @@ def _power_law(rng, n, low, high, slope):
 
 
 def _render_sky(shape, prof, rng, sky, fwhm):
-    """Noise-free sky + sources (e-), the star-core mask, and (x, y, flux) of every source."""
+    """Noise-free sky + sources (e-), the star-core mask, (x, y, flux) of every source, and
+    (x, y, peak e-) of the stars peaking above 5 sky sigma."""
     ny, nx = shape
     mpix = ny * nx / 1e6
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -216,10 +218,12 @@ def _render_sky(shape, prof, rng, sky, fwhm):
                                          fwhm=fwhm, sky_sigma=sky_sigma, axis=int(rng.integers(0, 2)))
     sources = (np.concatenate([sx, galaxies[:, 0]]), np.concatenate([sy, galaxies[:, 1]]),
                np.concatenate([flux, galaxies[:, 2]]))
-    return expected, core, sources
+    visible = flux * peak_fraction > 5 * sky_sigma
+    stars = (sx[visible], sy[visible], flux[visible] * peak_fraction)
+    return expected, core, sources, stars
 
 
-def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm):
+def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars):
     """Cosmic-ray charge (e-) from the real footprints and the physical model."""
     anchors = sources[:2]
     if prof.bright_anchors and sources[2].size:
@@ -241,6 +245,13 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm):
         stamps = _footprints.load_footprints(split).stamps
         charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,
                                                zoom=prof.footprint_zoom)[0]
+    if prof.core_hits > 0:
+        # Stars well below the full well, so that the hit shows on the core
+        # rather than lengthening a saturated star's bleed (a negative).
+        unsaturated = stars[2] < 0.3 * prof.full_well
+        max_sigma = prof.sensor.diffusion_um / prof.sensor.pixel_pitch_um
+        charge = charge + _cosmic_sim.render_charge(shape, *hits_on_star_cores(
+            rng, [a[unsaturated] for a in stars], prof.core_hits, fwhm=fwhm, max_sigma_px=max_sigma))
     return charge
 
 
@@ -311,13 +322,13 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     sky = float(scene_rng.uniform(*prof.sky_range) if sky_electrons is None else sky_electrons)
     fwhm = float(scene_rng.uniform(*prof.fwhm_range) if fwhm is None else fwhm)
 
-    expected, star_core, sources = _render_sky(shape, prof, scene_rng, sky, fwhm)
+    expected, star_core, sources, stars = _render_sky(shape, prof, scene_rng, sky, fwhm)
     hot_charge, hot_mask = _scene.add_hot_pixels(
         shape, rng=defect_rng, fraction=prof.hot_fraction, exptime=exptime)
     expected += hot_charge
     n_bad = defect_rng.poisson(prof.bad_columns_per_kcol * shape[1] / 1000.0)
     cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
-                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm)
+                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm, stars)
 
     bad_scale, bad_offset, bad_mask = _scene.bad_columns(shape, rng=defect_rng, n_columns=n_bad,
                                                          whole=prof.whole_bad_columns)

@@ -189,9 +189,10 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
-                        alpha_spots=hard.alpha_spots)
+                        core_hits=0.0, alpha_spots=hard.alpha_spots)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
+    assert 0.1 <= every.core_hits <= 0.4
     with pytest.raises(ValueError, match="extras"):
         draw_profile("wide_ground", np.random.default_rng(0), extras=("comets",))
 
@@ -304,3 +305,37 @@ def test_whole_bad_columns_have_no_ends_inside_the_frame():
     assert np.array_equal(parts.any(axis=0), whole.any(axis=0))  # the same columns
     assert not parts[:, parts.any(axis=0)].all()  # some segments end inside the frame
     assert whole[:, whole.any(axis=0)].all()
+
+
+def test_hits_on_star_cores_are_about_as_bright_as_the_star():
+    from crclean.training._cosmic_sim import render_charge
+    from crclean.training._hit_variants import hits_on_star_cores
+
+    rng = np.random.default_rng(3)
+    stars = (np.linspace(20, 495, 20), np.full(20, 30.0), np.geomspace(100.0, 1e4, 20))  # 25 px apart
+    x, y, charge, sigma = hits_on_star_cores(rng, stars, 1.0, fwhm=3.0, max_sigma_px=0.8)
+    image = render_charge((60, 520), x, y, charge, sigma)
+    for sx, peak in zip(stars[0], stars[2]):
+        near = image[20:41, int(sx) - 10:int(sx) + 11]
+        assert 0.1 * peak < near.max() < 6 * peak  # drawn 0.2-5x, spread by diffusion
+        hit = np.argwhere(near > 0.05 * near.max()) - 10
+        assert np.abs(hit).max() <= 8  # on the core: within ~0.4 FWHM, plus a bar's half-length
+    # Off: nothing drawn, the stream untouched.
+    before = np.random.default_rng(3)
+    assert all(a.size == 0 for a in hits_on_star_cores(before, stars, 0.0, fwhm=3.0, max_sigma_px=0.8))
+    assert before.uniform() == np.random.default_rng(3).uniform()
+
+
+def test_core_hits_add_truth_on_star_cores_only():
+    common = dict(profile="wide_ground", hard_cases=True, extras=("source_hits",))
+    for seed in range(36000000, 36000004):
+        plain = simulate_exposure((128, 128), seed=seed, **common)
+        hit = simulate_exposure((128, 128), seed=seed, **{**common, "extras": ("source_hits", "core_hits")})
+        np.testing.assert_array_equal(plain.clean_adu, hit.clean_adu)
+        added = (hit.cr_electrons - plain.cr_electrons) > 0
+        if added.any():
+            break
+    assert added.any()
+    near_core = ndimage.binary_dilation(hit.star_core_mask, iterations=6)
+    assert np.all(near_core[added])
+    assert (hit.cr_mask & hit.star_core_mask).sum() > (plain.cr_mask & plain.star_core_mask).sum()
