@@ -64,7 +64,7 @@ def move_onto_anchors(x0, y0, rng, anchors, fraction):
     return x0, y0
 
 
-def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px):
+def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px, bleeding=0.0):
     """Compact hits on the cores of a ``fraction`` of ``stars``, about as bright as each star's peak.
 
     Hits land uniformly on the sky, so on a star they are faint or bright
@@ -74,7 +74,9 @@ def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px):
     doubles a well-sampled star's peak. Here the hit's brightest pixel is
     0.2-5 times the star's peak (log-uniform), within ~0.4 FWHM of its centre:
     half lone spots, half short bars of 1-6 px at any angle, each as sharp as
-    a thin sensor's (0) to ``max_sigma_px`` of diffusion.
+    a thin sensor's (0) to ``max_sigma_px`` of diffusion. A ``bleeding`` share
+    carries an alpha particle's 3e5-2e6 e- instead, enough to saturate and
+    bleed: a saturated run on a faint star is a cosmic ray, not the star's bleed.
 
     Parameters
     ----------
@@ -87,6 +89,8 @@ def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px):
         PSF FWHM in pixels.
     max_sigma_px : float
         Largest diffusion sigma in pixels.
+    bleeding : float, optional
+        Share of the hits that saturate and bleed. Draws nothing when 0.
 
     Returns
     -------
@@ -117,4 +121,12 @@ def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px):
         total = ratio[i] * peak[hit][i] * spread * max(length[i], 1.0)
         packets.append((x0[i] + t * np.cos(angle[i]), y0[i] + t * np.sin(angle[i]),
                         np.full(steps, total / steps), np.full(steps, sigma[i])))
-    return tuple(np.concatenate(a) for a in zip(*packets))
+    x, y, charge, sigma = (np.concatenate(a) for a in zip(*packets))
+    if bleeding > 0:
+        # Drawn last, so hits made without it keep their streams.
+        event = np.repeat(np.arange(n), [max(int(4 * s), 1) for s in length])
+        alpha = rng.uniform(size=n) < bleeding
+        alpha_total = np.exp(rng.uniform(np.log(3e5), np.log(2e6), n))
+        steps = np.bincount(event, minlength=n)
+        charge = np.where(alpha[event], alpha_total[event] / steps[event], charge)
+    return x, y, charge, sigma

@@ -56,8 +56,12 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: defect ends inside it (v6 missed the ends of bright bars along rows and columns).
 #: ``core_hits``: 10-40% of the stars that peak above 5 sky sigma (and below 30%
 #: of the full well) take a compact hit on their core, its brightest pixel
-#: 0.2-5 times the star's peak (`crclean.training._hit_variants.hits_on_star_cores`).
-EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits")
+#: 0.2-5 times the star's peak (`crclean.training._hit_variants.hits_on_star_cores`);
+#: ``core_bleeds``: with ``core_hits``, 20-40% of those hits carry an alpha
+#: particle's charge and saturate and bleed (crclean-ccd-v9 and v10 took such
+#: a bleed on a 20 sigma star for the star's own).
+EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
+          "core_bleeds")
 
 
 def _log_uniform(rng, low, high):
@@ -150,6 +154,8 @@ def _with_extras(profile, name, rng, extras):
         profile = dataclasses.replace(profile, whole_bad_columns=True)
     if "core_hits" in extras:
         profile = dataclasses.replace(profile, core_hits=rng.uniform(0.1, 0.4))
+    if "core_bleeds" in extras:
+        profile = dataclasses.replace(profile, core_bleeds=rng.uniform(0.2, 0.4))
     return profile
 
 

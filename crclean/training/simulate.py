@@ -251,7 +251,8 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars
         unsaturated = stars[2] < 0.3 * prof.full_well
         max_sigma = prof.sensor.diffusion_um / prof.sensor.pixel_pitch_um
         charge = charge + _cosmic_sim.render_charge(shape, *hits_on_star_cores(
-            rng, [a[unsaturated] for a in stars], prof.core_hits, fwhm=fwhm, max_sigma_px=max_sigma))
+            rng, [a[unsaturated] for a in stars], prof.core_hits, fwhm=fwhm, max_sigma_px=max_sigma,
+            bleeding=prof.core_bleeds))
     return charge
 
 

@@ -189,10 +189,10 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
-                        core_hits=0.0, alpha_spots=hard.alpha_spots)
+                        core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
-    assert 0.1 <= every.core_hits <= 0.4
+    assert 0.1 <= every.core_hits <= 0.4 and 0.2 <= every.core_bleeds <= 0.4
     with pytest.raises(ValueError, match="extras"):
         draw_profile("wide_ground", np.random.default_rng(0), extras=("comets",))
 
@@ -320,6 +320,10 @@ def test_hits_on_star_cores_are_about_as_bright_as_the_star():
         assert 0.1 * peak < near.max() < 6 * peak  # drawn 0.2-5x, spread by diffusion
         hit = np.argwhere(near > 0.05 * near.max()) - 10
         assert np.abs(hit).max() <= 8  # on the core: within ~0.4 FWHM, plus a bar's half-length
+    # A bleeding share carries an alpha particle's charge; drawn last, it leaves the rest as it was.
+    bled = hits_on_star_cores(np.random.default_rng(3), stars, 1.0, fwhm=3.0, max_sigma_px=0.8, bleeding=1.0)
+    np.testing.assert_array_equal(bled[0], x)
+    assert render_charge((60, 520), *bled).max() > 1e5 and bled[2].sum() >= 20 * 3e5 * 0.999
     # Off: nothing drawn, the stream untouched.
     before = np.random.default_rng(3)
     assert all(a.size == 0 for a in hits_on_star_cores(before, stars, 0.0, fwhm=3.0, max_sigma_px=0.8))
