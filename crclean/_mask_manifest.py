@@ -17,7 +17,7 @@ __all__ = ["AUTO_MODEL", "AUTO_MODELS", "DEFAULT_MODEL", "INPAINT_MODELS", "MODE
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
                    "0.96 (thin ground CCD), 0.98 (thick), 0.98 (Rubin-like), 0.98 (dense space), 0.95 (real LSST "
-                   "hits); precision at 95% recall 0.75, 1.00, 0.98, 1.00, 0.95 (docs/benchmarks.md)",
+                   "hits); precision at 95% recall 0.82, 1.00, 0.98, 1.00, 0.97 (docs/benchmarks.md)",
     "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.91 (thin), 0.96 (thick), 0.97 "
                       "(Rubin-like); precision at 95% recall 0.09, 0.94, 0.95; dense space 0.77 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",
@@ -75,8 +75,8 @@ _UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 MODELS = MappingProxyType(
     {
         "crclean-ccd": _own(
-            "crclean-ccd", "crclean-ccd-v9.pt",
-            "93553ecb16aadc974288e3897faf690725352d2e84a2a51f436b5d8175c32f09",
+            "crclean-ccd", "crclean-ccd-v10.pt",
+            "5d21cbec2079f400a8f695fa9f61f78b8c1b37c2433fc551908edc6317a6ae0a",
             "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
             "cosmic rays; raw or calibrated, any units",
             "unet", _UNET_WIDE, **_UNET_WIDE_TILES,
