@@ -112,10 +112,10 @@ def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px, bleeding=0.0
     length = np.where(rng.uniform(size=n) < 0.5, 0.0, rng.uniform(1.0, 6.0, n))
     angle = rng.uniform(0.0, np.pi, n)
     packets = []
-    for i in range(n):
+    steps_per_hit = np.maximum((4 * length).astype(int), 1)
+    for i, steps in enumerate(steps_per_hit):
         # The brightest pixel of a spot holds ~1 / (2 pi sigma^2) of its charge,
         # of a bar ~1 / (sqrt(2 pi) sigma) of its charge per pixel of length.
-        steps = max(int(4 * length[i]), 1)
         t = np.linspace(-0.5, 0.5, steps) * length[i]
         spread = max(1.0, 2 * np.pi * sigma[i] ** 2) if steps == 1 else max(1.0, np.sqrt(2 * np.pi) * sigma[i])
         total = ratio[i] * peak[hit][i] * spread * max(length[i], 1.0)
@@ -124,9 +124,8 @@ def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px, bleeding=0.0
     x, y, charge, sigma = (np.concatenate(a) for a in zip(*packets))
     if bleeding > 0:
         # Drawn last, so hits made without it keep their streams.
-        event = np.repeat(np.arange(n), [max(int(4 * s), 1) for s in length])
+        event = np.repeat(np.arange(n), steps_per_hit)
         alpha = rng.uniform(size=n) < bleeding
         alpha_total = np.exp(rng.uniform(np.log(3e5), np.log(2e6), n))
-        steps = np.bincount(event, minlength=n)
-        charge = np.where(alpha[event], alpha_total[event] / steps[event], charge)
+        charge = np.where(alpha[event], alpha_total[event] / steps_per_hit[event], charge)
     return x, y, charge, sigma
