@@ -75,8 +75,8 @@ _UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 MODELS = MappingProxyType(
     {
         "crclean-ccd": _own(
-            "crclean-ccd", "crclean-ccd-v10.pt",
-            "5d21cbec2079f400a8f695fa9f61f78b8c1b37c2433fc551908edc6317a6ae0a",
+            "crclean-ccd", "crclean-ccd-v12.pt",
+            "fbbac6c8569f32237f3db4f98b5905c1cb2758b8afadc07579cfa9cbb3ce1bfd",
             "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
             "cosmic rays; raw or calibrated, any units",
             "unet", _UNET_WIDE, **_UNET_WIDE_TILES,

@@ -83,7 +83,7 @@ class Cleaner:
         model is yet), and float32 otherwise. Measured: float16 keeps
         probabilities within 0.006 of float32 and flipped no mask pixel;
         bfloat16 stayed within `crclean._precision.MASK_TOLERANCE` on every
-        mask benchmark family with crclean-ccd-v2, but not with v6, v9 or v10.
+        mask benchmark family with crclean-ccd-v2, but not with v6, v9, v10 or v12.
 
     Attributes
     ----------
