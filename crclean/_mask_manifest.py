@@ -45,14 +45,17 @@ def _deepcr(name, resource, sha256, units, instruments):
     )
 
 
-def _own(name, resource, sha256, instruments, arch, config, *, tile_size, overlap):
-    """A manifest entry for one of crclean's own mask networks (in weights/)."""
+def _own(name, resource, sha256, instruments, arch, config, *, tile_size, overlap, **precision):
+    """A manifest entry for one of crclean's own mask networks (in weights/).
+
+    ``precision``: ``cpu_bfloat16`` and ``float32_blocks`` where measured (`ModelSpec`).
+    """
     return ModelSpec(
         name=name, kind="network", instruments=instruments, normalisation="background",
         tile_size=tile_size, overlap=overlap, arch=arch, config=config, package=None, resource=resource,
         sha256=sha256, version=resource.rsplit("-", 1)[-1].removesuffix(".pt"),
         reference=f"crclean, trained on crclean's simulations; model card weights/{resource[:-3]}.md",
-        quality=_MASK_QUALITY.get(name, ""),
+        quality=_MASK_QUALITY.get(name, ""), **precision,
     )
 
 
@@ -79,7 +82,7 @@ MODELS = MappingProxyType(
             "fbbac6c8569f32237f3db4f98b5905c1cb2758b8afadc07579cfa9cbb3ce1bfd",
             "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
             "cosmic rays; raw or calibrated, any units",
-            "unet", _UNET_WIDE, **_UNET_WIDE_TILES,
+            "unet", _UNET_WIDE, **_UNET_WIDE_TILES, cpu_bfloat16=True, float32_blocks=("encoders.1", "encoders.2"),
         ),
         "crclean-ground": _own(
             "crclean-ground", "crclean-ground-unet-v1.pt",

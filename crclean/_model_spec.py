@@ -58,6 +58,11 @@ class ModelSpec:
         on a CPU with native bfloat16 units. Only for a model whose bfloat16
         masks were measured within `crclean._precision.MASK_TOLERANCE`
         (``benchmarks/precision.py`` and ``tests/engine/test_precision.py``).
+    float32_blocks : tuple of str
+        Mask networks: submodules that stay in float32 under bfloat16
+        autocast besides the block that sees the input (which always does).
+        How far the input's dynamic range reaches into a network depends on
+        its weights, so this is measured per model, with ``cpu_bfloat16``.
     pixel_scale : float
         Lens finders: arcsec per pixel the model was trained at; tiles are
         resampled to it.
@@ -91,6 +96,7 @@ class ModelSpec:
     task: str = "mask"
     quality: str = ""
     cpu_bfloat16: bool = False
+    float32_blocks: tuple = ()
     pixel_scale: float = 0.2
     bands: tuple = ()
     theta_e_slope: float = 1.0

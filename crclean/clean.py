@@ -76,14 +76,15 @@ class Cleaner:
         Draw a progress bar on stderr (only on a terminal).
     precision : {'auto', 'float32', 'float16', 'bfloat16'}, optional
         Arithmetic of the network: 'float16' or 'bfloat16' run it under
-        ``torch.autocast`` (bfloat16 keeps the network's first block in
-        float32). 'auto' is float16 on a GPU, bfloat16 on a CPU with native
-        bfloat16 units (AMX or AVX512_BF16, `crclean._precision.native_bfloat16`)
-        for a model cleared for it (`ModelSpec.cpu_bfloat16`; no shipped mask
-        model is yet), and float32 otherwise. Measured: float16 keeps
-        probabilities within 0.006 of float32 and flipped no mask pixel;
-        bfloat16 stayed within `crclean._precision.MASK_TOLERANCE` on every
-        mask benchmark family with crclean-ccd-v2, but not with v6, v9, v10 or v12.
+        ``torch.autocast`` (bfloat16 keeps the network's first block, and
+        the blocks its spec names, in float32: `ModelSpec.float32_blocks`).
+        'auto' is float16 on a GPU, bfloat16 on a CPU with native bfloat16
+        units (AMX or AVX512_BF16, `crclean._precision.native_bfloat16`) for a
+        model cleared for it (`ModelSpec.cpu_bfloat16`: crclean-ccd), and
+        float32 otherwise. Measured: float16 keeps probabilities within 0.006
+        of float32 and flipped no mask pixel; crclean-ccd's bfloat16 masks
+        stay within `crclean._precision.MASK_TOLERANCE` on every mask
+        benchmark family (docs/benchmarks.md).
 
     Attributes
     ----------

@@ -39,8 +39,8 @@ __all__ = ["mask_command"]
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Network arithmetic: auto is float16 autocast on a GPU, bfloat16 on a CPU with native "
-                   "bfloat16 units (AMX or AVX512_BF16) for models cleared for it (none of the shipped mask "
-                   "models yet), float32 otherwise; see docs/usage.md for the mask tolerance.")
+                   "bfloat16 units (AMX or AVX512_BF16) for models cleared for it (crclean-ccd), float32 "
+                   "otherwise; see docs/usage.md for the mask tolerance.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Tiles per forward pass [default: about 1 Mpx of tiles on CPU, 8 Mpx on GPU].")
 @click.option("--tile-size", type=click.IntRange(min=32), default=None,

@@ -102,7 +102,8 @@ class NetworkMasker:
     def __init__(self, network, spec, *, device, batch_size, tile_size=256, overlap=32, precision=None):
         from crclean.models._inference import prepare_for_inference
 
-        self.network, self._memory_format = prepare_for_inference(network, device, precision=precision)
+        self.network, self._memory_format = prepare_for_inference(
+            network, device, precision=precision, float32_blocks=spec.float32_blocks)
         self.spec = spec
         self.device = device
         self.batch_size = batch_size

@@ -7,7 +7,8 @@ On the CPU, channels-last activations let oneDNN pick faster convolution
 kernels for crclean's narrow (16-64 channel) layers, and each convolution
 and the ReLU after it run as one oneDNN call (`crclean.models._fused`). Under
 bfloat16 autocast the block that sees the input stays in float32
-(`keep_input_block_float32`).
+(`keep_input_block_float32`), and so do the further blocks a model's spec
+names (`keep_blocks_float32`, `crclean.weights.ModelSpec.float32_blocks`).
 """
 
 import copy
@@ -18,7 +19,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from crclean.models._fused import fuse_conv_relu
 
-__all__ = ["fold_batch_norm", "keep_input_block_float32", "prepare_for_inference"]
+__all__ = ["fold_batch_norm", "keep_blocks_float32", "keep_input_block_float32", "prepare_for_inference"]
 
 
 def fold_batch_norm(network):
@@ -96,15 +97,29 @@ def keep_input_block_float32(network):
     name = getattr(network, "input_block", None)
     if name is None:
         return False
-    parent, _, child = name.rpartition(".")
-    owner = network.get_submodule(parent) if parent else network
-    block = getattr(owner, child)
-    if not isinstance(block, _Float32Block):
-        setattr(owner, child, _Float32Block(block))
+    keep_blocks_float32(network, [name])
     return True
 
 
-def prepare_for_inference(network, device, *, precision=None):
+def keep_blocks_float32(network, names):
+    """Run each named submodule of ``network`` in float32 under autocast, in place.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+    names : iterable of str
+        Dotted submodule names, e.g. ``'encoders.1'``; one already wrapped
+        is left as it is.
+    """
+    for name in names:
+        parent, _, child = name.rpartition(".")
+        owner = network.get_submodule(parent) if parent else network
+        block = getattr(owner, child)
+        if not isinstance(block, _Float32Block):
+            setattr(owner, child, _Float32Block(block))
+
+
+def prepare_for_inference(network, device, *, precision=None, float32_blocks=()):
     """A copy of ``network`` rewritten for fast inference on ``device``.
 
     Parameters
@@ -114,8 +129,11 @@ def prepare_for_inference(network, device, *, precision=None):
     device : torch.device
     precision : torch.dtype, optional
         The autocast dtype it will run under; with bfloat16 its input block
-        stays in float32 (`keep_input_block_float32`). On the CPU each
-        convolution and its ReLU are fused (`crclean.models._fused.fuse_conv_relu`).
+        stays in float32 (`keep_input_block_float32`), and so do
+        ``float32_blocks``. On the CPU each convolution and its ReLU are
+        fused (`crclean.models._fused.fuse_conv_relu`).
+    float32_blocks : sequence of str, optional
+        Further submodules kept in float32 under bfloat16 (`keep_blocks_float32`).
 
     Returns
     -------
@@ -128,6 +146,7 @@ def prepare_for_inference(network, device, *, precision=None):
     fold_batch_norm(network)
     if precision == torch.bfloat16:
         keep_input_block_float32(network)
+        keep_blocks_float32(network, float32_blocks)
     on_cpu = torch.device(device).type == "cpu"
     if on_cpu:
         fuse_conv_relu(network)

@@ -102,3 +102,22 @@ def test_fused_convolution_and_relu_give_the_same_output(monkeypatch, arch, conf
             outputs.append(prepared(x.contiguous(memory_format=memory_format)).float())
     assert fused == [0, pairs]
     torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=0)
+
+
+def test_under_bfloat16_the_blocks_a_spec_names_run_in_float32_too():
+    network = _trained_looking("unet", {"channels": [8, 16, 32], "norm": "batch"})
+    x = torch.randn(1, 1, 64, 64) * 1000
+    seen = {}
+    with torch.inference_mode():
+        prepared, memory_format = prepare_for_inference(
+            network, torch.device("cpu"), precision=torch.bfloat16, float32_blocks=("encoders.1",))
+        for name in ("encoders.0", "encoders.1", "encoders.2"):
+            module = prepared.get_submodule(name)
+            inner = getattr(module, "block", module)
+            inner.register_forward_hook(lambda module, args, output, name=name: seen.update({name: output.dtype}))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            prepared(x.contiguous(memory_format=memory_format))
+    assert seen == {"encoders.0": torch.float32, "encoders.1": torch.float32, "encoders.2": torch.bfloat16}
+    # Named blocks are only kept for bfloat16; a float32 network is not wrapped.
+    float32, _ = prepare_for_inference(network, torch.device("cpu"), float32_blocks=("encoders.1",))
+    assert not hasattr(float32.get_submodule("encoders.1"), "block")
