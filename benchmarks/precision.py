@@ -118,7 +118,10 @@ def build_cleaners(model, threshold, int8, calibration, whole_network=False):
 
 
 def bfloat16_with_float32(model, threshold, *, input_block):
-    """A bfloat16 `crclean.Cleaner` with no float32 block but, if ``input_block``, the input's (not what crclean ships)."""
+    """A bfloat16 `crclean.Cleaner` with fewer float32 blocks than crclean keeps.
+
+    Only the input block if ``input_block``, otherwise none.
+    """
     import torch
 
     from crclean import Cleaner
