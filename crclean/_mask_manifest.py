@@ -16,8 +16,8 @@ __all__ = ["AUTO_MODEL", "AUTO_MODELS", "DEFAULT_MODEL", "INPAINT_MODELS", "MODE
 # from the entries so that re-benchmarking a model touches one line here.
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
-                   "0.96 (thin ground CCD), 0.98 (thick), 0.98 (Rubin-like), 0.98 (dense space), 0.95 (real LSST "
-                   "hits); precision at 95% recall 0.82, 1.00, 0.98, 1.00, 0.97 (docs/benchmarks.md)",
+                   "0.97 (thin ground CCD), 0.99 (thick), 0.98 (Rubin-like), 0.98 (dense space), 0.95 (real LSST "
+                   "hits); precision at 95% recall 0.83, 1.00, 0.97, 1.00, 0.96 (docs/benchmarks.md)",
     "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.91 (thin), 0.96 (thick), 0.97 "
                       "(Rubin-like); precision at 95% recall 0.09, 0.94, 0.95; dense space 0.77 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",
