@@ -1,6 +1,6 @@
 """Allow ``python -m crclean``."""
 
-from crclean.cli import main
+from crclean.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -85,6 +85,7 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
     from astropy.io import fits
     from astropy.nddata import CCDData
 
+    from crclean._clean_file import provenance
     from crclean.io import classify_headers
     from crclean.io._units import (header_exptime, header_gain, header_readnoise, normalise_units,
                                    validate_override)
@@ -115,7 +116,7 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
     if result.cleaned is not None:
         cleaned.data = result.cleaned.astype(np.result_type(ccd.data.dtype, np.float32), copy=False)
     cleaned.mask = result.mask if defects is None else defects | result.mask
-    keywords, history = cleaner._provenance(result.n_flagged, dq_bit=None)
+    keywords, history = provenance(cleaner, result.n_flagged, dq_bit=None)
     if isinstance(cleaned.meta, fits.Header):
         for key, card in keywords.items():
             cleaned.meta[key] = card

@@ -16,21 +16,21 @@ __all__ = ["AUTO_MODEL", "AUTO_MODELS", "DEFAULT_MODEL", "INPAINT_MODELS", "MODE
 # from the entries so that re-benchmarking a model touches one line here.
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
-                   "0.97 (thin ground CCD), 0.99 (thick), 0.98 (Rubin-like), 0.98 (dense space), 0.95 (real LSST "
-                   "hits); precision at 95% recall 0.83, 1.00, 0.97, 1.00, 0.96 (docs/benchmarks.md)",
-    "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.91 (thin), 0.96 (thick), 0.97 "
-                      "(Rubin-like); precision at 95% recall 0.09, 0.94, 0.95; dense space 0.77 "
+                   "0.97 (thin ground CCD), 0.97 (thick), 0.98 (Rubin-like), 0.94 (dense space), 0.96 (real LSST "
+                   "hits); precision at 95% recall 0.81, 0.98, 0.99, 0.99, 0.97 (docs/benchmarks.md)",
+    "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.93 (thin), 0.94 (thick), 0.97 "
+                      "(Rubin-like); precision at 95% recall 0.34, 0.85, 0.96; dense space 0.58 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",
     "crclean-ground-transunet": "as crclean-ground within 0.002 on TPR at FPR 1e-4 on crclean 0.1's benchmark "
                                 "(its own simulator) at 4-6 times its time; superseded by crclean-ccd",
-    "crclean-space": "independent dense space family: TPR at FPR 1e-4 0.74, precision at 95% recall 0.65 "
+    "crclean-space": "independent dense space family: TPR at FPR 1e-4 0.78, precision at 95% recall 0.64 "
                      "(docs/benchmarks.md); superseded by crclean-ccd",
     "crclean-space-transunet": "as crclean-space on crclean 0.1's benchmark (its own simulator) at 3x its "
                                "time; superseded by crclean-ccd",
-    "deepcr-decam": "independent families: TPR at FPR 1e-4 0.92 (thick ground CCD), 0.76 (thin), 0.49 (dense "
-                    "space); precision at 95% recall 0.81, 0.01, 0.11 (docs/benchmarks.md)",
-    "deepcr-acs-wfc": "independent families: TPR at FPR 1e-4 0.86 (dense space), 0.95 (thin ground CCD), 0.96 "
-                      "(thick); precision at 95% recall 0.97, 0.63, 0.96 (docs/benchmarks.md)",
+    "deepcr-decam": "independent families: TPR at FPR 1e-4 0.89 (thick ground CCD), 0.72 (thin), 0.39 (dense "
+                    "space); precision at 95% recall 0.65, 0.005, 0.10 (docs/benchmarks.md)",
+    "deepcr-acs-wfc": "independent families: TPR at FPR 1e-4 0.82 (dense space), 0.96 (thin ground CCD), 0.93 "
+                      "(thick); precision at 95% recall 0.97, 0.76, 0.87 (docs/benchmarks.md)",
 }
 
 
@@ -78,11 +78,12 @@ _UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 MODELS = MappingProxyType(
     {
         "crclean-ccd": _own(
-            "crclean-ccd", "crclean-ccd-v12.pt",
-            "fbbac6c8569f32237f3db4f98b5905c1cb2758b8afadc07579cfa9cbb3ce1bfd",
-            "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, sparse to dense "
-            "cosmic rays; raw or calibrated, any units",
-            "unet", _UNET_WIDE, **_UNET_WIDE_TILES, cpu_bfloat16=True, float32_blocks=("encoders.1", "encoders.2"),
+            "crclean-ccd", "crclean-ccd-v15.pt",
+            "2318f2f8ef1dab22c7080b366cdd487efd03d792c6284dce58f707bc90b418c8",
+            "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, round or elongated, "
+            "sparse to dense cosmic rays; raw or calibrated, any units",
+            "unet", {**_UNET_WIDE, "psf_inputs": True}, **_UNET_WIDE_TILES, cpu_bfloat16=True,
+            float32_blocks=("encoders.1", "encoders.2"),
         ),
         "crclean-ground": _own(
             "crclean-ground", "crclean-ground-unet-v1.pt",

@@ -14,16 +14,11 @@ model, from the telescope and instrument its header names (see
 """
 
 import logging
-import time
-from pathlib import Path
 
 import numpy as np
 
-from crclean import __version__
-from crclean._planes import in_frame, read_plane_inputs
 from crclean._precision import PRECISIONS
 from crclean._results import CleanResult, FileReport, PlaneReport
-from crclean.exceptions import InputError
 from crclean.inpaint import DEFAULT_INPAINTER, INPAINTERS, inpaint
 from crclean.io._blank import blank_markers
 from crclean import weights
@@ -345,106 +340,16 @@ class Cleaner:
             With the model used, the device, one `PlaneReport` per image, and
             with ``'auto'`` the kind of data that chose it.
         """
-        from crclean._overlap import run_overlapped
-        from crclean.io import ProductWriter, check_output_writable, fits_section, open_exposure, select_planes
+        from crclean._clean_file import clean_file
 
-        if dq_bit <= 0 or dq_bit & (dq_bit - 1) or dq_bit >= 2**15:
-            raise ValueError(f"dq_bit must be a power of two between 1 and 16384, got {dq_bit!r}")
-        start = time.perf_counter()
-        check_output_writable(output_path, overwrite=overwrite)
-        planes, quicklook = [], None
-        with open_exposure(input_path) as exposure:
-            indices = select_planes(exposure, ext)
-            cleaner, data_kind = self._choose(exposure, indices)
-
-            def read(index):
-                return read_plane_inputs(exposure, index, gain=gain, readnoise=readnoise, dq_bit=dq_bit, trim=trim)
-
-            def compute(index, inputs):
-                nonlocal quicklook
-                plane_start = time.perf_counter()
-                plane, region = inputs.plane, inputs.region
-                result = cleaner._clean_inputs(inputs)
-                section = None if region is None else fits_section(region)
-                searched = plane.data.size if region is None else plane.data[region].size
-                if quicklook_path is not None and quicklook is None:
-                    quicklook = cleaner._render_quicklook(input_path, plane, result, region, quicklook_region)
-                planes.append(PlaneReport(plane.label, result.n_flagged, searched,
-                                          inputs.seconds + time.perf_counter() - plane_start, section))
-                return cleaner._plane_result(index, result, dq_bit, write_probability, section)
-
-            with ProductWriter(exposure, output_path, indices, dq_bit=dq_bit,
-                               overwrite=overwrite) as writer:
-                run_overlapped(indices, read, compute, writer.write, overlap=overlap_io)
-                written = writer.finish()
-        if quicklook_path is not None:
-            from crclean.io._quicklook import write_bytes
-
-            write_bytes(quicklook_path, quicklook)
-        return FileReport(input_path, written, planes, time.perf_counter() - start, quicklook_path,
-                          model=cleaner.model, data_kind=data_kind, device=cleaner._device_name())
+        return clean_file(self, input_path, output_path, ext=ext, gain=gain, readnoise=readnoise, dq_bit=dq_bit,
+                          write_probability=write_probability, overwrite=overwrite, quicklook_path=quicklook_path,
+                          quicklook_region=quicklook_region, trim=trim, overlap_io=overlap_io)
 
     def _device_name(self):
         """Where the loaded model runs: ``'cpu'``, ``'cuda:0'``... (LA Cosmic runs on the CPU)."""
         device = getattr(self._get_masker(), "device", None)
         return "cpu" if device is None else str(device)
-
-    def _render_quicklook(self, input_path, plane, result, region, quicklook_region):
-        """The quick-look PNG's bytes for one cleaned image."""
-        from crclean.io._quicklook import render_quicklook
-
-        title = f"{Path(input_path).name} [{plane.label}]: {self.model}, inpaint {self.inpaint or 'off'}"
-        try:
-            return render_quicklook(plane.data, result.mask, result.cleaned, title=title,
-                                    region=quicklook_region, data_section=region)
-        except ValueError as error:  # a region outside the image
-            raise InputError(f"{input_path}: {error}; choose a quick-look region inside it") from None
-
-    def _clean_inputs(self, inputs):
-        """Clean one image read by `crclean._planes.read_plane_inputs`: its `CleanResult` in the whole frame."""
-        plane, region, defects = inputs.plane, inputs.region, inputs.defects
-        saturation = plane.header.get("SATURATE")
-        crop = region if region is not None else (slice(None), slice(None))
-        result = self.clean_array(
-            plane.data[crop], units=plane.units, gain=plane.gain, readnoise=plane.readnoise,
-            exptime=plane.exptime,
-            saturation=saturation if isinstance(saturation, (int, float)) else None,
-            defects=None if defects is None else defects[crop], label=inputs.label,
-        )
-        return result if region is None else in_frame(result, plane.data, region)
-
-    def _provenance(self, n_flagged, *, dq_bit, section=None):
-        """Provenance keywords and the HISTORY line for an image with ``n_flagged`` cosmic-ray pixels."""
-        from crclean.io import provenance_keywords
-
-        keywords = provenance_keywords(
-            version=__version__, model=self.spec.name, weights_sha256=self.weights_sha256,
-            threshold=self.threshold, n_flagged=n_flagged, inpaint=self.inpaint,
-            tile_size=self.tile_size, overlap=self.overlap, dq_bit=dq_bit, section=section,
-        )
-        flags = f" (DQ bit {dq_bit})" if dq_bit is not None else ""
-        history = (
-            f"crclean {__version__} mask: model {self.spec.name}, threshold "
-            f"{self.threshold:g}, {n_flagged} pixels flagged{flags}, "
-            f"inpaint {self.inpaint or 'off'}"
-        )
-        if section is not None:
-            history += f", section {section}"
-        autocast = getattr(self._masker, "precision", None)
-        if autocast is not None:
-            history += f", {str(autocast).removeprefix('torch.')} autocast"
-        return keywords, history
-
-    def _plane_result(self, index, result, dq_bit, write_probability, section=None):
-        """The `crclean.io.PlaneResult` of HDU ``index``, with provenance keywords."""
-        from crclean.io import PlaneResult
-
-        keywords, history = self._provenance(result.n_flagged, dq_bit=dq_bit, section=section)
-        return PlaneResult(
-            hdu_index=index, mask=result.mask, cleaned=result.cleaned,
-            probability=result.probability if write_probability else None,
-            keywords=keywords, history=history,
-        )
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",

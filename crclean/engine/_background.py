@@ -90,7 +90,7 @@ def background_mesh(image, *, box=64):
     return _interpolate(median, (ny, nx), box), _interpolate(rms, (ny, nx), box)
 
 
-def noise_normalise(image, *, box=64, k=ASINH_SIGMA):
+def noise_normalise(image, *, box=64, k=ASINH_SIGMA, background=None, rms=None):
     """``asinh((image - background) / (k * rms))`` as float32 (a new array).
 
     Parameters
@@ -101,11 +101,14 @@ def noise_normalise(image, *, box=64, k=ASINH_SIGMA):
         Background mesh block size.
     k : float, optional
         Sigma above which values are compressed.
+    background, rms : numpy.ndarray, optional
+        The maps of `background_mesh` (measured here if not given).
 
     Returns
     -------
     numpy.ndarray
     """
-    background, rms = background_mesh(image, box=box)
+    if background is None or rms is None:
+        background, rms = background_mesh(image, box=box)
     z = (np.asarray(image, dtype=np.float32) - background) / (np.float32(k) * rms)
     return np.arcsinh(z, out=z)

@@ -9,7 +9,7 @@ wraps LA Cosmic through ccdproc as a classical baseline.
 
 import numpy as np
 
-from crclean.engine._background import noise_normalise
+from crclean.engine._background import background_mesh, noise_normalise
 from crclean.engine._median import masked_median
 from crclean.engine._tiled import run_tiled
 from crclean.engine._units import to_model_units
@@ -139,7 +139,10 @@ class NetworkMasker:
         if self.spec.normalisation == "background":
             # Unit-free: gain and units cancel in (image - sky) / noise.
             image, finite = _fill_non_finite(np.asarray(data, dtype=np.float32))
-            image = noise_normalise(image)
+            background, rms = background_mesh(image)
+            if getattr(self.network, "psf_inputs", False):
+                self._tell_psf_shape(image, background, rms)
+            image = noise_normalise(image, background=background, rms=rms)
         else:
             image = to_model_units(data, units=units, target=self.spec.units, gain=gain,
                                    exptime=exptime, label=label)
@@ -151,6 +154,17 @@ class NetworkMasker:
                            precision=self.precision, activation=torch.sigmoid, progress=progress, label=label)
         result[~finite] = 0.0
         return result
+
+
+    def _tell_psf_shape(self, image, background, rms):
+        """Give a ``psf_inputs`` network this image's PSF shape (round when too few stars show it)."""
+        import torch
+
+        from crclean.engine._psf_shape import measure_psf_shape
+
+        shape = measure_psf_shape(image, background=background, rms=rms)
+        e1, e2 = (0.0, 0.0) if shape is None else shape.ellipticity
+        self.network.psf_shape.copy_(torch.tensor([e1, e2], dtype=self.network.psf_shape.dtype))
 
 
 class LacosmicMasker:

@@ -30,17 +30,27 @@ class UNet(nn.Module):
     in_channels : int, optional
         Input planes: 1 for a mask network, 2 for the inpainter (image and
         mask).
+    psf_inputs : bool, optional
+        Also take the image's PSF shape, ``(e1, e2)`` of
+        `crclean.engine._psf_shape`, as two constant planes beside the input:
+        a few dozen pixels cannot tell a star stretched by the frame's PSF from
+        a short track, the frame's shape can. Given per image in ``forward``
+        (training) or set once per image in the ``psf_shape`` buffer (run time;
+        zeros, a round PSF, by default).
     """
 
     #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
     input_block = "encoders.0"
 
-    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1):
+    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1, psf_inputs=False):
         super().__init__()
         channels = list(channels)
         self.size_multiple = 2 ** (len(channels) - 1)
+        self.psf_inputs = bool(psf_inputs)
+        # Not saved with the weights: it describes the image, not the network.
+        self.register_buffer("psf_shape", torch.zeros(2), persistent=False)
         self.encoders = nn.ModuleList()
-        previous = in_channels
+        previous = in_channels + (2 if self.psf_inputs else 0)
         for width in channels:
             self.encoders.append(ConvBlock(previous, width, norm=norm, groups=groups))
             previous = width
@@ -52,7 +62,12 @@ class UNet(nn.Module):
             self.decoders.append(ConvBlock(2 * shallow, shallow, norm=norm, groups=groups))
         self.head = nn.Conv2d(channels[0], 1, 1)
 
-    def forward(self, x):
+    def forward(self, x, psf_shape=None):
+        """Logits for ``x`` (N, C, H, W); ``psf_shape`` (N, 2) overrides the buffer for ``psf_inputs``."""
+        if self.psf_inputs:
+            shape = self.psf_shape.expand(x.shape[0], 2) if psf_shape is None else psf_shape
+            planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+            x = torch.cat([x, planes], dim=1)
         skips = []
         for level, encoder in enumerate(self.encoders):
             x = encoder(x if level == 0 else self.pool(x))

@@ -85,7 +85,7 @@ def warmup_cosine(step, *, warmup, steps):
     return float(0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
 
 
-def random_crops(rng, arrays, batch_size, crop):
+def random_crops(rng, arrays, batch_size, crop, *, moves=None):
     """The same random crops, 90-degree rotations and flips of several stacks.
 
     Parameters
@@ -94,6 +94,11 @@ def random_crops(rng, arrays, batch_size, crop):
     arrays : sequence of numpy.ndarray
         Each ``(n, ..., size, size)``: the last two axes are cropped.
     batch_size, crop : int
+    moves : dict, optional
+        Filled with what was drawn, for data that must turn with the crops:
+        ``index`` (the exposure of each crop), ``turns`` (quarter turns,
+        `numpy.rot90` of the last two axes) and ``flips`` (the last axis
+        reversed after turning).
 
     Returns
     -------
@@ -105,11 +110,15 @@ def random_crops(rng, arrays, batch_size, crop):
     rows = rng.integers(0, size - crop + 1, batch_size)
     cols = rng.integers(0, size - crop + 1, batch_size)
     out = [np.empty((batch_size, *array.shape[1:-2], crop, crop), np.float32) for array in arrays]
+    all_turns, all_flips = np.empty(batch_size, int), np.empty(batch_size, bool)
     for b, (i, r, c) in enumerate(zip(index, rows, cols)):
         turns, flip = rng.integers(0, 4), rng.integers(0, 2)
+        all_turns[b], all_flips[b] = turns, flip
         for array, dest in zip(arrays, out):
             patch = np.rot90(array[i, ..., r : r + crop, c : c + crop], turns, axes=(-2, -1))
             dest[b] = patch[..., ::-1] if flip else patch
+    if moves is not None:
+        moves.update(index=index, turns=all_turns, flips=all_flips)
     return out
 
 

@@ -67,7 +67,7 @@ def cached_pool(out_dir, kind, data, *, pool_type, build, progress):
     seed = data["seed"] + (0 if train else VALIDATION_SEED_OFFSET)
     with ProgressBar(n, f"simulating {kind} exposures", enabled=progress) as bar:
         pool = build(n, seed=seed, split="train" if train else "validation", progress=bar.update)
-    np.savez(cache, **vars(pool))
+    np.savez(cache, **{key: value for key, value in vars(pool).items() if value is not None})
     return pool
 
 

@@ -60,8 +60,12 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: ``core_bleeds``: with ``core_hits``, 20-40% of those hits carry an alpha
 #: particle's charge and saturate and bleed (crclean-ccd-v9 and v10 took such
 #: a bleed on a 20 sigma star for the star's own).
+#: ``elongated_psfs``: in 60% of exposures every star is stretched the same way
+#: (`crclean.training._scene.elongated`), minor over major axis 0.5-1 (guiding
+#: errors, wind shake, astigmatism), the major axis at any angle; round PSFs only
+#: had taught crclean-ccd-v12 to take a frame's elongated stars for tracks.
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
-          "core_bleeds")
+          "core_bleeds", "elongated_psfs")
 
 
 def _log_uniform(rng, low, high):
@@ -156,6 +160,9 @@ def _with_extras(profile, name, rng, extras):
         profile = dataclasses.replace(profile, core_hits=rng.uniform(0.1, 0.4))
     if "core_bleeds" in extras:
         profile = dataclasses.replace(profile, core_bleeds=rng.uniform(0.2, 0.4))
+    if "elongated_psfs" in extras and rng.uniform() < 0.6:
+        profile = dataclasses.replace(profile, psf_axis_ratio=rng.uniform(0.5, 1.0),
+                                      psf_angle=rng.uniform(0.0, np.pi))
     return profile
 
 

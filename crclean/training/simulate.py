@@ -45,7 +45,7 @@ from crclean.training._hit_variants import hits_on_star_cores
 from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
 
 __all__ = ["MASK_THRESHOLD_SIGMA", "DetectorProfile", "PROFILES", "WIDE_PROFILES", "SimulatedExposure",
-           "simulate_exposure"]
+           "psf_ellipticity", "simulate_exposure"]
 
 MASK_THRESHOLD_SIGMA = 2.0
 
@@ -165,6 +165,41 @@ def _power_law(rng, n, low, high, slope):
     return (low**-slope - u * (low**-slope - high**-slope)) ** (-1.0 / slope)
 
 
+def _psf(prof, fwhm):
+    """The PSF of a detector at ``fwhm``: ``(profile, oversample, kernel radius)`` (`crclean.training._scene`)."""
+    if prof.psf == "space":
+        profile = _scene.space_profile(fwhm)
+        oversample, psf_radius = 6, int(np.ceil(4 * fwhm))
+    else:
+        profile = _scene.moffat_profile(fwhm, prof.moffat_beta)
+        # Sharp Moffat PSFs (space-like) need the finer grid and a wider stamp.
+        oversample, psf_radius = (6 if fwhm < 2 else 3 if fwhm < 3.5 else 2), int(np.ceil(max(2 * fwhm, 4)))
+    if prof.psf_axis_ratio < 1:
+        profile = _scene.elongated(profile, prof.psf_axis_ratio, prof.psf_angle)
+    return profile, oversample, psf_radius
+
+
+def psf_ellipticity(exposure):
+    """``(e1, e2)`` of ``exposure``'s PSF as its pixels show it: a noise-free star's adaptive moments.
+
+    The same measure `crclean.engine._psf_shape.measure_psf_shape` makes on a
+    real image's stars, so a network told the PSF's shape in training is told
+    it the same way at run time.
+    """
+    from crclean.engine._psf_shape import adaptive_moments, ellipticity
+
+    profile, oversample, _ = _psf(exposure.detector, exposure.fwhm)
+    shapes = []
+    # Stars land at any sub-pixel phase, and an undersampled star's pixels depend on it: take the median.
+    for dx, dy in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (0.25, 0.25)):
+        star = _scene.render_stars((41, 41), [20.0 + dx], [20.0 + dy], [1.0], profile, fwhm=exposure.fwhm,
+                                   oversample=oversample)
+        moments = adaptive_moments(star)
+        if moments is not None:
+            shapes.append(ellipticity(*moments))
+    return tuple(np.median(shapes, axis=0)) if shapes else (0.0, 0.0)
+
+
 def _render_sky(shape, prof, rng, sky, fwhm):
     """Noise-free sky + sources (e-), the star-core mask, (x, y, flux) of every source, and
     (x, y, peak e-) of the stars peaking above 5 sky sigma."""
@@ -173,13 +208,7 @@ def _render_sky(shape, prof, rng, sky, fwhm):
     yy, xx = np.mgrid[0:ny, 0:nx]
     gx, gy = rng.uniform(-0.03, 0.03, 2)  # a gentle sky gradient across the frame
     expected = sky * (1 + gx * (xx / nx - 0.5) + gy * (yy / ny - 0.5))
-    if prof.psf == "space":
-        profile = _scene.space_profile(fwhm)
-        oversample, psf_radius = 6, int(np.ceil(4 * fwhm))
-    else:
-        profile = _scene.moffat_profile(fwhm, prof.moffat_beta)
-        # Sharp Moffat PSFs (space-like) need the finer grid and a wider stamp.
-        oversample, psf_radius = (6 if fwhm < 2 else 3 if fwhm < 3.5 else 2), int(np.ceil(max(2 * fwhm, 4)))
+    profile, oversample, psf_radius = _psf(prof, fwhm)
     sky_sigma = np.sqrt(sky + prof.readnoise**2)
     faint = 10 * sky_sigma * fwhm
     n_stars, n_bright, n_gal = rng.poisson(

@@ -138,3 +138,11 @@ def test_widened_round():
     assert {key: twenty_ninth[key] for key in schedule} == schedule
     cleared = {**{key: 0 for key in schedule}, "seed": 0, "bank": {}, "scene": {}}
     assert _without(twenty_ninth, **cleared) == _without(twenty_first, **cleared)
+
+
+def test_partly_coloured_round():
+    # v31 is v29 with lenses of every colour for a share of 0.3 of lenses only, on a fresh bank.
+    twenty_ninth, thirty_first = _load(29), _load(31)
+    assert thirty_first["scene"] == {**twenty_ninth["scene"], "wide_lens_colours": 0.3}
+    assert thirty_first["seed"] == twenty_ninth["seed"] + 2
+    assert _without(thirty_first, seed=0, scene={}) == _without(twenty_ninth, seed=0, scene={})

@@ -142,7 +142,7 @@ def test_wide_lens_colours_reach_blue_lenses_and_red_sources():
 def test_wide_lens_colours_colour_the_scene_lenses():
     bank = build_bank(9, n_lenses=2, n_negatives=1, n_field=1, colour_parts=True)
     dark = type(bank)(**{**bank.__dict__, "arcs": np.zeros_like(bank.arcs)})  # lens light alone
-    colours = {False: [], True: []}
+    colours = {False: [], 0.5: [], True: []}
     for wide in colours:
         for seed in range(30):
             scene = compose_scene(np.random.default_rng(seed), dark, (96, 96), n_lenses=1, n_negatives=0, n_field=0,
@@ -150,9 +150,11 @@ def test_wide_lens_colours_colour_the_scene_lenses():
                                   lens_to_arc_range=(5000.0, 5000.0))
             colours[wide].append(scene.image[0].sum() / scene.image[1].sum())
     # g over r flux in each band's own noise units (g about 0.2 +- 0.3 mag deeper): a red-sequence lens
-    # (g - r >= 1) mostly gives 0.2-0.5, a blue-cloud one (half of them when wide) 0.6-1.7.
+    # (g - r >= 1) mostly gives 0.2-0.5, a blue-cloud one (half of them when wide) 0.6-1.7; a share of 0.5
+    # widens about half the lenses.
     blue = {wide: np.mean(np.array(values) > 0.75) for wide, values in colours.items()}
     assert blue[False] < 0.15 and blue[True] > 0.25 and max(colours[True]) > 1.2
+    assert blue[False] < blue[0.5] < blue[True]
 
 
 def test_nuisances_are_sharp_cosmic_rays_straight_trails_and_whole_columns():
@@ -194,6 +196,9 @@ def test_the_v29_config_loads_and_bad_options_are_refused():
                          ({"bank": {"compact_fraction": 0.7, "multiple_image_fraction": 0.5}}, "at most 1"),
                          ({"scene": {"no_lens_light_fraction": 1.5}}, "no_lens_light_fraction must be"),
                          ({"scene": {"wide_lens_colours": True}}, "needs bands"),
+                         ({"bands": ["g", "r", "i"], "model": {"in_channels": 3}, "bank": {"colour_parts": True},
+                           "scene": {"wide_lens_colours": 1.5}},
+                          "wide_lens_colours must be true, false or a share"),
                          ({"scene": {"nuisances": 1}}, "nuisances must be true or false"),
                          ({"batch_workers": -1}, "batch_workers must be")):
         with pytest.raises(ValueError, match=message):

@@ -189,7 +189,8 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     hard = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True)
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
-                        core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots)
+                        core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots, psf_axis_ratio=1.0,
+                        psf_angle=0.0)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
     assert 0.1 <= every.core_hits <= 0.4 and 0.2 <= every.core_bleeds <= 0.4
@@ -343,3 +344,40 @@ def test_core_hits_add_truth_on_star_cores_only():
     near_core = ndimage.binary_dilation(hit.star_core_mask, iterations=6)
     assert np.all(near_core[added])
     assert (hit.cr_mask & hit.star_core_mask).sum() > (plain.cr_mask & plain.star_core_mask).sum()
+
+
+def _second_moments(image):
+    """Axis ratio and major-axis angle (radians, 0-pi) of ``image``'s light from its second moments."""
+    yy, xx = np.indices(image.shape)
+    total = image.sum()
+    cx, cy = (xx * image).sum() / total, (yy * image).sum() / total
+    qxx, qyy = ((xx - cx) ** 2 * image).sum() / total, ((yy - cy) ** 2 * image).sum() / total
+    qxy = ((xx - cx) * (yy - cy) * image).sum() / total
+    eig = np.linalg.eigvalsh([[qxx, qxy], [qxy, qyy]])
+    return np.sqrt(eig[0] / eig[1]), 0.5 * np.arctan2(2 * qxy, qxx - qyy) % np.pi
+
+
+def test_elongated_psfs_stretch_every_star_the_same_way():
+    draws = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("elongated_psfs",))
+             for seed in range(200)]
+    ratios = np.array([d.psf_axis_ratio for d in draws])
+    assert 0.45 < np.mean(ratios < 1) < 0.75 and ratios.min() >= 0.5
+    # In an exposure only the sources change shape: hits, noise and defects are drawn as before.
+    round_frame = simulate_exposure((96, 96), seed=2, profile="ground_thin")
+    stretched_profile = dataclasses.replace(PROFILES["ground_thin"], psf_axis_ratio=0.55, psf_angle=1.0)
+    stretched_frame = simulate_exposure((96, 96), seed=2, profile=stretched_profile)
+    np.testing.assert_array_equal(stretched_frame.cr_electrons, round_frame.cr_electrons)
+    assert np.abs(stretched_frame.clean_adu - round_frame.clean_adu).max() > 10 * PROFILES["ground_thin"].readnoise
+    from crclean.training import _scene
+    round_star = _scene.render_stars((41, 41), [20.0], [20.0], [1e5], _scene.moffat_profile(4.0), fwhm=4.0,
+                                     oversample=3)
+    stretched = _scene.render_stars((41, 41), [20.0], [20.0], [1e5],
+                                    _scene.elongated(_scene.moffat_profile(4.0), 0.55, 1.0), fwhm=4.0, oversample=3)
+    ratio, angle = _second_moments(stretched)
+    assert ratio == pytest.approx(0.55, abs=0.06) and angle == pytest.approx(1.0, abs=0.05)
+    assert _second_moments(round_star)[0] == pytest.approx(1.0, abs=0.01)
+    # The same flux and about the same peak: the ellipse keeps the round PSF's area.
+    assert stretched.sum() == pytest.approx(round_star.sum(), rel=1e-3)
+    assert stretched.max() == pytest.approx(round_star.max(), rel=0.1)
+    with pytest.raises(ValueError, match="axis_ratio"):
+        _scene.elongated(_scene.moffat_profile(4.0), 0.0, 0.0)

@@ -105,13 +105,15 @@ def _check_band_options(config):
 
 
 def _check_colour_options(config):
-    """``wide_lookalike_colours`` and ``wide_lens_colours`` are true or false, and only colour something in a
-    multi-band config; ``psf_families`` and ``nuisances`` are true or false; ``no_lens_light_fraction`` is
-    within 0-1."""
+    """``wide_lookalike_colours`` is true or false and ``wide_lens_colours`` true, false or a share within 0-1;
+    both only colour something in a multi-band config; ``psf_families`` and ``nuisances`` are true or false;
+    ``no_lens_light_fraction`` is within 0-1."""
     for key in ("psf_families", "nuisances", "wide_lookalike_colours", "wide_lens_colours"):
         value = config["scene"].get(key, False)
-        if not isinstance(value, bool):
-            raise ValueError(f"[scene] {key} must be true or false, got {value!r}")
+        share = key == "wide_lens_colours" and isinstance(value, (int, float)) and 0 <= value <= 1
+        if not isinstance(value, bool) and not share:
+            allowed = "true, false or a share within 0-1" if key == "wide_lens_colours" else "true or false"
+            raise ValueError(f"[scene] {key} must be {allowed}, got {value!r}")
         if value and key.startswith("wide_") and not config["bands"]:
             raise ValueError(f"[scene] {key} colours objects, so it needs bands (a multi-band config)")
     fraction = config["scene"].get("no_lens_light_fraction", 0.0)

@@ -131,6 +131,20 @@ def _log_uniform(rng, low, high):
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
+def _lens_populations(rng, wide_share):
+    """The colour populations of one lens galaxy and its source: ``(lens, source)``.
+
+    ``wide_share`` is ``wide_lens_colours``: false keeps the red-lens,
+    blue-source rule, true drops it, and a number within 0-1 drops it for
+    that share of lenses (drawn only then, so older configs keep their streams).
+    """
+    if wide_share is True or wide_share == 1:
+        return "lens_any", "source_any"
+    if not wide_share or rng.random() >= wide_share:
+        return "early_type", "lensed_source"
+    return "lens_any", "source_any"
+
+
 def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, sigma=1.0,
                   seeing_range=(0.6, 1.1), arc_snr_range=(15.0, 300.0), lens_to_arc_range=(0.5, 12.0), lens_margin=2,
                   negative_kinds=None, sky_level=0.0, psf_beta_range=(2.5, 4.5), gaussian_psf_fraction=0.0,
@@ -174,7 +188,9 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     brighter than their lens. ``wide_lens_colours`` (multi-band) draws lens
     galaxies and arc-free ellipticals from the ``lens_any`` population and
     lensed sources from ``source_any`` (`crclean.training.lenses._colours`):
-    lenses of every colour, red arcs too. ``nuisances`` adds cosmic rays,
+    lenses of every colour, red arcs too; a number within 0-1 does so for
+    that share of lenses and ellipticals, the rest keep the red-lens,
+    blue-source rule. ``nuisances`` adds cosmic rays,
     satellite trails and bad columns, per band
     (`crclean.training.lenses._nuisances`).
 
@@ -201,8 +217,6 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     else:
         canvas = np.zeros(shape, np.float64)
     boxes, theta_e, objects = [], [], []
-    lens_population, source_population = ("lens_any", "source_any") if wide_lens_colours else ("early_type",
-                                                                                                "lensed_source")
     for _ in range(n_lenses):
         index = int(rng.integers(len(bank.lens)))
         lens, arcs, mask = _orient(rng, bank.lens[index], bank.arcs[index], bank.arc_mask[index])
@@ -223,6 +237,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
         if no_lens_light_fraction and rng.random() < no_lens_light_fraction:  # drawn only when asked
             lens_to_arc = 0.0
         arc_flux = arc_snr * sigma * np.sqrt(n_mask) / max(float(arcs[mask].sum()), 0.05)
+        lens_population, source_population = _lens_populations(rng, wide_lens_colours)
         if colouring is None:
             _paste(canvas, arcs * arc_flux + lens * arc_flux * lens_to_arc, x0, y0)
         else:
@@ -265,6 +280,7 @@ def compose_scene(rng, bank, shape, *, n_lenses, n_negatives, n_field, n_stars, 
     for _ in range(n_ellipticals):
         (stamp,) = _orient(rng, bank.lens[int(rng.integers(len(bank.lens)))])
         x0, y0 = int(rng.integers(-size // 4, nx - 3 * size // 4)), int(rng.integers(-size // 4, ny - 3 * size // 4))
+        lens_population, _ = _lens_populations(rng, wide_lens_colours)
         if colouring is None:
             _paste(canvas, stamp * sigma * _log_uniform(rng, 200.0, 60000.0), x0, y0)
         else:

@@ -13,8 +13,8 @@ import numpy as np
 from scipy import ndimage
 
 from crclean.engine._background import noise_normalise
-from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool
-from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, simulate_exposure
+from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool, random_crops
+from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, psf_ellipticity, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOICES", "SATURATED_CHOICES"]
 
@@ -40,14 +40,34 @@ class SamplePool(CropPool):
         ``(n, size, size)`` uint8, 0 in the ignore band.
     star_cores : numpy.ndarray
         ``(n, size, size)`` bool.
+    psf : numpy.ndarray or None
+        ``(n, 2)`` float32 ``(e1, e2)`` of each exposure's PSF
+        (`crclean.training.simulate.psf_ellipticity`), for networks told the
+        PSF's shape; None otherwise.
     """
 
     inputs: np.ndarray
     target: np.ndarray
     weight: np.ndarray
     star_cores: np.ndarray
+    psf: np.ndarray = None
 
     crop_fields = ("inputs", "target", "weight")
+
+    def batch(self, rng, batch_size, crop):
+        """Random crops with random rotations and flips (`crclean.training._common.random_crops`), and with
+        `psf` the PSF shape of each crop's exposure turned and flipped with it."""
+        moves = {}
+        crops = random_crops(rng, [getattr(self, field) for field in self.crop_fields], batch_size, crop,
+                             moves=moves)
+        if self.psf is None:
+            return crops
+        psf = self.psf[moves["index"]].astype(np.float32)
+        # A quarter turn adds 90 degrees to the major axis's angle, so e = e (cos 2a, sin 2a) changes sign;
+        # reversing the x axis takes the angle a to -a, so e2 changes sign.
+        psf *= ((-1.0) ** moves["turns"])[:, None]
+        psf[:, 1] *= np.where(moves["flips"], -1.0, 1.0)
+        return [*crops, psf]
 
 
 def _scale_cosmic_rays(exposure, scale):
@@ -94,7 +114,7 @@ def ambiguous_plateaus(exposure):
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
                hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
-               progress=None):
+               psf=False, progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -136,6 +156,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         out, saturated stars' bleed trails got flagged. ``star_bleeds`` keeps
         the bleeds of saturated stars as negatives and leaves the runs of
         `ambiguous_plateaus`, bleed ends included, out of the loss.
+    psf : bool
+        Also keep each exposure's PSF shape (`SamplePool.psf`).
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -150,6 +172,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     rng = np.random.default_rng(seed)
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
+    if psf:
+        arrays["psf"] = np.empty((n, 2), np.float32)
     for i in range(n):
         profile = profiles[i % len(profiles)]
         rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
@@ -169,6 +193,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
             left_out = left_out | (ambiguous_plateaus(exposure) & ~target)
         arrays["weight"][i] = ~left_out
         arrays["star_cores"][i] = exposure.star_core_mask
+        if psf:
+            arrays["psf"][i] = psf_ellipticity(exposure)
         if progress is not None:
             progress(1)
     return SamplePool(**arrays)

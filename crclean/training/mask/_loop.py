@@ -2,6 +2,8 @@
 
 from functools import partial
 
+import numpy as np
+
 from crclean.training._common import read_config
 from crclean.training._loop import cached_pool, fit, predict_stack, start_run
 from crclean.training.mask._card import write_model_card
@@ -46,19 +48,46 @@ def _check_data_options(data):
         raise ValueError(f"[data] extras must be among {', '.join(EXTRAS)}; unknown: {', '.join(unknown)}")
 
 
-def _pool(out_dir, kind, data, progress):
+def _pool(out_dir, kind, data, progress, *, psf=False):
     """The cached train or validation pool of a run (see `cached_pool`)."""
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
-                    trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"])
+                    trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"], psf=psf)
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
 def predict_pool(network, pool, *, batch_size=8):
-    """Probabilities of a network on every exposure of a pool (whole, untiled)."""
+    """Probabilities of a network on every exposure of a pool (whole, untiled), each told its PSF's
+    shape when the network takes it (``psf_inputs``)."""
     import torch
 
-    return predict_stack(network, pool.inputs[:, None], batch_size=batch_size, activation=torch.sigmoid)
+    if not getattr(network, "psf_inputs", False):
+        return predict_stack(network, pool.inputs[:, None], batch_size=batch_size, activation=torch.sigmoid)
+    if pool.psf is None:
+        raise ValueError("this network takes the PSF's shape, but the pool was built without it")
+    out = np.empty(pool.inputs.shape, np.float32)
+    for i, shape in enumerate(pool.psf):
+        network.psf_shape.copy_(torch.from_numpy(shape))
+        out[i] = predict_stack(network, pool.inputs[i:i + 1, None], activation=torch.sigmoid)[0]
+    network.psf_shape.zero_()
+    return out
+
+
+def _load_init(network, path):
+    """Start from a state dict; a first convolution with fewer input planes (a network trained before
+    ``psf_inputs``) fills the new planes' weights with zeros, so the start computes what it did."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = network.state_dict()
+    for key, value in state.items():
+        target = own.get(key)
+        if (target is not None and value.dim() == 4 and target.dim() == 4 and target.shape[0] == value.shape[0]
+                and target.shape[1] > value.shape[1] and target.shape[2:] == value.shape[2:]):
+            widened = torch.zeros_like(target)
+            widened[:, :value.shape[1]] = value
+            state[key] = widened
+    network.load_state_dict(state)
 
 
 def train_mask(config, *, out_dir, resume=False, progress=True):
@@ -90,17 +119,19 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     data, train = config["data"], config["train"]
     out_dir, rng = start_run(out_dir, train)
 
-    train_pool = _pool(out_dir, "train", data, progress)
-    validation_pool = _pool(out_dir, "validation", data, progress)
+    psf = bool(config["model"].get("psf_inputs", False))
+    train_pool = _pool(out_dir, "train", data, progress, psf=psf)
+    validation_pool = _pool(out_dir, "validation", data, progress, psf=psf)
     network = build_network(config["arch"], config["model"])
     if train["init"]:
         # Fine-tuning: start from a state dict (a path relative to where the run starts).
-        network.load_state_dict(torch.load(train["init"], map_location="cpu", weights_only=True))
+        _load_init(network, train["init"])
 
     def batch_loss(network, rng):
-        inputs, target, weight = (torch.from_numpy(a[:, None])
-                                  for a in train_pool.batch(rng, train["batch_size"], train["crop"]))
-        return dice_bce_loss(network(inputs), target, weight)
+        batch = train_pool.batch(rng, train["batch_size"], train["crop"])
+        inputs, target, weight = (torch.from_numpy(a[:, None]) for a in batch[:3])
+        shape = torch.from_numpy(batch[3]) if psf else None
+        return dice_bce_loss(network(inputs) if shape is None else network(inputs, psf_shape=shape), target, weight)
 
     def validate(network):
         return mask_scores(predict_pool(network, validation_pool), validation_pool.target,
