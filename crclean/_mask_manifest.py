@@ -17,7 +17,7 @@ __all__ = ["AUTO_MODEL", "AUTO_MODELS", "DEFAULT_MODEL", "INPAINT_MODELS", "MODE
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
                    "0.97 (thin ground CCD), 0.97 (thick), 0.98 (Rubin-like), 0.94 (dense space), 0.96 (real LSST "
-                   "hits); precision at 95% recall 0.81, 0.98, 0.99, 0.99, 0.97 (docs/benchmarks.md)",
+                   "hits); precision at 95% recall 0.82, 0.98, 0.99, 0.99, 0.97 (docs/benchmarks.md)",
     "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.93 (thin), 0.94 (thick), 0.97 "
                       "(Rubin-like); precision at 95% recall 0.34, 0.85, 0.96; dense space 0.58 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",

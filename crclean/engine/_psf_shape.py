@@ -29,6 +29,7 @@ __all__ = ["PSFShape", "adaptive_moments", "ellipticity", "measure_psf_shape"]
 
 _GAUSSIAN_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 _SHARPEST = 0.04  # pixels^2: the least variance per axis a star's light shows
+_LEAST_AXIS_RATIO = 0.3  # guiding errors and astigmatism stretch stars up to about 2:1; 3:1 is not a PSF
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,9 @@ def measure_psf_shape(image, *, min_peak=20.0, max_stars=200, min_stars=5, radiu
     for y, x in peaks:
         stamp = z[y - radius:y + radius + 1, x - radius:x + radius + 1]
         measured = adaptive_moments(stamp)
-        # Narrower than a pixel (sigma under 0.2 px): a lone hot or cosmic-ray pixel, not a star.
-        if measured is not None and measured[0] + measured[1] > 2 * _SHARPEST:
+        # Narrower than a pixel (sigma under 0.2 px): a lone hot or cosmic-ray pixel, not a star; more
+        # elongated than any PSF (axis ratio under 0.3): noise peaks along a hot column, a track.
+        if measured is not None and measured[0] + measured[1] > 2 * _SHARPEST and _plausible(measured):
             moments.append(measured)
             if len(moments) == max_stars:
                 break
@@ -202,6 +204,12 @@ def adaptive_moments(stamp, iterations=50):
         if done:
             return float(own[0, 0]), float(own[1, 1]), float(own[0, 1])
     return None
+
+
+def _plausible(moments):
+    """Whether second moments are no more elongated than a PSF gets (axis ratio at least `_LEAST_AXIS_RATIO`)."""
+    e = float(np.hypot(*ellipticity(*moments)))
+    return np.sqrt((1.0 - min(e, 0.999)) / (1.0 + e)) >= _LEAST_AXIS_RATIO
 
 
 def ellipticity(mxx, myy, mxy):

@@ -65,3 +65,17 @@ def test_hot_pixels_and_saturated_stars_do_not_pass_for_stars():
     shape = measure_psf_shape(frame.image_adu)
     assert shape.axis_ratio == pytest.approx(0.7, abs=0.05) and shape.angle == pytest.approx(0.3, abs=0.1)
     assert 3.0 < shape.fwhm < 3.9
+
+
+def test_things_more_elongated_than_any_psf_are_not_taken_for_stars():
+    rng = np.random.default_rng(4)
+    image = rng.normal(100.0, 5.0, (400, 400))
+    yy, xx = np.mgrid[0:400, 0:400]
+    for y, x in [(50, 50), (50, 350), (200, 60), (350, 50), (350, 350), (200, 340)]:
+        image += 3000.0 * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / 1.7**2)
+    # More short, smooth bars along columns than stars (a bleed's end, a hot column's stretch, a track).
+    for y in range(40, 380, 34):
+        for x in (120, 160, 200, 240, 280):
+            image += 2000.0 * np.exp(-0.5 * ((xx - x) ** 2 / 0.8**2 + (yy - y) ** 2 / 4.0**2))
+    shape = measure_psf_shape(image)
+    assert shape.axis_ratio > 0.9 and 3.5 < shape.fwhm < 4.5  # the stars' (sigma 1.7 px), not the bars'
