@@ -155,7 +155,6 @@ class NetworkMasker:
         result[~finite] = 0.0
         return result
 
-
     def _tell_psf_shape(self, image, background, rms):
         """Give a ``psf_inputs`` network this image's PSF shape (round when too few stars show it)."""
         import torch

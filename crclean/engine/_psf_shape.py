@@ -206,10 +206,15 @@ def adaptive_moments(stamp, iterations=50):
     return None
 
 
+def _axis_ratio(e):
+    """Minor over major axis of an ellipse whose ellipticity ``(a^2 - b^2) / (a^2 + b^2)`` is ``e``."""
+    e = min(float(e), 0.99)
+    return float(np.sqrt((1.0 - e) / (1.0 + e)))
+
+
 def _plausible(moments):
     """Whether second moments are no more elongated than a PSF gets (axis ratio at least `_LEAST_AXIS_RATIO`)."""
-    e = float(np.hypot(*ellipticity(*moments)))
-    return np.sqrt((1.0 - min(e, 0.999)) / (1.0 + e)) >= _LEAST_AXIS_RATIO
+    return _axis_ratio(np.hypot(*ellipticity(*moments))) >= _LEAST_AXIS_RATIO
 
 
 def ellipticity(mxx, myy, mxy):
@@ -238,6 +243,5 @@ def _combine(moments):
         spread = 1.4826 * np.median(np.abs(size[keep] - centre)) + 0.02 * centre
         keep = np.abs(size - centre) <= 3.0 * spread
     sigma2, e1, e2 = np.median(size[keep]), np.median(e1[keep]), np.median(e2[keep])
-    e = min(float(np.hypot(e1, e2)), 0.99)
-    return PSFShape(fwhm=float(_GAUSSIAN_FWHM * np.sqrt(sigma2)), axis_ratio=float(np.sqrt((1 - e) / (1 + e))),
+    return PSFShape(fwhm=float(_GAUSSIAN_FWHM * np.sqrt(sigma2)), axis_ratio=_axis_ratio(np.hypot(e1, e2)),
                     angle=float(0.5 * np.arctan2(e2, e1) % np.pi), n_stars=int(keep.sum()))
