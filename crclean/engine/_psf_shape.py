@@ -222,6 +222,28 @@ def ellipticity(mxx, myy, mxy):
     return (mxx - myy) / (mxx + myy), 2.0 * mxy / (mxx + myy)
 
 
+def _shrunk(e1, e2):
+    """The median ``(e1, e2)`` of the stars, shrunk towards round by its uncertainty.
+
+    A few stars, or an undersampled PSF (whose measured shape changes with
+    where a star falls on the pixel grid), or cosmic rays and compact galaxies
+    taken for stars, scatter in ellipticity; the median of a handful of them
+    can be stretched by chance. Positive-part James-Stein shrinkage by
+    ``(3 sigma / |e|)^2``, sigma the median's standard error from the stars'
+    spread, leaves a shape that every star shows as it is and takes one the
+    stars do not agree on to round (what a network is told when the shape is
+    unknown).
+    """
+    n = e1.size
+    median = np.array([np.median(e1), np.median(e2)])
+    # Standard error of a median: 1.2533 sigma / sqrt(n) for Gaussian scatter, sigma from the MAD.
+    spread = 1.4826 * np.array([np.median(np.abs(e1 - median[0])), np.median(np.abs(e2 - median[1]))])
+    error2 = float(np.mean((1.2533 * spread) ** 2)) / n
+    size2 = float(median @ median)
+    factor = max(0.0, 1.0 - 9.0 * error2 / size2) if size2 > 0 else 0.0
+    return median * factor
+
+
 def _combine(moments):
     """The median shape of the stars among the measured peaks: the tightest group in size.
 
@@ -229,7 +251,8 @@ def _combine(moments):
     galaxies scatter over sizes. So the stars are the largest group of peaks
     within 15% of one another in size (the stellar locus of a size-magnitude
     diagram), ties going to the wider group (cosmic rays are sharper than
-    stars); then peaks far from that group's median size are dropped.
+    stars); then peaks far from that group's median size are dropped. The
+    shape is their median, shrunk towards round as far as they disagree (`_shrunk`).
     """
     mxx, myy, mxy = moments.T
     size = np.sqrt(np.maximum(mxx * myy - mxy * mxy, 1e-12))  # sigma^2 of the round equivalent
@@ -242,6 +265,6 @@ def _combine(moments):
         centre = np.median(size[keep])
         spread = 1.4826 * np.median(np.abs(size[keep] - centre)) + 0.02 * centre
         keep = np.abs(size - centre) <= 3.0 * spread
-    sigma2, e1, e2 = np.median(size[keep]), np.median(e1[keep]), np.median(e2[keep])
+    sigma2, (e1, e2) = np.median(size[keep]), _shrunk(e1[keep], e2[keep])
     return PSFShape(fwhm=float(_GAUSSIAN_FWHM * np.sqrt(sigma2)), axis_ratio=_axis_ratio(np.hypot(e1, e2)),
                     angle=float(0.5 * np.arctan2(e2, e1) % np.pi), n_stars=int(keep.sum()))

@@ -79,3 +79,20 @@ def test_things_more_elongated_than_any_psf_are_not_taken_for_stars():
             image += 2000.0 * np.exp(-0.5 * ((xx - x) ** 2 / 0.8**2 + (yy - y) ** 2 / 4.0**2))
     shape = measure_psf_shape(image)
     assert shape.axis_ratio > 0.9 and 3.5 < shape.fwhm < 4.5  # the stars' (sigma 1.7 px), not the bars'
+
+
+def test_stars_that_disagree_on_their_shape_give_a_round_psf():
+    # Eight stars stretched 0.6:1, each its own way: no shape is the frame's, though their median is stretched.
+    angles = np.random.default_rng(0).uniform(0.0, np.pi, 8)
+    median = np.median(0.47 * np.array([np.cos(2 * angles), np.sin(2 * angles)]), axis=1)
+    assert np.hypot(*median) > 0.2
+    rng = np.random.default_rng(6)
+    image = rng.normal(100.0, 5.0, (400, 400))
+    yy, xx = np.mgrid[0:400, 0:400]
+    for (y, x), angle in zip([(50, 50), (50, 200), (50, 350), (200, 50), (200, 200), (200, 350), (350, 50),
+                              (350, 350)], angles):
+        along = (xx - x) * np.cos(angle) + (yy - y) * np.sin(angle)
+        across = (yy - y) * np.cos(angle) - (xx - x) * np.sin(angle)
+        image += 3000.0 * np.exp(-0.5 * (along**2 / 2.5**2 + across**2 / 1.5**2))
+    shape = measure_psf_shape(image)
+    assert shape.n_stars >= 5 and shape.axis_ratio > 0.97

@@ -53,6 +53,24 @@ def test_pool_is_reproducible_and_validation_is_held_out():
     assert inputs.shape == target.shape == weight.shape == (3, 32, 32)
 
 
+def test_source_weight_weighs_pixels_on_bright_sources():
+    from crclean.training.mask._data import bright_source_pixels
+    from crclean.training.simulate import simulate_exposure
+
+    kwargs = dict(size=96, profiles=["ground_thin"], seed=5, split="validation")
+    plain, weighted = build_pool(2, **kwargs), build_pool(2, source_weight=4, **kwargs)
+    bright = np.stack([bright_source_pixels(simulate_exposure((96, 96), seed=5 + i, profile="ground_thin",
+                                                              split="validation")) for i in range(2)])
+    assert bright.any() and not bright.all()
+    np.testing.assert_array_equal(weighted.weight[bright], 4 * plain.weight[bright])
+    np.testing.assert_array_equal(weighted.weight[~bright], plain.weight[~bright])
+    assert plain.weight.max() == 1
+    with pytest.raises(ValueError, match="source_weight"):
+        build_pool(1, source_weight=0.5, **kwargs)
+    with pytest.raises(ValueError, match=r"\[data\] source_weight"):
+        load_config({"name": "x", "arch": "unet", "data": {"source_weight": 300}})
+
+
 def test_training_writes_weights_card_and_resumes(tmp_path):
     best = train_mask(TINY, out_dir=tmp_path, progress=False)
     assert {"tiny.pt", "tiny.md", "checkpoint.pt", "log.jsonl"} <= {p.name for p in tmp_path.iterdir()}

@@ -21,6 +21,10 @@ __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOI
 HOT_PIXEL_CHOICES = ("negative", "ignore")
 SATURATED_CHOICES = ("negative", "ignore", "star_bleeds")
 
+#: A pixel is on a bright source when the cosmic-ray-free scene there stands this many sigma of the sky
+#: noise above the sky (see `bright_source_pixels`).
+BRIGHT_SOURCE_SIGMA = 10.0
+
 #: Saturated runs (bleed ends included) of fewer pixels than this count as
 #: ambiguous under ``saturated = "star_bleeds"``, even on a star.
 MIN_STAR_PLATEAU = 6
@@ -37,7 +41,8 @@ class SamplePool(CropPool):
     target : numpy.ndarray
         ``(n, size, size)`` uint8 cosmic-ray truth.
     weight : numpy.ndarray
-        ``(n, size, size)`` uint8, 0 in the ignore band.
+        ``(n, size, size)`` uint8 loss weight: 0 in the ignore band, ``source_weight`` on bright sources
+        (`build_pool`), 1 elsewhere.
     star_cores : numpy.ndarray
         ``(n, size, size)`` bool.
     psf : numpy.ndarray or None
@@ -112,9 +117,17 @@ def ambiguous_plateaus(exposure):
     return ~star_bleed[labels]
 
 
+def bright_source_pixels(exposure):
+    """Pixels whose cosmic-ray-free scene stands `BRIGHT_SOURCE_SIGMA` sky-noise sigma above the sky:
+    the cores and inner wings of stars and galaxies, and saturated stars' bleeds."""
+    scene_electrons = (exposure.clean_adu - exposure.bias) * exposure.gain
+    sky_sigma = np.sqrt(exposure.sky_electrons + exposure.readnoise**2)
+    return scene_electrons - exposure.sky_electrons > BRIGHT_SOURCE_SIGMA * sky_sigma
+
+
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
                hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
-               psf=False, progress=None):
+               source_weight=1, psf=False, progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -156,6 +169,12 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         out, saturated stars' bleed trails got flagged. ``star_bleeds`` keeps
         the bleeds of saturated stars as negatives and leaves the runs of
         `ambiguous_plateaus`, bleed ends included, out of the loss.
+    source_weight : int
+        Loss weight of the pixels on bright sources (`bright_source_pixels`), hits and
+        source light alike. Hits on stars and galaxy cores are few in any exposure, and
+        there a network must weigh a hit against the source's own light (crclean-ccd-v15's
+        misses of >10 sigma pixels all lay on sources); weighting both kinds keeps the
+        emphasis without teaching that hits are likelier on sources.
     psf : bool
         Also keep each exposure's PSF shape (`SamplePool.psf`).
     progress : callable, optional
@@ -169,6 +188,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         raise ValueError(f"hot_pixels must be one of {HOT_PIXEL_CHOICES}, got {hot_pixels!r}")
     if saturated not in SATURATED_CHOICES:
         raise ValueError(f"saturated must be one of {SATURATED_CHOICES}, got {saturated!r}")
+    if not (isinstance(source_weight, int) and 1 <= source_weight <= 255):
+        raise ValueError(f"source_weight must be a whole number from 1 to 255, got {source_weight!r}")
     rng = np.random.default_rng(seed)
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
@@ -191,7 +212,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
             left_out = left_out | (exposure.saturated_mask & ~target)
         elif saturated == "star_bleeds":
             left_out = left_out | (ambiguous_plateaus(exposure) & ~target)
-        arrays["weight"][i] = ~left_out
+        weight = np.where(bright_source_pixels(exposure), source_weight, 1) if source_weight != 1 else 1
+        arrays["weight"][i] = weight * ~left_out
         arrays["star_cores"][i] = exposure.star_core_mask
         if psf:
             arrays["psf"][i] = psf_ellipticity(exposure)

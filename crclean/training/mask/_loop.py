@@ -17,7 +17,7 @@ _DEFAULTS = {
     "data": {"profiles": ["ground_thin", "ground_thick"], "size": 256, "train_exposures": 1200,
              "validation_exposures": 48, "cr_rate": [0.5, 3.0], "cr_scale": [1.0, 1.0], "seed": 0,
              "hard_cases": False, "hot_pixels": "negative", "trails": False, "extras": [],
-             "saturated": "negative"},
+             "saturated": "negative", "source_weight": 1},
     "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
               "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": ""},
 }
@@ -43,6 +43,8 @@ def _check_data_options(data):
     for key, choices in (("hot_pixels", HOT_PIXEL_CHOICES), ("saturated", SATURATED_CHOICES)):
         if data[key] not in choices:
             raise ValueError(f"[data] {key} must be one of {', '.join(map(repr, choices))}, got {data[key]!r}")
+    if not (isinstance(data["source_weight"], int) and 1 <= data["source_weight"] <= 255):
+        raise ValueError(f"[data] source_weight must be a whole number from 1 to 255, got {data['source_weight']!r}")
     unknown = sorted(set(data["extras"]) - set(EXTRAS))
     if unknown:
         raise ValueError(f"[data] extras must be among {', '.join(EXTRAS)}; unknown: {', '.join(unknown)}")
@@ -52,7 +54,8 @@ def _pool(out_dir, kind, data, progress, *, psf=False):
     """The cached train or validation pool of a run (see `cached_pool`)."""
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
-                    trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"], psf=psf)
+                    trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"],
+                    source_weight=data["source_weight"], psf=psf)
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
