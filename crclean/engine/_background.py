@@ -27,6 +27,14 @@ ASINH_SIGMA = 5.0
 _MAD_TO_SIGMA = 1.4826
 
 
+def _median_in_place(values):
+    """Median along the last axis, as `numpy.median` gives it, reordering ``values``."""
+    n = values.shape[-1]
+    middle = [(n - 1) // 2, n // 2]
+    values.partition(middle, axis=-1)
+    return (values[..., middle[0]] + values[..., middle[1]]) * values.dtype.type(0.5)
+
+
 def _median_filter_3x3(mesh):
     padded = np.pad(mesh, 1, mode="edge")
     ny, nx = mesh.shape
@@ -77,10 +85,16 @@ def background_mesh(image, *, box=64):
     ny, nx = image.shape
     by, bx = max(1, -(-ny // box)), max(1, -(-nx // box))
     # Mirror into whole blocks so edge blocks hold real-looking pixels.
-    padded = np.pad(image, ((0, by * box - ny), (0, bx * box - nx)), mode="symmetric")
-    blocks = padded.reshape(by, box, bx, box).transpose(0, 2, 1, 3).reshape(by, bx, box * box)
-    median = np.median(blocks, axis=2)
-    mad = np.median(np.abs(blocks - median[..., None]), axis=2)
+    if (by * box, bx * box) != (ny, nx):
+        image = np.pad(image, ((0, by * box - ny), (0, bx * box - nx)), mode="symmetric")
+    # One copy (the reshape of the transposed view), then medians by partitioning it in place: the same
+    # values as np.median, without its copies (half the background's time on a 4k x 4k frame).
+    blocks = image.reshape(by, box, bx, box).transpose(0, 2, 1, 3).reshape(by, bx, box * box)
+    if np.shares_memory(blocks, image):
+        blocks = blocks.copy()  # a single block per axis reshapes without copying; never partition the input
+    median = _median_in_place(blocks)
+    blocks -= median[..., None]
+    mad = _median_in_place(np.abs(blocks, out=blocks))
     rms = _MAD_TO_SIGMA * mad
     if min(by, bx) >= 3:
         median, rms = _median_filter_3x3(median), _median_filter_3x3(rms)

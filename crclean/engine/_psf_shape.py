@@ -19,6 +19,8 @@ Bernstein, G. M. & Jarvis, M. 2002, AJ 123, 583 (adaptive moments).
 Bertin, E. & Arnouts, S. 1996, A&AS 117, 393 (windowed moments in SExtractor).
 """
 
+import functools
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,20 +92,26 @@ def measure_psf_shape(image, *, min_peak=20.0, max_stars=200, min_stars=5, radiu
     z = (image - background) / rms
     peaks = _candidate_peaks(z, image, min_peak=min_peak, radius=radius)
     moments = []
-    for y, x in peaks:
-        stamp = z[y - radius:y + radius + 1, x - radius:x + radius + 1]
-        measured = adaptive_moments(stamp)
-        # Narrower than a pixel (sigma under 0.2 px): a lone hot or cosmic-ray pixel, not a star; more
-        # elongated than any PSF (axis ratio under 0.3): noise peaks along a hot column, a track.
-        if measured is not None and measured[0] + measured[1] > 2 * _SHARPEST and _plausible(measured):
-            moments.append(measured)
-            if len(moments) == max_stars:
-                break
+    # Measured a batch at a time, brightest first, until max_stars are in hand.
+    while len(moments) < max_stars:
+        batch = list(itertools.islice(peaks, _BATCH))
+        if not batch:
+            break
+        stamps = np.stack([z[y - radius:y + radius + 1, x - radius:x + radius + 1] for y, x in batch])
+        for measured in _adaptive_moments_of_stamps(stamps):
+            # Narrower than a pixel (sigma under 0.2 px): a lone hot or cosmic-ray pixel, not a star; more
+            # elongated than any PSF (axis ratio under 0.3): noise peaks along a hot column, a track.
+            if measured[0] + measured[1] > 2 * _SHARPEST and _plausible(measured):  # False for NaN
+                moments.append(tuple(measured))
+    moments = moments[:max_stars]
     if len(moments) < min_stars:
         return None
     shape = _combine(np.array(moments))
     return shape if shape.n_stars >= min_stars else None
 
+
+#: Stamps measured together (numpy's per-call overhead, not arithmetic, was most of the time one by one).
+_BATCH = 64
 
 #: Peaks looked at, brightest first, before giving up: a dense space frame has tens of thousands of hits.
 _MAX_PEAKS_TRIED = 20000
@@ -151,11 +159,17 @@ def _lone_source(stamp, *, threshold):
     star, a galaxy, a cosmic ray on the wing.
     """
     centre = stamp.shape[0] // 2
-    offsets = np.arange(stamp.shape[0]) - centre
-    dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
-    inner = stamp[centre + dy - np.sign(dy), centre + dx - np.sign(dx)]
+    inner = stamp[_one_step_in(stamp.shape[0])]
     bump = (stamp > threshold) & (stamp > inner + 0.05 * stamp[centre, centre] + 3.0)
     return not bump.any()
+
+
+@functools.lru_cache(maxsize=4)
+def _one_step_in(size):
+    """Index arrays taking each pixel of a ``size`` x ``size`` stamp to its neighbour one step nearer the centre."""
+    offsets = np.arange(size) - size // 2
+    dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
+    return size // 2 + dy - np.sign(dy), size // 2 + dx - np.sign(dx)
 
 
 def adaptive_moments(stamp, iterations=50):
@@ -169,41 +183,73 @@ def adaptive_moments(stamp, iterations=50):
     2002, section 3). The shape is the one the pixels show (the pixel's own
     width included), which is what a network sees.
     """
-    size = stamp.shape[0]
+    measured = _adaptive_moments_of_stamps(np.asarray(stamp)[None], iterations)[0]
+    return None if np.isnan(measured[0]) else tuple(float(value) for value in measured)
+
+
+def _adaptive_moments_of_stamps(stamps, iterations=50):
+    """`adaptive_moments` of each of ``stamps`` (n, size, size) at once: (n, 3), rows of NaN where it fails.
+
+    2 x 2 matrices are held as their three entries (xx, yy, xy) and inverted in closed form.
+    """
+    n, size = stamps.shape[0], stamps.shape[1]
     offsets = np.arange(size, dtype=np.float64) - size // 2
     dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
-    light = np.asarray(stamp, dtype=np.float64)
-    weight = np.eye(2)
-    centre = np.zeros(2)
-    for _ in range(iterations):
-        inverse = np.linalg.inv(weight)
-        ux, uy = dx - centre[0], dy - centre[1]
-        r2 = inverse[0, 0] * ux * ux + 2.0 * inverse[0, 1] * ux * uy + inverse[1, 1] * uy * uy
-        weighted = light * np.exp(-0.5 * r2)
-        total = weighted.sum()
-        if not total > 0:
-            return None
-        centre = np.array([(weighted * dx).sum(), (weighted * dy).sum()]) / total
-        if np.abs(centre).max() > 2.0:
-            return None  # wandered off the peak
-        ux, uy = dx - centre[0], dy - centre[1]
-        measured = np.array([[(weighted * ux * ux).sum(), (weighted * ux * uy).sum()],
-                             [(weighted * ux * uy).sum(), (weighted * uy * uy).sum()]]) / total
-        if not np.linalg.det(measured) > 1e-9:
-            return None
-        own_inverse = np.linalg.inv(measured) - inverse
-        if not (np.linalg.det(own_inverse) > 0 and np.trace(own_inverse) > 0):
-            return None  # sharper than any Gaussian seen through this weight: not a star's light
-        own = np.linalg.inv(own_inverse)
-        if np.trace(own) > size * size:
-            return None  # wider than the stamp
-        values, vectors = np.linalg.eigh(own)
-        following = (vectors * np.maximum(values, 0.25)) @ vectors.T
-        done = np.abs(following - weight).max() < 1e-5 * np.trace(weight)
-        weight = following
-        if done:
-            return float(own[0, 0]), float(own[1, 1]), float(own[0, 1])
-    return None
+    light = np.asarray(stamps, dtype=np.float64)
+    result = np.full((n, 3), np.nan)
+    weight = np.tile([1.0, 1.0, 0.0], (n, 1))  # (xx, yy, xy) of W
+    centre = np.zeros((n, 2))
+    active = np.arange(n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(iterations):
+            if active.size == 0:
+                break
+            inverse = _inverse(weight[active])
+            ix, iy, ixy = (v[:, None, None] for v in inverse.T)
+            ux, uy = dx - centre[active, 0, None, None], dy - centre[active, 1, None, None]
+            weighted = light[active] * np.exp(-0.5 * (ix * ux * ux + 2.0 * ixy * ux * uy + iy * uy * uy))
+            total = weighted.sum(axis=(1, 2))
+            moved = np.stack([(weighted * dx).sum(axis=(1, 2)), (weighted * dy).sum(axis=(1, 2))], axis=1)
+            moved /= total[:, None]
+            ux, uy = dx - moved[:, 0, None, None], dy - moved[:, 1, None, None]
+            measured = np.stack([(weighted * ux * ux).sum(axis=(1, 2)), (weighted * uy * uy).sum(axis=(1, 2)),
+                                 (weighted * ux * uy).sum(axis=(1, 2))], axis=1) / total[:, None]
+            own_inverse = _inverse(measured) - inverse
+            own = _inverse(own_inverse)
+            failed = ~(total > 0)
+            failed |= ~(np.abs(moved).max(axis=1) <= 2.0)  # wandered off the peak
+            failed |= ~(_determinant(measured) > 1e-9)
+            # Sharper than any Gaussian seen through this weight: not a star's light.
+            failed |= ~((_determinant(own_inverse) > 0) & (own_inverse[:, 0] + own_inverse[:, 1] > 0))
+            failed |= ~(own[:, 0] + own[:, 1] <= size * size)  # wider than the stamp
+            following = _widened(own, 0.25)
+            done = ~failed & (np.abs(following - weight[active]).max(axis=1)
+                              < 1e-5 * (weight[active, 0] + weight[active, 1]))
+            result[active[done]] = own[done]
+            centre[active], weight[active] = moved, following
+            active = active[~failed & ~done]
+    return result
+
+
+def _determinant(m):
+    return m[:, 0] * m[:, 1] - m[:, 2] * m[:, 2]
+
+
+def _inverse(m):
+    """Inverses of symmetric 2 x 2 matrices held as (xx, yy, xy) rows."""
+    det = _determinant(m)
+    return np.stack([m[:, 1] / det, m[:, 0] / det, -m[:, 2] / det], axis=1)
+
+
+def _widened(m, least):
+    """The matrices with every eigenvalue raised to at least ``least`` (the same eigenvectors)."""
+    half_sum, half_diff = 0.5 * (m[:, 0] + m[:, 1]), 0.5 * (m[:, 0] - m[:, 1])
+    radius = np.hypot(half_diff, m[:, 2])
+    high, low = np.maximum(half_sum + radius, least), np.maximum(half_sum - radius, least)
+    # Unit eigenvector (cos t, sin t) of the larger eigenvalue: tan 2t = 2 xy / (xx - yy).
+    angle = 0.5 * np.arctan2(m[:, 2], half_diff)
+    c2, s2, cs = np.cos(angle) ** 2, np.sin(angle) ** 2, np.cos(angle) * np.sin(angle)
+    return np.stack([high * c2 + low * s2, high * s2 + low * c2, (high - low) * cs], axis=1)
 
 
 def _axis_ratio(e):

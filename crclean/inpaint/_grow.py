@@ -119,7 +119,6 @@ def grow_fill(image, mask, *, size=3, statistic="median", smooth=True):
 
     values = image.astype(np.float64)
     usable = np.isfinite(values) & ~mask
-    fallback = float(np.median(values[usable])) if usable.any() else 0.0
     values[mask] = np.nan  # nothing under the mask can leak, by construction
     pending = mask.copy()
     dy, dx = _box_offsets(size, centre=False)
@@ -137,7 +136,11 @@ def grow_fill(image, mask, *, size=3, statistic="median", smooth=True):
         pending.flat[layer] = False
         # Only pixels next to the new layer can be reached by the next pass.
         candidates = _pending_neighbours(layer, pending, dy, dx)
-    values[pending] = fallback  # unreachable from any good pixel
+    if pending.any():
+        # Unreachable from any good pixel: the median of the image's good pixels (taken only now, as on a
+        # large image it costs more than the fill itself).
+        good = np.isfinite(image) & ~mask
+        values[pending] = float(np.median(image[good].astype(np.float64))) if good.any() else 0.0
     usable |= pending
 
     if smooth:
