@@ -159,11 +159,11 @@ class NetworkMasker:
         """Give a ``psf_inputs`` network this image's PSF shape (round when too few stars show it)."""
         import torch
 
-        from crclean.engine._psf_shape import measure_psf_shape
+        from crclean.engine._psf_shape import measure_psf_shape, network_inputs
 
         shape = measure_psf_shape(image, background=background, rms=rms)
-        e1, e2 = (0.0, 0.0) if shape is None else shape.ellipticity
-        self.network.psf_shape.copy_(torch.tensor([e1, e2], dtype=self.network.psf_shape.dtype))
+        told = network_inputs(shape, with_size=getattr(self.network, "psf_size", False))
+        self.network.psf_shape.copy_(torch.tensor(told, dtype=self.network.psf_shape.dtype))
 
 
 class LacosmicMasker:

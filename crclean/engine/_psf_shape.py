@@ -27,7 +27,8 @@ import numpy as np
 
 from crclean.engine._background import background_mesh
 
-__all__ = ["PSFShape", "adaptive_moments", "ellipticity", "measure_psf_shape"]
+__all__ = ["PSFShape", "adaptive_moments", "ellipticity", "measure_psf_shape", "network_inputs",
+           "shape_of_stars"]
 
 _GAUSSIAN_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 _SHARPEST = 0.04  # pixels^2: the least variance per axis a star's light shows
@@ -61,6 +62,22 @@ class PSFShape:
         q2 = self.axis_ratio**2
         e = (1.0 - q2) / (1.0 + q2)
         return e * np.cos(2.0 * self.angle), e * np.sin(2.0 * self.angle)
+
+
+#: FWHM (px) told to a network as size 0: log(FWHM / this) is the size plane.
+_TYPICAL_FWHM = 3.0
+
+
+def network_inputs(shape, *, with_size=False):
+    """What a network told the PSF (``psf_inputs``; `crclean.models.UNet`) is told of ``shape``.
+
+    ``(e1, e2)``, then with ``with_size`` ``(log(FWHM / 3 px), 1)``; for an
+    unknown shape (None) zeros: a round PSF, of unknown size.
+    """
+    if shape is None:
+        return (0.0,) * (4 if with_size else 2)
+    e1, e2 = shape.ellipticity
+    return (float(e1), float(e2), float(np.log(shape.fwhm / _TYPICAL_FWHM)), 1.0)[:4 if with_size else 2]
 
 
 def measure_psf_shape(image, *, min_peak=20.0, max_stars=200, min_stars=5, radius=10, background=None, rms=None):
@@ -300,9 +317,7 @@ def _combine(moments):
     stars); then peaks far from that group's median size are dropped. The
     shape is their median, shrunk towards round as far as they disagree (`_shrunk`).
     """
-    mxx, myy, mxy = moments.T
-    size = np.sqrt(np.maximum(mxx * myy - mxy * mxy, 1e-12))  # sigma^2 of the round equivalent
-    e1, e2 = ellipticity(mxx, myy, mxy)
+    size = _sizes(moments)
     log_size = np.log(size)
     neighbours = (np.abs(log_size[:, None] - log_size[None, :]) < np.log(1.15)).sum(axis=1)
     densest = max(range(size.size), key=lambda i: (neighbours[i], size[i]))
@@ -311,6 +326,23 @@ def _combine(moments):
         centre = np.median(size[keep])
         spread = 1.4826 * np.median(np.abs(size[keep] - centre)) + 0.02 * centre
         keep = np.abs(size - centre) <= 3.0 * spread
-    sigma2, (e1, e2) = np.median(size[keep]), _shrunk(e1[keep], e2[keep])
-    return PSFShape(fwhm=float(_GAUSSIAN_FWHM * np.sqrt(sigma2)), axis_ratio=_axis_ratio(np.hypot(e1, e2)),
-                    angle=float(0.5 * np.arctan2(e2, e1) % np.pi), n_stars=int(keep.sum()))
+    return shape_of_stars(moments[keep], shrink=True)
+
+
+def _sizes(moments):
+    """sigma^2 of the round equivalent of each (Mxx, Myy, Mxy) row: the square root of the determinant."""
+    mxx, myy, mxy = moments.T
+    return np.sqrt(np.maximum(mxx * myy - mxy * mxy, 1e-12))
+
+
+def shape_of_stars(moments, *, shrink=False):
+    """The median PSF of stars measured as (Mxx, Myy, Mxy) rows (`adaptive_moments`).
+
+    With ``shrink`` the ellipticity is shrunk towards round as far as the stars disagree (`_shrunk`).
+    """
+    moments = np.asarray(moments, dtype=np.float64)
+    e1, e2 = ellipticity(*moments.T)
+    e1, e2 = _shrunk(e1, e2) if shrink else (np.median(e1), np.median(e2))
+    return PSFShape(fwhm=float(_GAUSSIAN_FWHM * np.sqrt(np.median(_sizes(moments)))),
+                    axis_ratio=_axis_ratio(np.hypot(e1, e2)), angle=float(0.5 * np.arctan2(e2, e1) % np.pi),
+                    n_stars=len(moments))

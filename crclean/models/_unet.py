@@ -37,20 +37,32 @@ class UNet(nn.Module):
         a short track, the frame's shape can. Given per image in ``forward``
         (training) or set once per image in the ``psf_shape`` buffer (run time;
         zeros, a round PSF, by default).
+    psf_size : bool, optional
+        With ``psf_inputs``, two more planes: the PSF's size and whether it
+        was measured, ``(log(FWHM / 3 px), 1)``, or ``(0, 0)`` with the shape
+        also zero when the image shows too few stars
+        (`crclean.engine._psf_shape.network_inputs`). A hit on a star's core
+        or wing departs from the star's profile, which a network can judge
+        only when it knows how wide the frame's stars are.
     """
 
     #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
     input_block = "encoders.0"
 
-    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1, psf_inputs=False):
+    def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1, psf_inputs=False,
+                 psf_size=False):
         super().__init__()
         channels = list(channels)
         self.size_multiple = 2 ** (len(channels) - 1)
+        if psf_size and not psf_inputs:
+            raise ValueError("psf_size needs psf_inputs")
         self.psf_inputs = bool(psf_inputs)
+        self.psf_size = bool(psf_size)
+        self.psf_planes = (2 if self.psf_inputs else 0) + (2 if self.psf_size else 0)
         # Not saved with the weights: it describes the image, not the network.
-        self.register_buffer("psf_shape", torch.zeros(2), persistent=False)
+        self.register_buffer("psf_shape", torch.zeros(max(self.psf_planes, 2)), persistent=False)
         self.encoders = nn.ModuleList()
-        previous = in_channels + (2 if self.psf_inputs else 0)
+        previous = in_channels + self.psf_planes
         for width in channels:
             self.encoders.append(ConvBlock(previous, width, norm=norm, groups=groups))
             previous = width
@@ -63,9 +75,9 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(channels[0], 1, 1)
 
     def forward(self, x, psf_shape=None):
-        """Logits for ``x`` (N, C, H, W); ``psf_shape`` (N, 2) overrides the buffer for ``psf_inputs``."""
+        """Logits for ``x`` (N, C, H, W); ``psf_shape`` (N, `psf_planes`) overrides the buffer for ``psf_inputs``."""
         if self.psf_inputs:
-            shape = self.psf_shape.expand(x.shape[0], 2) if psf_shape is None else psf_shape
+            shape = self.psf_shape.expand(x.shape[0], self.psf_planes) if psf_shape is None else psf_shape
             planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
             x = torch.cat([x, planes], dim=1)
         skips = []

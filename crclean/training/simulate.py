@@ -45,7 +45,7 @@ from crclean.training._hit_variants import hits_on_star_cores
 from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
 
 __all__ = ["MASK_THRESHOLD_SIGMA", "DetectorProfile", "PROFILES", "WIDE_PROFILES", "SimulatedExposure",
-           "psf_ellipticity", "simulate_exposure"]
+           "exposure_psf_shape", "simulate_exposure"]
 
 MASK_THRESHOLD_SIGMA = 2.0
 
@@ -179,25 +179,29 @@ def _psf(prof, fwhm):
     return profile, oversample, psf_radius
 
 
-def psf_ellipticity(exposure):
-    """``(e1, e2)`` of ``exposure``'s PSF as its pixels show it: a noise-free star's adaptive moments.
+def exposure_psf_shape(exposure):
+    """``exposure``'s PSF as its pixels show it: a noise-free star's adaptive moments, or None.
 
     The same measure `crclean.engine._psf_shape.measure_psf_shape` makes on a
     real image's stars, so a network told the PSF's shape in training is told
     it the same way at run time.
+
+    Returns
+    -------
+    crclean.engine._psf_shape.PSFShape or None
     """
-    from crclean.engine._psf_shape import adaptive_moments, ellipticity
+    from crclean.engine._psf_shape import adaptive_moments, shape_of_stars
 
     profile, oversample, _ = _psf(exposure.detector, exposure.fwhm)
-    shapes = []
+    moments = []
     # Stars land at any sub-pixel phase, and an undersampled star's pixels depend on it: take the median.
     for dx, dy in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (0.25, 0.25)):
         star = _scene.render_stars((41, 41), [20.0 + dx], [20.0 + dy], [1.0], profile, fwhm=exposure.fwhm,
                                    oversample=oversample)
-        moments = adaptive_moments(star)
-        if moments is not None:
-            shapes.append(ellipticity(*moments))
-    return tuple(np.median(shapes, axis=0)) if shapes else (0.0, 0.0)
+        measured = adaptive_moments(star)
+        if measured is not None:
+            moments.append(measured)
+    return shape_of_stars(np.array(moments)) if moments else None
 
 
 def _render_sky(shape, prof, rng, sky, fwhm):

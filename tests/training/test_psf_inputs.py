@@ -72,3 +72,56 @@ def test_the_masker_tells_the_network_the_images_psf():
     assert 0.5 * np.arctan2(e2, e1) == pytest.approx(1.0, abs=0.1)
     masker.predict(np.random.default_rng(0).normal(100.0, 5.0, (256, 256)).astype(np.float32))
     assert masker.network.psf_shape.tolist() == [0.0, 0.0]  # no stars: told a round PSF
+
+
+def test_a_network_told_the_psf_size_starts_where_the_one_told_its_shape_was(tmp_path):
+    torch.manual_seed(1)
+    shape_only = UNet(channels=[8, 16], norm="batch", psf_inputs=True).eval()
+    torch.save(shape_only.state_dict(), tmp_path / "shape.pt")
+    sized = UNet(channels=[8, 16], norm="batch", psf_inputs=True, psf_size=True)
+    assert sized.psf_planes == 4 and sized.encoders[0][0].weight.shape[1] == 5
+    _load_init(sized, tmp_path / "shape.pt")
+    sized.eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(sized(x, psf_shape=torch.tensor([[0.4, -0.2, 0.5, 1.0]] * 2)),
+                                   shape_only(x, psf_shape=torch.tensor([[0.4, -0.2]] * 2)), atol=1e-6)
+    with pytest.raises(ValueError, match="psf_size needs psf_inputs"):
+        UNet(channels=[8, 16], psf_size=True)
+
+
+def test_what_a_network_is_told_of_the_psf():
+    from crclean.engine._psf_shape import PSFShape, network_inputs
+
+    shape = PSFShape(fwhm=6.0, axis_ratio=0.6, angle=0.0, n_stars=20)
+    e = (1 - 0.36) / (1 + 0.36)
+    np.testing.assert_allclose(network_inputs(shape), (e, 0.0), atol=1e-12)
+    np.testing.assert_allclose(network_inputs(shape, with_size=True), (e, 0.0, np.log(2.0), 1.0), atol=1e-12)
+    assert network_inputs(None) == (0.0, 0.0) and network_inputs(None, with_size=True) == (0.0,) * 4
+
+
+def test_pools_keep_the_psf_size_and_some_crops_are_told_nothing():
+    pool = build_pool(4, size=64, profiles=["wide_ground"], seed=5, extras=("elongated_psfs",), psf=True,
+                      psf_size=True)
+    assert pool.psf.shape == (4, 4) and np.all(pool.psf[:, 3] == 1.0)
+    assert len(set(np.round(pool.psf[:, 2], 4))) > 1  # exposures of different FWHM
+    _, _, _, told = pool.batch(np.random.default_rng(0), 400, 32)
+    unknown = np.all(told == 0.0, axis=1)
+    assert 0.1 < unknown.mean() < 0.3
+    # The size of every other crop is its exposure's, whichever way the crop was turned.
+    assert np.all(told[~unknown, 3] == 1.0)
+    assert set(np.round(told[~unknown, 2], 4)) <= set(np.round(pool.psf[:, 2], 4))
+
+
+def test_the_masker_tells_a_network_the_psf_size():
+    frame = simulate_exposure((512, 512), seed=3, profile=dataclasses.replace(
+        PROFILES["ground_thin"], stars_per_mpix=1500.0), fwhm=4.0, cr_rate=0.0)
+    spec = dataclasses.replace(get_model("crclean-ccd"), config={"channels": [8, 16], "norm": "batch",
+                                                                 "psf_inputs": True, "psf_size": True})
+    network = UNet(channels=[8, 16], norm="batch", psf_inputs=True, psf_size=True)
+    masker = NetworkMasker(network, spec, device=torch.device("cpu"), batch_size=4)
+    masker.predict(frame.image_adu)
+    e1, e2, size, known = masker.network.psf_shape.tolist()
+    assert known == 1.0 and 4.0 < 3.0 * np.exp(size) < 5.2  # the FWHM, pixels included
+    masker.predict(np.random.default_rng(0).normal(100.0, 5.0, (256, 256)).astype(np.float32))
+    assert masker.network.psf_shape.tolist() == [0.0] * 4

@@ -14,7 +14,8 @@ from scipy import ndimage
 
 from crclean.engine._background import noise_normalise
 from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool, random_crops
-from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, psf_ellipticity, simulate_exposure
+from crclean.engine._psf_shape import network_inputs
+from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, exposure_psf_shape, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOICES", "SATURATED_CHOICES"]
 
@@ -24,6 +25,9 @@ SATURATED_CHOICES = ("negative", "ignore", "star_bleeds")
 #: A pixel is on a bright source when the cosmic-ray-free scene there stands this many sigma of the sky
 #: noise above the sky (see `bright_source_pixels`).
 BRIGHT_SOURCE_SIGMA = 10.0
+
+#: Share of training crops whose network is told the PSF is unknown (networks told its size too).
+PSF_UNKNOWN_SHARE = 0.2
 
 #: Saturated runs (bleed ends included) of fewer pixels than this count as
 #: ambiguous under ``saturated = "star_bleeds"``, even on a star.
@@ -46,9 +50,10 @@ class SamplePool(CropPool):
     star_cores : numpy.ndarray
         ``(n, size, size)`` bool.
     psf : numpy.ndarray or None
-        ``(n, 2)`` float32 ``(e1, e2)`` of each exposure's PSF
-        (`crclean.training.simulate.psf_ellipticity`), for networks told the
-        PSF's shape; None otherwise.
+        ``(n, 2)`` float32 ``(e1, e2)`` of each exposure's PSF, or ``(n, 4)``
+        with its size (`crclean.engine._psf_shape.network_inputs` of
+        `crclean.training.simulate.exposure_psf_shape`), for networks told the
+        PSF; None otherwise.
     """
 
     inputs: np.ndarray
@@ -69,9 +74,12 @@ class SamplePool(CropPool):
             return crops
         psf = self.psf[moves["index"]].astype(np.float32)
         # A quarter turn adds 90 degrees to the major axis's angle, so e = e (cos 2a, sin 2a) changes sign;
-        # reversing the x axis takes the angle a to -a, so e2 changes sign.
-        psf *= ((-1.0) ** moves["turns"])[:, None]
+        # reversing the x axis takes the angle a to -a, so e2 changes sign. The size does not change.
+        psf[:, :2] *= ((-1.0) ** moves["turns"])[:, None]
         psf[:, 1] *= np.where(moves["flips"], -1.0, 1.0)
+        if psf.shape[1] == 4:
+            # At run time a frame with too few stars tells the network nothing (zeros); so do some crops.
+            psf[rng.random(len(psf)) < PSF_UNKNOWN_SHARE] = 0.0
         return [*crops, psf]
 
 
@@ -127,7 +135,7 @@ def bright_source_pixels(exposure):
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
                hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
-               source_weight=1, psf=False, progress=None):
+               source_weight=1, psf=False, psf_size=False, progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -177,6 +185,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         emphasis without teaching that hits are likelier on sources.
     psf : bool
         Also keep each exposure's PSF shape (`SamplePool.psf`).
+    psf_size : bool
+        With ``psf``, its size as well.
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -194,7 +204,7 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
     if psf:
-        arrays["psf"] = np.empty((n, 2), np.float32)
+        arrays["psf"] = np.empty((n, 4 if psf_size else 2), np.float32)
     for i in range(n):
         profile = profiles[i % len(profiles)]
         rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
@@ -216,7 +226,7 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         arrays["weight"][i] = weight * ~left_out
         arrays["star_cores"][i] = exposure.star_core_mask
         if psf:
-            arrays["psf"][i] = psf_ellipticity(exposure)
+            arrays["psf"][i] = network_inputs(exposure_psf_shape(exposure), with_size=psf_size)
         if progress is not None:
             progress(1)
     return SamplePool(**arrays)

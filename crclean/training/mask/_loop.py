@@ -50,12 +50,12 @@ def _check_data_options(data):
         raise ValueError(f"[data] extras must be among {', '.join(EXTRAS)}; unknown: {', '.join(unknown)}")
 
 
-def _pool(out_dir, kind, data, progress, *, psf=False):
+def _pool(out_dir, kind, data, progress, *, psf=False, psf_size=False):
     """The cached train or validation pool of a run (see `cached_pool`)."""
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
                     trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"],
-                    source_weight=data["source_weight"], psf=psf)
+                    source_weight=data["source_weight"], psf=psf, psf_size=psf_size)
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
@@ -122,9 +122,9 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     data, train = config["data"], config["train"]
     out_dir, rng = start_run(out_dir, train)
 
-    psf = bool(config["model"].get("psf_inputs", False))
-    train_pool = _pool(out_dir, "train", data, progress, psf=psf)
-    validation_pool = _pool(out_dir, "validation", data, progress, psf=psf)
+    psf, psf_size = (bool(config["model"].get(key, False)) for key in ("psf_inputs", "psf_size"))
+    train_pool = _pool(out_dir, "train", data, progress, psf=psf, psf_size=psf_size)
+    validation_pool = _pool(out_dir, "validation", data, progress, psf=psf, psf_size=psf_size)
     network = build_network(config["arch"], config["model"])
     if train["init"]:
         # Fine-tuning: start from a state dict (a path relative to where the run starts).
