@@ -69,6 +69,8 @@ def test_source_weight_weighs_pixels_on_bright_sources():
         build_pool(1, source_weight=0.5, **kwargs)
     with pytest.raises(ValueError, match=r"\[data\] source_weight"):
         load_config({"name": "x", "arch": "unet", "data": {"source_weight": 300}})
+    with pytest.raises(ValueError, match=r"\[model\] psf_size needs psf_inputs"):
+        load_config({"name": "x", "arch": "unet", "model": {"psf_size": True}})
 
 
 def test_training_writes_weights_card_and_resumes(tmp_path):

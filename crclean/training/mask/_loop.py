@@ -31,6 +31,9 @@ def load_config(config):
     """
     config = read_config(config, _DEFAULTS, task="mask")
     _check_data_options(config["data"])
+    if config["model"].get("psf_size") and not config["model"].get("psf_inputs"):
+        # Caught here, not when the network is built after minutes of simulating pools.
+        raise ValueError("[model] psf_size needs psf_inputs = true")
     return config
 
 
