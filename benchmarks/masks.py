@@ -67,22 +67,22 @@ def _rescored(e):
     return dataclasses.replace(e, cr_mask=cr_mask, ignore_mask=ignore)
 
 
-def build_family(name, size, n_exposures):
-    """The exposures of one scored family."""
+def build_family(name, size, n_exposures, first=0):
+    """The exposures of one scored family: its exposures ``first`` to ``first + n_exposures - 1``."""
     index = FAMILIES.index(name)
     if name in SIM_FAMILIES:
         from crclean.training.simulate import simulate_exposure
 
         return [_rescored(simulate_exposure((size, size), seed=SIM_SEED + 1000 * i + index,
                                             profile=SIM_FAMILIES[name], split="validation"))
-                for i in range(n_exposures)]
+                for i in range(first, first + n_exposures)]
     if name == "saao_footprints":
         from _real_frames import saao_with_footprints
 
-        return saao_with_footprints(n_exposures, INDEPENDENT_SEED + 1000 * index)
+        return saao_with_footprints(n_exposures, INDEPENDENT_SEED + 1000 * index + first)
     from _independent_cosmics import make_family
 
-    return make_family(name, n_exposures, size, INDEPENDENT_SEED + 1000 * index)
+    return make_family(name, n_exposures, size, INDEPENDENT_SEED + 1000 * index + first)
 
 
 def _stack(exposures, attribute):
@@ -144,11 +144,11 @@ def roc_points(score, truth, keep):
     return fpr, tpr
 
 
-def run_families(families, size, n_exposures, tools, progress):
+def run_families(families, size, n_exposures, tools, progress, first=0):
     rows, curves = [], {}
     for family in families:
         progress(f"{family}: making {n_exposures} exposure(s)")
-        exposures = build_family(family, size, n_exposures)
+        exposures = build_family(family, size, n_exposures, first)
         truth, keep = _stack(exposures, "cr_mask"), ~_stack(exposures, "ignore_mask")
         for tool in tools:
             progress(f"{family}: {tool.label}")
@@ -246,6 +246,9 @@ def main(argv=None):
                         help=f"families to score (default: all): {', '.join(FAMILIES)}")
     parser.add_argument("--size", type=int, default=1024, help="exposure side in pixels (simulated families)")
     parser.add_argument("--exposures", type=int, default=2, help="exposures per family")
+    parser.add_argument("--first-exposure", type=int, default=0, metavar="N",
+                        help="start at each family's exposure N (default 0), e.g. to score a model on "
+                             "exposures that no earlier decision looked at")
     parser.add_argument("--models", nargs="*", default=None,
                         help="crclean's own models to score (default: its networks that are not ports)")
     parser.add_argument("--deepcr-package", action="store_true",
@@ -255,6 +258,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.size < 64 or args.exposures < 1:
         parser.error(f"--size must be >= 64 and --exposures >= 1, got {args.size} and {args.exposures}")
+    if not 0 <= args.first_exposure or args.first_exposure + args.exposures > 1000:
+        parser.error("--first-exposure must be >= 0, and with --exposures at most 1000 "
+                     f"(each family's seeds are 1000 apart), got {args.first_exposure}")
     from crclean.weights import MODELS
 
     own = args.models if args.models is not None else [
@@ -268,9 +274,10 @@ def main(argv=None):
     start = time.perf_counter()
     tools = contenders(own, deepcr_package_runs=args.deepcr_package, warn=progress)
     scored = [f for f in args.families if f != "real_frames"]
-    rows, curves = run_families(scored, args.size, args.exposures, tools, progress)
+    rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure)
     real_rows = real_frame_checks(tools, progress) if "real_frames" in args.families else []
-    header = (f"{args.exposures} exposure(s) of {args.size}x{args.size} px per simulated family "
+    span = f" (exposures {args.first_exposure}-{args.first_exposure + args.exposures - 1})" if args.first_exposure else ""
+    header = (f"{args.exposures} exposure(s){span} of {args.size}x{args.size} px per simulated family "
               f"(saao_footprints: {args.exposures} injections into the 512x510 frame); truth: cosmic-ray charge "
               f">= 2 sigma of the local noise; CPU, {torch.get_num_threads()} threads; "
               f"{time.perf_counter() - start:.0f} s in all.")
