@@ -126,3 +126,14 @@ def test_footprints_only_from_the_held_out_split():
     injected = sum(stamps[ids.index(fp_id)].sum() for fp_id in e.footprint_ids)
     # Charge reaching the image: the injected stamps', less what falls off the edges or into saturation.
     assert 0.5 * injected < e.cr_electrons.sum() <= injected * (1 + 1e-5)
+
+
+def test_psf_width_is_measured_when_the_peak_lies_off_the_centre():
+    # Strongly aberrated optical PSFs peak away from the profile's centre, where GalSim's own FWHM reads 0;
+    # the scene must still get a PSF of the width it asked for, not one dilated by 1 / 0.
+    galsim = pytest.importorskip("galsim")
+    from _independent_ccd_scene import _fwhm_of
+
+    offset = galsim.Gaussian(fwhm=2.0).shift(3.0, 0.0)
+    assert _fwhm_of(offset, 2.0) == pytest.approx(2.0, rel=0.05)
+    assert _fwhm_of(galsim.Gaussian(fwhm=2.0), 2.0) == pytest.approx(2.0, rel=0.02)
