@@ -190,11 +190,22 @@ def _diffusion_px(depth_fraction, sensor):
 
 
 def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors=None,
-            anchor_fraction=0.0, aligned_fraction=0.0, ion_fraction=0.0, sharp_fraction=0.0):
+            anchor_fraction=0.0, aligned_fraction=0.0, ion_fraction=0.0, sharp_fraction=0.0,
+            grazing_fraction=0.0):
     """Packets of ``n`` straight tracks: (x, y, charge, sigma) arrays."""
     zenith = sample_zenith(n, rng=rng, cos_power=cos_power)
     length = np.minimum(track_length_px(sensor.depletion_um, zenith, sensor.pixel_pitch_um),
                         max_length_px)
+    grazing = np.zeros(n, bool)
+    if grazing_fraction > 0 and n:
+        # Particles that cross the sensor almost edge-on leave tracks tens to hundreds of pixels long,
+        # at any azimuth; those within a few degrees of a pixel axis look like bad columns, bleed trails
+        # and sky lines (all negatives), and crclean-ccd-v15 missed 150 px ones whole where deepCR
+        # flagged them. Drawn only when asked, so that other data keep their random streams.
+        grazing = rng.uniform(size=n) < grazing_fraction
+        length = np.where(grazing, np.minimum(np.exp(rng.uniform(np.log(20.0), np.log(300.0), n)),
+                                              max_length_px), length)
+        grazing_azimuth = rng.integers(0, 4, n) * (np.pi / 2) + np.deg2rad(rng.uniform(-8.0, 8.0, n))
     # Path in silicon follows the (possibly capped) projected length.
     path_um = np.hypot(length * sensor.pixel_pitch_um, sensor.depletion_um)
     azimuth = rng.uniform(0, 2 * np.pi, n)
@@ -225,6 +236,8 @@ def _tracks(n, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anc
         aligned = rng.uniform(size=n) < aligned_fraction
         azimuth = np.where(aligned, rng.integers(0, 4, n) * (np.pi / 2), azimuth)
         x0, y0 = np.where(aligned, np.round(x0), x0), np.where(aligned, np.round(y0), y0)
+    if grazing.any():
+        azimuth = np.where(grazing, grazing_azimuth, azimuth)
     charge = charge * heavy_ion_boost(rng, n, ion_fraction)[track]
     x = x0[track] + t * length[track] * np.cos(azimuth[track])
     y = y0[track] + t * length[track] * np.sin(azimuth[track])
@@ -277,7 +290,7 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
                          exptime=100.0, mix=(0.7, 0.15, 0.15), cos_power=3.0,
                          max_length_px=None, heavy_fraction=0.0, n_events=None, anchors=None,
                          anchor_fraction=0.0, aligned_fraction=0.0, alpha_fraction=0.0, ion_fraction=0.0,
-                         sharp_fraction=0.0):
+                         sharp_fraction=0.0, grazing_fraction=0.0):
     """Simulate the cosmic-ray charge of one exposure.
 
     Parameters
@@ -323,6 +336,9 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
     sharp_fraction : float, optional
         Share of tracks and spots whose diffusion width is cut to 0-20%
         (`crclean.training._hit_variants.sharpening`): bars and lone pixels without wings.
+    grazing_fraction : float, optional
+        Share of tracks that cross the sensor almost edge-on: 20-300 px long (up to
+        ``max_length_px``), within 8 degrees of a pixel row or column.
 
     Returns
     -------
@@ -346,7 +362,7 @@ def simulate_cosmic_rays(shape, *, rng, sensor=THIN_SENSOR, rate_per_cm2_s=1.5,
         max_length_px = float(np.hypot(*shape))
     packets = [
         _tracks(n_tracks, shape, rng, sensor, cos_power, max_length_px, heavy_fraction, anchors,
-                anchor_fraction, aligned_fraction, ion_fraction, sharp_fraction),
+                anchor_fraction, aligned_fraction, ion_fraction, sharp_fraction, grazing_fraction),
         _worms(n_worms, shape, rng, sensor),
         _spots(n_spots, shape, rng, sensor, anchors, anchor_fraction, alpha_fraction, ion_fraction, sharp_fraction),
     ]

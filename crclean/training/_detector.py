@@ -42,6 +42,7 @@ class DetectorProfile:
     adc_max: float = 65535.0      # ADU, before bias subtraction
     cr_on_sources: float = 0.0    # share of tracks and spots started on a star or galaxy
     aligned_tracks: float = 0.0   # share of tracks along a pixel row or column
+    grazing_tracks: float = 0.0   # share of tracks 20-300 px long within 8 degrees of a row or column
     alpha_spots: float = 0.0      # share of spots that are alpha particles (saturate, bleed)
     trails_per_mpix: float = 0.0  # satellite trails and other long smooth lines (negatives)
     sky_lines_per_mpix: float = 0.0  # row- or column-aligned bands across the frame (negatives)

@@ -273,7 +273,7 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars
         heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real,
         anchors=anchors if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources,
         aligned_fraction=prof.aligned_tracks, alpha_fraction=prof.alpha_spots,
-        ion_fraction=prof.heavy_ions, sharp_fraction=prof.sharp_hits)
+        ion_fraction=prof.heavy_ions, sharp_fraction=prof.sharp_hits, grazing_fraction=prof.grazing_tracks)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
         charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,

@@ -190,7 +190,7 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
                         core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots, psf_axis_ratio=1.0,
-                        psf_angle=0.0)
+                        psf_angle=0.0, grazing_tracks=0.0)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
     assert 0.1 <= every.core_hits <= 0.4 and 0.2 <= every.core_bleeds <= 0.4
@@ -381,3 +381,25 @@ def test_elongated_psfs_stretch_every_star_the_same_way():
     assert stretched.max() == pytest.approx(round_star.max(), rel=0.1)
     with pytest.raises(ValueError, match="axis_ratio"):
         _scene.elongated(_scene.moffat_profile(4.0), 0.0, 0.0)
+
+
+def test_grazing_tracks_are_long_and_close_to_a_pixel_axis():
+    sensor = SensorGeometry(depletion_um=20.0, diffusion_um=0.5)  # thin: without grazing, tracks are short
+    kwargs = dict(rng=None, sensor=sensor, mix=(1, 0, 0), n_events=12, cos_power=3.0)
+    plain = simulate_cosmic_rays((600, 600), **{**kwargs, "rng": np.random.default_rng(2)})
+    grazing = simulate_cosmic_rays((600, 600), **{**kwargs, "rng": np.random.default_rng(2)}, grazing_fraction=1.0)
+    labels, _ = ndimage.label(grazing > 30, structure=np.ones((3, 3)))
+    spans = [(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndimage.find_objects(labels)]
+    long = [(h, w) for h, w in spans if max(h, w) >= 20]
+    assert len(long) >= 6
+    # within 8 degrees of an axis: across the axis at most tan(8 deg) of the length, plus the track's width
+    assert all(min(h, w) <= 0.15 * max(h, w) + 4 for h, w in long)
+    plain_labels, _ = ndimage.label(plain > 30, structure=np.ones((3, 3)))
+    assert max(max(s[0].stop - s[0].start, s[1].stop - s[1].start)
+               for s in ndimage.find_objects(plain_labels)) < 20
+
+
+def test_grazing_tracks_leave_other_data_as_they_were():
+    a = draw_profile("wide_ground", np.random.default_rng(11), extras=("sharp_hits",))
+    b = draw_profile("wide_ground", np.random.default_rng(11), extras=("sharp_hits", "grazing_tracks"))
+    assert dataclasses.replace(b, grazing_tracks=0.0) == a and 0.05 <= b.grazing_tracks <= 0.2
