@@ -76,6 +76,48 @@ def test_long_diffuse_straight_tracks_are_flagged(width_px):
     assert (found & wings).sum() / wings.sum() > 0.8
 
 
+def _tracks_near_an_axis(shape, rng):
+    """Straight tracks within 6 degrees of a column or a row, 60-250 px long, 1500 e- per pixel of length."""
+    x, y, charge = [], [], []
+    # (length, start, degrees from the axis, along columns?)
+    for length, (x0, y0), tilt, along_columns in ((250, (60, 40), 0.0, True), (150, (160, 300), 2.0, True),
+                                                 (100, (300, 60), 4.0, True), (60, (420, 380), 6.0, True),
+                                                 (200, (200, 470), 1.0, False), (80, (60, 200), 3.0, False)):
+        angle = np.deg2rad(90.0 - tilt if along_columns else tilt)
+        t = np.linspace(0, 1, 8 * length)
+        x.append(x0 + t * length * np.cos(angle))
+        y.append(y0 + t * length * np.sin(angle))
+        charge.append(np.full(t.size, 1500.0 / 8))
+    return render_charge(shape, np.concatenate(x), np.concatenate(y), np.concatenate(charge), 0.8)
+
+
+# Found on exposures of the rubin_like family that no model decision had used: a 155 px track 2 degrees
+# from the column axis, 50 sigma per pixel, given ~0.04 by crclean-ccd-v15 and v17 (deepCR flags it whole).
+# Tracks along a pixel axis look like bad columns, bleed trails and sky lines, all negatives (ccd-v19.toml).
+@pytest.mark.xfail(strict=True, reason="issue 28: long tracks along a pixel axis (crclean-ccd-v15: 2%; deepCR DECam 100%)")
+def test_long_tracks_along_a_pixel_axis_are_flagged():
+    rng = np.random.default_rng(30)
+    shape, sky, readnoise = (512, 512), 1000.0, 6.0
+    cr = _tracks_near_an_axis(shape, rng)
+    image = (rng.poisson(sky + cr) + rng.normal(0, readnoise, shape)).astype(np.float32)
+    bright = cr > 10 * np.sqrt(sky + readnoise**2)
+    found = Cleaner(AUTO_MODELS["ground"], inpaint=None, device="cpu").clean_array(image, units="electron").mask
+    assert bright.sum() > 1000
+    assert (found & bright).sum() / bright.sum() >= 0.9
+
+
+def test_a_hot_column_the_frames_full_height_is_not_flagged():
+    # The negative that long tracks along a column must not be confused with: a bad column 30 sigma above
+    # the sky from the first row to the last.
+    rng = np.random.default_rng(31)
+    shape, sky, readnoise = (512, 512), 1000.0, 6.0
+    sigma = np.sqrt(sky + readnoise**2)
+    image = (rng.poisson(sky, shape) + rng.normal(0, readnoise, shape)).astype(np.float32)
+    image[:, 200] += 30 * sigma
+    found = Cleaner(AUTO_MODELS["ground"], inpaint=None, device="cpu").clean_array(image, units="electron").mask
+    assert found[:, 200].sum() < 0.05 * shape[0]
+
+
 # crclean-ccd-v6 missed the two end pixels of three-pixel bars along a row or
 # column above ~300 sigma, and lone pixels at 1e4 sigma now and then: the tapered
 # ends of hot pixels' short bleeds had taught it so (ccd-v9.toml).
