@@ -66,9 +66,11 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: had taught crclean-ccd-v12 to take a frame's elongated stars for tracks.
 #: ``grazing_tracks``: 5-20% of tracks cross the sensor almost edge-on, 20-300 px
 #: long within 8 degrees of a row or column (`crclean.training._cosmic_sim`);
-#: crclean-ccd-v15 and v17 took such tracks for bad columns or bleeds.
+#: crclean-ccd-v15 and v17 took such tracks for bad columns or bleeds;
+#: ``many_grazing_tracks``: the same, for 20-50% of tracks (crclean-ccd-v19,
+#: trained with 5-20%, still missed those within 2 degrees of an axis).
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
-          "core_bleeds", "elongated_psfs", "grazing_tracks")
+          "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks")
 
 
 def _log_uniform(rng, low, high):
@@ -166,8 +168,9 @@ def _with_extras(profile, name, rng, extras):
     if "elongated_psfs" in extras and rng.uniform() < 0.6:
         profile = dataclasses.replace(profile, psf_axis_ratio=rng.uniform(0.5, 1.0),
                                       psf_angle=rng.uniform(0.0, np.pi))
-    if "grazing_tracks" in extras:
-        profile = dataclasses.replace(profile, grazing_tracks=rng.uniform(0.05, 0.2))
+    if "grazing_tracks" in extras or "many_grazing_tracks" in extras:
+        low, high = (0.2, 0.5) if "many_grazing_tracks" in extras else (0.05, 0.2)
+        profile = dataclasses.replace(profile, grazing_tracks=rng.uniform(low, high))
     return profile
 
 

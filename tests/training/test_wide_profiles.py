@@ -403,3 +403,5 @@ def test_grazing_tracks_leave_other_data_as_they_were():
     a = draw_profile("wide_ground", np.random.default_rng(11), extras=("sharp_hits",))
     b = draw_profile("wide_ground", np.random.default_rng(11), extras=("sharp_hits", "grazing_tracks"))
     assert dataclasses.replace(b, grazing_tracks=0.0) == a and 0.05 <= b.grazing_tracks <= 0.2
+    many = draw_profile("wide_ground", np.random.default_rng(11), extras=("sharp_hits", "many_grazing_tracks"))
+    assert dataclasses.replace(many, grazing_tracks=0.0) == a and 0.2 <= many.grazing_tracks <= 0.5
