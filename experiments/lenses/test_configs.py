@@ -146,3 +146,17 @@ def test_partly_coloured_round():
     assert thirty_first["scene"] == {**twenty_ninth["scene"], "wide_lens_colours": 0.3}
     assert thirty_first["seed"] == twenty_ninth["seed"] + 2
     assert _without(thirty_first, seed=0, scene={}) == _without(twenty_ninth, seed=0, scene={})
+
+
+def test_lens_light_and_lookalike_rounds():
+    # v32 is v29 with lens light back to v20's (no lens_to_arc_range, no lenses without light); v33 is v32
+    # without the six new look-alike kinds. Each on a fresh bank.
+    twenty_ninth, thirty_second, thirty_third = _load(29), _load(32), _load(33)
+    lens_light = {key: twenty_ninth["scene"][key] for key in ("lens_to_arc_range", "no_lens_light_fraction")}
+    assert {**thirty_second["scene"], **lens_light} == twenty_ninth["scene"]
+    assert not set(lens_light) & set(thirty_second["scene"])
+    assert _without(thirty_second, seed=0, scene={}) == _without(twenty_ninth, seed=0, scene={})
+    assert "extra_negatives" not in thirty_third["bank"]
+    assert {**thirty_third["bank"], "extra_negatives": thirty_second["bank"]["extra_negatives"]} == thirty_second["bank"]
+    assert _without(thirty_third, seed=0, bank={}) == _without(thirty_second, seed=0, bank={})
+    assert thirty_third["seed"] == thirty_second["seed"] + 1
