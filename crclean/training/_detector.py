@@ -43,6 +43,7 @@ class DetectorProfile:
     cr_on_sources: float = 0.0    # share of tracks and spots started on a star or galaxy
     aligned_tracks: float = 0.0   # share of tracks along a pixel row or column
     grazing_tracks: float = 0.0   # share of tracks 20-300 px long within 8 degrees of a row or column
+    axis_edges_per_mpix: float = 0.0  # amplifier steps and sharp-edged rectangles (negatives)
     alpha_spots: float = 0.0      # share of spots that are alpha particles (saturate, bleed)
     trails_per_mpix: float = 0.0  # satellite trails and other long smooth lines (negatives)
     sky_lines_per_mpix: float = 0.0  # row- or column-aligned bands across the frame (negatives)

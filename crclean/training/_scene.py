@@ -201,6 +201,47 @@ def render_galaxies(shape, params, psf, *, oversample):
     return image
 
 
+def render_axis_edges(shape, *, rng, n, sky_sigma):
+    """Noise-free light with sharp edges along the pixel axes (e-): steps and rectangles.
+
+    Half of the features are amplifier steps: the frame split at a random row
+    or column, one side raised by 2-30 sky sigma (amplifiers whose bias or gain
+    differ); the others are rectangles 16-200 px a side raised by 3-50 sky sigma
+    (a glow region, the lit side of a shadow's edge). Their edges are as sharp
+    as a pixel, unlike anything the PSF draws, and run along an axis as grazing
+    cosmic-ray tracks do; they are not cosmic rays.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Image shape.
+    rng : numpy.random.Generator
+        Random generator.
+    n : int
+        Number of features.
+    sky_sigma : float
+        Sky noise sigma in electrons.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 charge map.
+    """
+    ny, nx = shape
+    out = np.zeros(shape)
+    for _ in range(int(n)):
+        if rng.uniform() < 0.5:
+            axis, level = int(rng.integers(0, 2)), rng.uniform(2.0, 30.0) * sky_sigma
+            cut = int(rng.integers(1, shape[axis]))
+            side = (slice(cut, None), slice(None)) if axis == 0 else (slice(None), slice(cut, None))
+            out[side] += level
+        else:
+            h, w = (int(v) for v in rng.integers(16, 201, 2))
+            y0, x0 = int(rng.integers(-h // 2, ny)), int(rng.integers(-w // 2, nx))
+            out[max(y0, 0):max(y0 + h, 0), max(x0, 0):max(x0 + w, 0)] += rng.uniform(3.0, 50.0) * sky_sigma
+    return out
+
+
 def render_trails(shape, *, rng, n, fwhm, sky_sigma, axis=None):
     """Noise-free satellite trails: straight bands across the image (e-).
 

@@ -249,6 +249,9 @@ def _render_sky(shape, prof, rng, sky, fwhm):
         # The sky lines of a long-slit frame: all across one axis, the whole frame long.
         expected += _scene.render_trails(shape, rng=rng, n=rng.poisson(prof.sky_lines_per_mpix * mpix),
                                          fwhm=fwhm, sky_sigma=sky_sigma, axis=int(rng.integers(0, 2)))
+    if prof.axis_edges_per_mpix > 0:
+        expected += _scene.render_axis_edges(shape, rng=rng, n=rng.poisson(prof.axis_edges_per_mpix * mpix),
+                                             sky_sigma=sky_sigma)
     sources = (np.concatenate([sx, galaxies[:, 0]]), np.concatenate([sy, galaxies[:, 1]]),
                np.concatenate([flux, galaxies[:, 2]]))
     visible = flux * peak_fraction > 5 * sky_sigma

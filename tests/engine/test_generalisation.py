@@ -118,6 +118,21 @@ def test_a_hot_column_the_frames_full_height_is_not_flagged():
     assert found[:, 200].sum() < 0.05 * shape[0]
 
 
+def test_sharp_edges_along_the_pixel_axes_are_not_flagged():
+    # Amplifier steps and sharp-edged glows or shadows run along the pixel axes as grazing tracks do, and are
+    # not cosmic rays (crclean-ccd-v21, trained on grazing tracks alone, flagged such edges; ccd-v21.toml).
+    rng = np.random.default_rng(32)
+    shape, sky, readnoise = (512, 512), 1000.0, 6.0
+    sigma = np.sqrt(sky + readnoise**2)
+    scene = np.full(shape, sky)
+    scene[:, 300:] += 15 * sigma                      # an amplifier step along a column
+    scene[60:140, 80:200] += 30 * sigma               # a bright rectangle
+    scene[350:420, 100:130] += 8 * sigma              # a faint narrow one
+    image = (rng.poisson(scene) + rng.normal(0, readnoise, shape)).astype(np.float32)
+    found = Cleaner(AUTO_MODELS["ground"], inpaint=None, device="cpu").clean_array(image, units="electron").mask
+    assert found.sum() < 20
+
+
 # crclean-ccd-v6 missed the two end pixels of three-pixel bars along a row or
 # column above ~300 sigma, and lone pixels at 1e4 sigma now and then: the tapered
 # ends of hot pixels' short bleeds had taught it so (ccd-v9.toml).

@@ -190,7 +190,8 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     every = draw_profile("wide_ground", np.random.default_rng(rng_state), hard_cases=True, extras=EXTRAS)
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
                         core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots, psf_axis_ratio=1.0,
-                        psf_angle=0.0, grazing_tracks=0.0)
+                        psf_angle=0.0, grazing_tracks=0.0,
+                        axis_edges_per_mpix=0.0)
     assert dataclasses.replace(every, **plain_fields) == hard
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
     assert 0.1 <= every.core_hits <= 0.4 and 0.2 <= every.core_bleeds <= 0.4
@@ -405,3 +406,19 @@ def test_grazing_tracks_leave_other_data_as_they_were():
     assert dataclasses.replace(b, grazing_tracks=0.0) == a and 0.05 <= b.grazing_tracks <= 0.2
     many = draw_profile("wide_ground", np.random.default_rng(11), extras=("sharp_hits", "many_grazing_tracks"))
     assert dataclasses.replace(many, grazing_tracks=0.0) == a and 0.2 <= many.grazing_tracks <= 0.5
+
+
+def test_axis_edges_are_sharp_steps_and_rectangles_in_the_scene_not_cosmic_rays():
+    from crclean.training._scene import render_axis_edges
+
+    edges = render_axis_edges((300, 300), rng=np.random.default_rng(3), n=6, sky_sigma=10.0)
+    assert edges.min() >= 0 and edges.max() >= 20.0
+    # Piecewise constant, changing only across a few whole rows or columns: edges as sharp as a pixel.
+    rows_with_steps = np.count_nonzero(np.any(np.diff(edges, axis=0) != 0, axis=1))
+    columns_with_steps = np.count_nonzero(np.any(np.diff(edges, axis=1) != 0, axis=0))
+    assert 0 < rows_with_steps + columns_with_steps <= 4 * 6  # a rectangle has four edges, a step one
+    profile = dataclasses.replace(PROFILES["ground_thin"], axis_edges_per_mpix=200.0)
+    exposure = simulate_exposure((128, 128), seed=12, profile=profile)
+    plain = simulate_exposure((128, 128), seed=12, profile="ground_thin")
+    assert not np.array_equal(exposure.clean_adu, plain.clean_adu)
+    assert not (exposure.cr_mask & (exposure.cr_electrons <= 0)).any()
