@@ -11,7 +11,7 @@ Xu, C. et al. 2021, "Cosmic-CoNN" (arXiv:2106.14922): GroupNorm for CR masks.
 import torch
 from torch import nn
 
-from crclean.models._blocks import ConvBlock
+from crclean.models._blocks import ContextBlock, ConvBlock
 
 __all__ = ["UNet"]
 
@@ -44,13 +44,19 @@ class UNet(nn.Module):
         (`crclean.engine._psf_shape.network_inputs`). A hit on a star's core
         or wing departs from the star's profile, which a network can judge
         only when it knows how wide the frame's stars are.
+    context_dilations : sequence of int, optional
+        Dilations of a `ContextBlock` on the deepest level (none by default).
+        Each dilation d there widens the field of view by
+        ``2 * d * 2 ** (len(channels) - 1)`` pixels: a 250 px track along a
+        column differs from a bad column only at its ends, beyond the ~100 px
+        that four levels of plain convolutions see.
     """
 
     #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
     input_block = "encoders.0"
 
     def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1, psf_inputs=False,
-                 psf_size=False):
+                 psf_size=False, context_dilations=()):
         super().__init__()
         channels = list(channels)
         self.size_multiple = 2 ** (len(channels) - 1)
@@ -73,6 +79,8 @@ class UNet(nn.Module):
             self.upsamples.append(nn.ConvTranspose2d(deep, shallow, 2, stride=2))
             self.decoders.append(ConvBlock(2 * shallow, shallow, norm=norm, groups=groups))
         self.head = nn.Conv2d(channels[0], 1, 1)
+        self.context = (ContextBlock(channels[-1], context_dilations, norm=norm, groups=groups)
+                        if len(context_dilations) else None)
 
     def forward(self, x, psf_shape=None):
         """Logits for ``x`` (N, C, H, W); ``psf_shape`` (N, `psf_planes`) overrides the buffer for ``psf_inputs``."""
@@ -85,6 +93,8 @@ class UNet(nn.Module):
             x = encoder(x if level == 0 else self.pool(x))
             skips.append(x)
         x = skips.pop()
+        if self.context is not None:
+            x = self.context(x)
         for upsample, decoder in zip(self.upsamples, self.decoders):
             x = decoder(torch.cat([skips.pop(), upsample(x)], dim=1))
         return self.head(x)

@@ -6,6 +6,7 @@ from torch import nn
 
 from crclean.engine import default_batch_size
 from crclean.models import build_network
+from crclean.models._blocks import ContextBlock
 from crclean.models._inference import fold_batch_norm, prepare_for_inference
 
 
@@ -19,12 +20,15 @@ def _trained_looking(arch, config):
             module.running_var.uniform_(0.5, 2)
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.5, 0.5)
+        if isinstance(module, ContextBlock):
+            nn.init.normal_(module.body[-1].weight, std=0.1)  # it starts as the identity
     return network.eval()
 
 
 @pytest.mark.parametrize("arch, config, n_norms", [
     ("transunet", {"norm": "batch", "window": 5}, 12),
     ("unet", {"channels": [8, 16], "norm": "batch"}, 6),
+    ("unet", {"channels": [8, 16], "norm": "batch", "context_dilations": [2, 4]}, 8),
     ("deepcr-unet", {"hidden": 8}, 6),
 ])
 def test_prepared_network_gives_the_same_logits(arch, config, n_norms):
@@ -82,6 +86,7 @@ def test_under_bfloat16_the_input_block_runs_in_float32(arch, config, block):
 @pytest.mark.parametrize("arch, config, pairs", [
     ("transunet", {"norm": "batch", "window": 5}, 12),
     ("unet", {"channels": [8, 16], "norm": "batch"}, 6),
+    ("unet", {"channels": [8, 16], "norm": "batch", "context_dilations": [2, 4]}, 8),
     ("deepcr-unet", {"hidden": 8}, 6),
 ])
 @pytest.mark.parametrize("precision", [None, torch.bfloat16])

@@ -81,10 +81,13 @@ def predict_pool(network, pool, *, batch_size=8):
 
 def _load_init(network, path):
     """Start from a state dict; a first convolution with fewer input planes (a network trained before
-    ``psf_inputs``) fills the new planes' weights with zeros, so the start computes what it did."""
+    ``psf_inputs``) fills the new planes' weights with zeros, and a `ContextBlock` the state lacks keeps
+    its initial weights (it starts as the identity), so the start computes what it did."""
     import torch
 
     state = torch.load(path, map_location="cpu", weights_only=True)
+    if getattr(network, "context", None) is not None and not any(key.startswith("context.") for key in state):
+        state.update({key: value for key, value in network.state_dict().items() if key.startswith("context.")})
     own = network.state_dict()
     for key, value in state.items():
         target = own.get(key)
