@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crclean.training import _cosmic_sim, _footprints, _scene
+from crclean.training import _cosmic_sim, _defects, _footprints, _scene
 from crclean.training._detector import DetectorProfile
 from crclean.training._hit_variants import hits_on_star_cores
 from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
@@ -360,22 +360,22 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     fwhm = float(scene_rng.uniform(*prof.fwhm_range) if fwhm is None else fwhm)
 
     expected, star_core, sources, stars = _render_sky(shape, prof, scene_rng, sky, fwhm)
-    hot_charge, hot_mask = _scene.add_hot_pixels(
+    hot_charge, hot_mask = _defects.add_hot_pixels(
         shape, rng=defect_rng, fraction=prof.hot_fraction, exptime=exptime)
     expected += hot_charge
     n_bad = defect_rng.poisson(prof.bad_columns_per_kcol * shape[1] / 1000.0)
     cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
                              prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm, stars)
 
-    bad_scale, bad_offset, bad_mask = _scene.bad_columns(shape, rng=defect_rng, n_columns=n_bad,
+    bad_scale, bad_offset, bad_mask = _defects.bad_columns(shape, rng=defect_rng, n_columns=n_bad,
                                                          whole=prof.whole_bad_columns)
     photons = noise_rng.poisson(expected).astype(float)
     read = noise_rng.normal(0.0, prof.readnoise, shape)
     # Both versions share the photons, defects and read noise; each saturates
     # and bleeds on its own, so the difference is exactly the visible CR charge.
     undamaged_e = photons * bad_scale + bad_offset
-    clean_e, saturated = _scene.bleed_saturation(undamaged_e, prof.full_well)
-    image_e = _scene.bleed_saturation((photons + cr_charge) * bad_scale + bad_offset,
+    clean_e, saturated = _defects.bleed_saturation(undamaged_e, prof.full_well)
+    image_e = _defects.bleed_saturation((photons + cr_charge) * bad_scale + bad_offset,
                                       prof.full_well)[0]
     cr_electrons = (image_e - clean_e).astype(np.float32)
 

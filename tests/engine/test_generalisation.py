@@ -178,7 +178,7 @@ def test_saturated_stars_bleed_trails_are_not_flagged():
 
 def _stars_with_hits(hit_charge, *, peaks=(20, 75, 300), offsets=(0, 1, 2, 3), full_well=None):
     """Moffat stars (FWHM 4.6 px) on a 300 e- sky, each with a sharp hit; the image (e-) and the hits' truth."""
-    from crclean.training._scene import bleed_saturation
+    from crclean.training._defects import bleed_saturation
 
     rng = np.random.default_rng(41)
     shape, sky, readnoise = (384, 384), 300.0, 5.0

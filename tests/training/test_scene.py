@@ -3,10 +3,8 @@
 import numpy as np
 import pytest
 
+from crclean.training._defects import add_hot_pixels, bad_columns, bleed_saturation
 from crclean.training._scene import (
-    add_hot_pixels,
-    bad_columns,
-    bleed_saturation,
     moffat_profile,
     psf_kernel,
     render_galaxies,

@@ -300,7 +300,7 @@ def test_sharp_hits_have_no_wings():
 
 
 def test_whole_bad_columns_have_no_ends_inside_the_frame():
-    from crclean.training._scene import bad_columns
+    from crclean.training._defects import bad_columns
 
     _, _, parts = bad_columns((64, 64), rng=np.random.default_rng(2), n_columns=6)
     _, _, whole = bad_columns((64, 64), rng=np.random.default_rng(2), n_columns=6, whole=True)
