@@ -30,6 +30,24 @@ def _run_options(example_config, checkpoint="checkpoint.pt"):
     return decorate
 
 
+def _device_option(where):
+    """``--device``, which overrides the config's ``where`` (its default there: the CPU)."""
+    return click.option("--device", default=None, metavar="auto|cpu|cuda[:N]",
+                        help=f"Where to train; overrides the config's {where} (default there: cpu).")
+
+
+def _check_device(device):
+    """Refuse a ``--device`` that PyTorch cannot use here, before any work."""
+    if device is None:
+        return
+    from crclean.engine._masker import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--device") from None
+
+
 def _check_run(load, config_path, out_dir, resume, *, checkpoint_name="checkpoint.pt"):
     """Refuse a bad config, or an existing run without --resume, before any work."""
     try:
@@ -43,18 +61,28 @@ def _check_run(load, config_path, out_dir, resume, *, checkpoint_name="checkpoin
 
 @train_group.command("mask")
 @_run_options("ground-unet.toml")
-def train_mask_command(config_path, out_dir, resume, quiet):
+@_device_option("[train] device")
+def train_mask_command(config_path, out_dir, resume, quiet, device):
     """Train a cosmic-ray mask network and write weights plus a model card.
 
-    Simulates training and held-out validation exposures (kept in OUT, so a
-    resumed run reuses them), trains with (1 - dice + BCE) / 2, validates and
-    checkpoints every few hundred steps, and exports the best validation state
-    as OUT/<name>.pt with OUT/<name>.md.
+    Simulates training and held-out validation exposures on the CPU (kept in
+    OUT, so a resumed run reuses them), trains with (1 - dice + BCE) / 2,
+    validates and checkpoints every few hundred steps, and exports the best
+    validation state as OUT/<name>.pt with OUT/<name>.md.
     """
+    from crclean.training._common import config_for_task
     from crclean.training.mask import load_config, train_mask
 
-    _check_run(load_config, config_path, out_dir, resume)
-    best = train_mask(config_path, out_dir=out_dir, resume=resume, progress=not quiet)
+    _check_device(device)
+
+    def load(path):
+        if device is None:
+            return load_config(path)
+        config = config_for_task(path, "mask", default_task="mask")
+        return load_config({**config, "train": {**config.get("train", {}), "device": device}})
+
+    _check_run(load, config_path, out_dir, resume)
+    best = train_mask(load(config_path), out_dir=out_dir, resume=resume, progress=not quiet)
     click.echo(f"best validation (step {best['step']}): TPR at FPR 1e-4 {best['tpr_at_fpr_1e-4']:.4f}, "
                f"precision at 95% recall {best['precision_at_recall_0.95']:.4f}, dice {best['dice']:.4f}")
 

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 import click
 
 from crclean.cli._options import CommandError
-from crclean.cli._train import _check_run, _run_options
+from crclean.cli._train import _check_device, _check_run, _device_option, _run_options
 from crclean.exceptions import ModelError
 
 __all__ = ["train_lenses_command"]
@@ -23,8 +23,7 @@ def _train_extra():
 
 @click.command("lenses")
 @_run_options("lenses-v9.toml")
-@click.option("--device", default=None, metavar="auto|cpu|cuda[:N]",
-              help="Where to train; overrides the config's `device` (default there: cpu).")
+@_device_option("`device`")
 @click.option("--banks-only", is_flag=True,
               help="Only render the run's stamp banks into OUT, compressed (to carry to another machine), and stop.")
 def train_lenses_command(config_path, out_dir, resume, quiet, device, banks_only):
@@ -39,13 +38,7 @@ def train_lenses_command(config_path, out_dir, resume, quiet, device, banks_only
     with _train_extra():
         from crclean.training._common import config_for_task
         from crclean.training.lenses import load_lens_config, prepare_banks, train_lenses
-    if device is not None:
-        from crclean.engine._masker import resolve_device
-
-        try:
-            resolve_device(device)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--device") from None
+    _check_device(device)
 
     def load(path):
         if device is None:

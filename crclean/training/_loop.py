@@ -92,11 +92,13 @@ def predict_stack(network, inputs, *, batch_size=8, activation=None):
     import torch
 
     network.eval()
+    device = next(network.parameters()).device
     out = np.empty((len(inputs), *inputs.shape[-2:]), np.float32)
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
-            output = network(torch.from_numpy(inputs[start : start + batch_size]))
-            out[start : start + batch_size] = (output if activation is None else activation(output))[:, 0].numpy()
+            output = network(torch.from_numpy(inputs[start : start + batch_size]).to(device))
+            output = output if activation is None else activation(output)
+            out[start : start + batch_size] = output[:, 0].float().cpu().numpy()
     network.train()
     return out
 
@@ -196,7 +198,8 @@ def fit(network, train, *, name, out_dir, rng, resume, progress, batch_loss, val
                     log.write(json.dumps(scores) + "\n")
                 if improved(scores, best) or (keep_first and best_state is None):
                     best = scores
-                    best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+                    # On the CPU: the weights file must load anywhere, and GPU memory stays the network's.
+                    best_state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
                 torch.save({"network": network.state_dict(), "optimiser": optimiser.state_dict(),
                             "scheduler": scheduler.state_dict(), "step": step, "best": best,
                             "best_state": best_state, "seconds": time.perf_counter() - start,

@@ -135,3 +135,40 @@ def test_scaled_cosmic_rays_get_a_matching_truth():
     assert not (target & ignore).any() and not (target & exposure.defect_mask).any()
     assert ((target | ignore) == hits).all()
     np.testing.assert_array_equal(image[~hits], exposure.image_adu[~hits])
+
+
+def test_where_to_train_is_checked_before_any_work(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"\[train\] device must be 'auto', 'cpu' or 'cuda\[:N\]', got 'gpu'"):
+        load_config({**TINY, "train": {**TINY["train"], "device": "gpu"}})
+    config = tmp_path / "tiny.toml"
+    config.write_text('name = "tiny"\narch = "unet"\n[train]\ndevice = "cuda"\n')
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    asked = CliRunner().invoke(main, ["train", "mask", "--config", str(config), "--out", str(tmp_path / "o"),
+                                      "--device", "cuda"])
+    assert asked.exit_code == 2 and "sees no CUDA GPU" in asked.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_config_that_names_a_gpu_trains_on_the_cpu_when_told(tmp_path, monkeypatch):
+    # A run prepared for a lent GPU can be checked, or finished, on the CPU: --device overrides the config.
+    seen = {}
+    import crclean.training.mask as mask_training
+
+    def fake_train(config, **kwargs):
+        seen["device"] = config["train"]["device"]
+        return {"step": 1, "tpr_at_fpr_1e-4": 0.5, "precision_at_recall_0.95": 0.5, "dice": 0.5}
+
+    monkeypatch.setattr(mask_training, "train_mask", fake_train)
+    config = tmp_path / "tiny.toml"
+    config.write_text('name = "tiny"\narch = "unet"\n[train]\ndevice = "cuda"\n')
+    result = CliRunner().invoke(main, ["train", "mask", "--config", str(config), "--out", str(tmp_path / "o"),
+                                       "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert seen["device"] == "cpu"
+
+
+def test_auto_trains_on_what_the_machine_has_and_saves_weights_that_load_anywhere(tmp_path):
+    best = train_mask({**TINY, "train": {**TINY["train"], "device": "auto"}}, out_dir=tmp_path, progress=False)
+    assert best["step"] in (2, 4)
+    state = torch.load(tmp_path / "tiny.pt", weights_only=True)
+    assert all(value.device.type == "cpu" for value in state.values())

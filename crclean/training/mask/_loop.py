@@ -19,7 +19,8 @@ _DEFAULTS = {
              "hard_cases": False, "hot_pixels": "negative", "trails": False, "extras": [],
              "saturated": "negative", "source_weight": 1},
     "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
-              "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": ""},
+              "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": "",
+              "device": "cpu"},
 }
 
 
@@ -31,6 +32,9 @@ def load_config(config):
     """
     config = read_config(config, _DEFAULTS, task="mask")
     _check_data_options(config["data"])
+    if not isinstance(config["train"]["device"], str) or not (
+            config["train"]["device"] in ("auto", "cpu") or config["train"]["device"].startswith("cuda")):
+        raise ValueError(f"[train] device must be 'auto', 'cpu' or 'cuda[:N]', got {config['train']['device']!r}")
     if config["model"].get("psf_size") and not config["model"].get("psf_inputs"):
         # Caught here, not when the network is built after minutes of simulating pools.
         raise ValueError("[model] psf_size needs psf_inputs = true")
@@ -124,8 +128,11 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     from crclean.models import build_network
     from crclean.training.mask._losses import dice_bce_loss
 
+    from crclean.engine._masker import resolve_device
+
     config = load_config(config)
     data, train = config["data"], config["train"]
+    device = resolve_device(train["device"])
     out_dir, rng = start_run(out_dir, train)
 
     psf, psf_size = (bool(config["model"].get(key, False)) for key in ("psf_inputs", "psf_size"))
@@ -135,11 +142,12 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     if train["init"]:
         # Fine-tuning: start from a state dict (a path relative to where the run starts).
         _load_init(network, train["init"])
+    network.to(device)
 
     def batch_loss(network, rng):
         batch = train_pool.batch(rng, train["batch_size"], train["crop"])
-        inputs, target, weight = (torch.from_numpy(a[:, None]) for a in batch[:3])
-        shape = torch.from_numpy(batch[3]) if psf else None
+        inputs, target, weight = (torch.from_numpy(a[:, None]).to(device) for a in batch[:3])
+        shape = torch.from_numpy(batch[3]).to(device) if psf else None
         return dice_bce_loss(network(inputs) if shape is None else network(inputs, psf_shape=shape), target, weight)
 
     def validate(network):
