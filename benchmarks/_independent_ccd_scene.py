@@ -41,12 +41,13 @@ def _fwhm_of(profile, nominal):
     """FWHM (px) of a GalSim profile before pixelisation, measured on a grid of ``nominal`` / 30."""
     image = profile.drawImage(nx=121, ny=121, scale=nominal / 30, method="no_pixel")
     fwhm = image.calculateFWHM()
-    if fwhm > 0:
-        return fwhm
-    # GalSim measures from the image's centre, and reads 0 where an aberrated profile's peak lies off it
-    # (strong coma and astigmatism); then take the width of a disc as large as the area above half the peak.
+    # GalSim measures from the image's centre. Where an aberrated profile's peak lies off it (strong coma
+    # and astigmatism) it reads 0 or a fraction of the width, and the PSF, dilated by nominal / fwhm, grew
+    # many times too wide (rubin_like exposure 110: read 0.58 px for 8 px, so every star became a flat
+    # square the size of its stamp). Then take the width of a disc as large as the area above half the peak.
     above = np.count_nonzero(image.array >= 0.5 * image.array.max())
-    return 2.0 * np.sqrt(above / np.pi) * image.scale
+    by_area = 2.0 * np.sqrt(above / np.pi) * image.scale
+    return fwhm if 0.8 * by_area <= fwhm <= 1.25 * by_area else by_area
 
 
 def make_psf(kind, fwhm, rng):

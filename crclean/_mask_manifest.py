@@ -17,9 +17,9 @@ __all__ = ["AUTO_MODEL", "AUTO_MODELS", "DEFAULT_MODEL", "INPAINT_MODELS", "MODE
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
                    "0.97 (thin ground CCD), 0.97 (thick), 0.98 (Rubin-like), 0.94 (dense space), 0.96 (real LSST "
-                   "hits); precision at 95% recall 0.82, 0.98, 0.99, 0.99, 0.97 (docs/benchmarks.md)",
-    "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.93 (thin), 0.94 (thick), 0.97 "
-                      "(Rubin-like); precision at 95% recall 0.34, 0.85, 0.96; dense space 0.58 "
+                   "hits); precision at 95% recall 0.82, 0.97, 0.99, 0.99, 0.97 (docs/benchmarks.md)",
+    "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.93 (thin), 0.89 (thick), 0.97 "
+                      "(Rubin-like); precision at 95% recall 0.34, 0.78, 0.96; dense space 0.58 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",
     "crclean-ground-transunet": "as crclean-ground within 0.002 on TPR at FPR 1e-4 on crclean 0.1's benchmark "
                                 "(its own simulator) at 4-6 times its time; superseded by crclean-ccd",
@@ -27,9 +27,9 @@ _MASK_QUALITY = {
                      "(docs/benchmarks.md); superseded by crclean-ccd",
     "crclean-space-transunet": "as crclean-space on crclean 0.1's benchmark (its own simulator) at 3x its "
                                "time; superseded by crclean-ccd",
-    "deepcr-decam": "independent families: TPR at FPR 1e-4 0.89 (thick ground CCD), 0.72 (thin), 0.39 (dense "
-                    "space); precision at 95% recall 0.65, 0.005, 0.10 (docs/benchmarks.md)",
-    "deepcr-acs-wfc": "independent families: TPR at FPR 1e-4 0.82 (dense space), 0.96 (thin ground CCD), 0.93 "
+    "deepcr-decam": "independent families: TPR at FPR 1e-4 0.81 (thick ground CCD), 0.72 (thin), 0.39 (dense "
+                    "space); precision at 95% recall 0.54, 0.005, 0.10 (docs/benchmarks.md)",
+    "deepcr-acs-wfc": "independent families: TPR at FPR 1e-4 0.82 (dense space), 0.96 (thin ground CCD), 0.94 "
                       "(thick); precision at 95% recall 0.97, 0.76, 0.87 (docs/benchmarks.md)",
 }
 

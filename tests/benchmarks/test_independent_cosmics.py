@@ -137,3 +137,7 @@ def test_psf_width_is_measured_when_the_peak_lies_off_the_centre():
     offset = galsim.Gaussian(fwhm=2.0).shift(3.0, 0.0)
     assert _fwhm_of(offset, 2.0) == pytest.approx(2.0, rel=0.05)
     assert _fwhm_of(galsim.Gaussian(fwhm=2.0), 2.0) == pytest.approx(2.0, rel=0.02)
+    # Nearer the centre GalSim reads a fraction of the width instead (0.42 px here), which dilated
+    # rubin_like exposure 110's PSF about 14 times too wide: every star became a flat, sharp-edged square.
+    near = galsim.Gaussian(fwhm=2.0).shift(0.8, 0.0)
+    assert _fwhm_of(near, 2.0) == pytest.approx(2.0, rel=0.05)
