@@ -70,6 +70,7 @@ def train_mask_command(config_path, out_dir, resume, quiet, device):
     validates and checkpoints every few hundred steps, and exports the best
     validation state as OUT/<name>.pt with OUT/<name>.md.
     """
+    from crclean.engine._masker import resolve_device
     from crclean.training._common import config_for_task
     from crclean.training.mask import load_config, train_mask
 
@@ -77,9 +78,12 @@ def train_mask_command(config_path, out_dir, resume, quiet, device):
 
     def load(path):
         if device is None:
-            return load_config(path)
-        config = config_for_task(path, "mask", default_task="mask")
-        return load_config({**config, "train": {**config.get("train", {}), "device": device}})
+            config = load_config(path)
+        else:
+            raw = config_for_task(path, "mask", default_task="mask")
+            config = load_config({**raw, "train": {**raw.get("train", {}), "device": device}})
+        resolve_device(config["train"]["device"])  # a GPU the config names must be here, before any work
+        return config
 
     _check_run(load, config_path, out_dir, resume)
     best = train_mask(load(config_path), out_dir=out_dir, resume=resume, progress=not quiet)

@@ -368,7 +368,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
                              prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm, stars)
 
     bad_scale, bad_offset, bad_mask = _defects.bad_columns(shape, rng=defect_rng, n_columns=n_bad,
-                                                         whole=prof.whole_bad_columns)
+                                                           whole=prof.whole_bad_columns)
     photons = noise_rng.poisson(expected).astype(float)
     read = noise_rng.normal(0.0, prof.readnoise, shape)
     # Both versions share the photons, defects and read noise; each saturates
@@ -376,7 +376,7 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
     undamaged_e = photons * bad_scale + bad_offset
     clean_e, saturated = _defects.bleed_saturation(undamaged_e, prof.full_well)
     image_e = _defects.bleed_saturation((photons + cr_charge) * bad_scale + bad_offset,
-                                      prof.full_well)[0]
+                                        prof.full_well)[0]
     cr_electrons = (image_e - clean_e).astype(np.float32)
 
     def to_adu(electrons):

@@ -146,6 +146,8 @@ def test_where_to_train_is_checked_before_any_work(tmp_path, monkeypatch):
     asked = CliRunner().invoke(main, ["train", "mask", "--config", str(config), "--out", str(tmp_path / "o"),
                                       "--device", "cuda"])
     assert asked.exit_code == 2 and "sees no CUDA GPU" in asked.output
+    named = CliRunner().invoke(main, ["train", "mask", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert named.exit_code == 2 and f"--config {config}" in named.output and "sees no CUDA GPU" in named.output
     assert not (tmp_path / "o").exists()
 
 

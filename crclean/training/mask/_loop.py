@@ -125,10 +125,9 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     """
     import torch
 
+    from crclean.engine._masker import resolve_device
     from crclean.models import build_network
     from crclean.training.mask._losses import dice_bce_loss
-
-    from crclean.engine._masker import resolve_device
 
     config = load_config(config)
     data, train = config["data"], config["train"]
