@@ -14,7 +14,8 @@ Part of ``_independent_cosmics.py`` (see its docstring). Made with GalSim
   alpha 0.2-0.4) from 1.5 sky sigma at the peak to 50 times the full well,
   so that some saturate and bleed;
 * **galaxies**: GalSim bulge (de Vaucouleurs) + disk (exponential), each
-  sheared, convolved with the PSF;
+  sheared, convolved with the PSF, on a stamp large enough that its edge is
+  below 0.05 sky sigma (up to 385 px);
 * **sky**: a level with a gentle plane-plus-quadratic gradient (a few %);
 * **defects**: hot pixels, hot and dead partial columns, and saturation that
   spills the excess charge up and down the column in an exposure-dependent
@@ -175,12 +176,31 @@ def render_scene(shape, rng, *, psf, fwhm, sky, sky_sigma, full_well, stars_per_
         bulge = galsim.DeVaucouleurs(half_light_radius=disk_r * rng.uniform(0.15, 0.5), flux=fg * bulge_fraction)
         bulge = bulge.shear(e=rng.uniform(0, 0.3), beta=rng.uniform(0, np.pi) * galsim.radians)
         galaxy = galsim.Convolve([bulge + disk, psf_grid], gsparams=_GALAXY_GSPARAMS)
-        half = int(min(np.ceil(6 * disk_r + 3 * fwhm), 96))
         cx, cy = int(round(xg)), int(round(yg))
-        stamp = galaxy.drawImage(nx=2 * half + 1, ny=2 * half + 1, scale=1.0, offset=(xg - cx, yg - cy)).array
+        stamp = galaxy_stamp(galaxy, int(np.ceil(6 * disk_r + 3 * fwhm)), (xg - cx, yg - cy), sky_sigma)
         _add_window(image, stamp, cy, cx)
     sources = np.vstack([stars[:, :3], np.column_stack([gx, gy, g_flux])])
     return image, stars, sources
+
+
+GALAXY_EDGE_SIGMA = 0.05  # a galaxy stamp grows until its edge is this far below the sky noise
+GALAXY_MAX_HALF = 192  # ... or until it is 385 px wide
+
+
+def galaxy_stamp(galaxy, half, offset, sky_sigma):
+    """Draw ``galaxy`` on a (2 half + 1)^2 stamp, doubled until its border is below ``GALAXY_EDGE_SIGMA``.
+
+    A stamp sized by the galaxy's radius alone cuts the wings of bright galaxies: a 1e7 e- galaxy ended
+    ~90 e- above the sky in a straight, sharp edge, which is a shape no real frame has and which a
+    mask model may fairly flag. Doubling stops at ``GALAXY_MAX_HALF``.
+    """
+    half = max(int(half), 1)
+    while True:
+        stamp = galaxy.drawImage(nx=2 * half + 1, ny=2 * half + 1, scale=1.0, offset=offset).array
+        border = max(np.abs(stamp[[0, -1], :]).max(), np.abs(stamp[:, [0, -1]]).max())
+        if border < GALAXY_EDGE_SIGMA * sky_sigma or half >= GALAXY_MAX_HALF:
+            return stamp
+        half = min(2 * half, GALAXY_MAX_HALF)
 
 
 def _add_window(image, stamp, cy, cx):

@@ -176,20 +176,39 @@ class Stitcher:
         self.plan = plan
         self._window = blend_window(plan.tile_shape, plan.overlap)
         self._sum = np.zeros(plan.padded_shape, dtype=np.float32)
-        self._weight = np.zeros(plan.padded_shape, dtype=np.float32)
+        self._added = []
 
     def add(self, origin, prediction):
         """Add one tile's prediction at ``origin`` (row, col) of the padded image."""
         r, c = origin
         rows, cols = self.plan.tile_shape
         self._sum[r : r + rows, c : c + cols] += prediction * self._window
-        self._weight[r : r + rows, c : c + cols] += self._window
+        self._added.append((r, c))
+
+    def _weights(self):
+        rows, cols = self.plan.tile_shape
+        if sorted(self._added) == sorted(self.plan.origins):
+            # Every tile of the grid once: the summed windows are the outer product of the summed 1-D
+            # profiles, two short sums instead of one full-image pass per tile.
+            row_starts = sorted({r for r, _ in self.plan.origins})
+            col_starts = sorted({c for _, c in self.plan.origins})
+            along = []
+            for starts, length, n in zip((row_starts, col_starts), (rows, cols), self.plan.padded_shape):
+                total = np.zeros(n)
+                for start in starts:
+                    total[start : start + length] += _blend_profile(length, self.plan.overlap)
+                along.append(total)
+            return np.outer(*along).astype(np.float32)
+        weight = np.zeros(self.plan.padded_shape, dtype=np.float32)
+        for r, c in self._added:
+            weight[r : r + rows, c : c + cols] += self._window
+        return weight
 
     def result(self):
         """Blended prediction cropped back to the original image shape."""
         (top, _), (left, _) = self.plan.pad
         ny, nx = self.plan.shape
-        weight = self._weight[top : top + ny, left : left + nx]
+        weight = self._weights()[top : top + ny, left : left + nx]
         blended = self._sum[top : top + ny, left : left + nx] / weight
         return blended.astype(np.float32, copy=False)
 

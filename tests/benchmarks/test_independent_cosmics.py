@@ -141,3 +141,17 @@ def test_psf_width_is_measured_when_the_peak_lies_off_the_centre():
     # rubin_like exposure 110's PSF about 14 times too wide: every star became a flat, sharp-edged square.
     near = galsim.Gaussian(fwhm=2.0).shift(0.8, 0.0)
     assert _fwhm_of(near, 2.0) == pytest.approx(2.0, rel=0.05)
+
+
+def test_bright_galaxy_stamps_reach_below_the_noise():
+    # A stamp sized by radius alone cut a bright galaxy's wings ~90 e- above the sky in a sharp edge.
+    galsim = pytest.importorskip("galsim")
+    from _independent_ccd_scene import GALAXY_EDGE_SIGMA, galaxy_stamp
+
+    galaxy = galsim.Convolve([galsim.Exponential(half_light_radius=3.0, flux=1e7), galsim.Gaussian(fwhm=2.0)])
+    stamp = galaxy_stamp(galaxy, 21, (0.0, 0.0), sky_sigma=10.0)
+    assert stamp.shape[0] > 2 * 21 + 1
+    edge = max(stamp[[0, -1], :].max(), stamp[:, [0, -1]].max())
+    assert edge < GALAXY_EDGE_SIGMA * 10.0
+    faint = galaxy_stamp(galaxy.withFlux(10.0), 21, (0.0, 0.0), sky_sigma=10.0)
+    assert faint.shape == (43, 43)

@@ -16,9 +16,32 @@ def test_every_pixel_gets_positive_weight(shape, tile_size, overlap):
     for origin in plan.origins:
         stitcher.add(origin, np.ones(plan.tile_shape, np.float32))
     (top, _), (left, _) = plan.pad
-    weight = stitcher._weight[top : top + shape[0], left : left + shape[1]]
+    weight = stitcher._weights()[top : top + shape[0], left : left + shape[1]]
     assert weight.min() > 0.05
     np.testing.assert_allclose(stitcher.result(), 1.0, rtol=1e-6)
+    # The weights of a full grid come from 1-D sums; they are the tiles' windows added up.
+    summed = np.zeros(plan.padded_shape)
+    rows, cols = plan.tile_shape
+    for r, c in plan.origins:
+        summed[r : r + rows, c : c + cols] += blend_window(plan.tile_shape, overlap)
+    np.testing.assert_allclose(stitcher._weights(), summed, rtol=1e-6, atol=1e-7)
+
+
+def test_a_stitcher_given_some_tiles_weighs_only_those():
+    plan = plan_tiles((500, 500), 256, 32)
+    stitcher = Stitcher(plan)
+    for origin in plan.origins[:2]:
+        stitcher.add(origin, np.full(plan.tile_shape, 3.0, np.float32))
+    rows, cols = plan.tile_shape
+    covered = np.zeros(plan.padded_shape)
+    for r, c in plan.origins[:2]:
+        covered[r : r + rows, c : c + cols] += blend_window(plan.tile_shape, 32)
+    np.testing.assert_allclose(stitcher._weights(), covered, rtol=1e-6, atol=1e-7)
+    (top, _), (left, _) = plan.pad
+    with np.errstate(invalid="ignore"):  # 0 / 0 where no tile reached
+        result = stitcher.result()
+    reached = covered[top : top + 500, left : left + 500] > 0
+    np.testing.assert_allclose(result[reached], 3.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
