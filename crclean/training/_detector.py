@@ -28,6 +28,7 @@ class DetectorProfile:
     moffat_beta: float = 3.0
     psf_axis_ratio: float = 1.0   # minor over major axis of the PSF (1: round)
     psf_angle: float = 0.0        # major axis of the PSF, radians from the x axis
+    psf_lumps: tuple = ()         # (dx, dy in FWHM, flux share, size) of each copy of a lumpy PSF (_scene.lumpy)
     stars_per_mpix: float = 300.0
     galaxies_per_mpix: float = 150.0
     bright_stars_per_mpix: float = 1.0   # stars bright enough to saturate and bleed

@@ -27,6 +27,7 @@ __all__ = [
     "space_profile",
     "elongated",
     "psf_kernel",
+    "lumpy",
     "render_stars",
     "render_galaxies",
     "render_axis_edges",
@@ -88,6 +89,43 @@ def elongated(profile, axis_ratio, angle):
     return shape
 
 
+def lumpy(profile, lumps):
+    """``profile`` as the sum of shifted, rescaled copies of itself: a PSF with structure in its core.
+
+    Real PSFs are not all smooth ellipses: coma gives a star a bright side and a tail, trefoil three
+    lobes, a telescope that jumped while tracking or a mis-stacked pair of exposures two cores. Such stars
+    are sharper and lumpier than a Moffat of the same width, and a mask model that has only seen smooth
+    stars may take their lumps for hits.
+
+    Parameters
+    ----------
+    profile : callable
+        ``f(r2)``, possibly `elongated`.
+    lumps : sequence of (dx, dy, weight, scale)
+        Offset of each copy in px, its share of the flux and its size relative to ``profile``.
+
+    Returns
+    -------
+    callable
+        ``profile`` with a ``lumps`` attribute that `_evaluate` sums over.
+    """
+    def shape(r2):
+        return profile(r2)
+
+    shape.inner = profile
+    shape.lumps = tuple((float(dx), float(dy), float(w), float(s)) for dx, dy, w, s in lumps)
+    return shape
+
+
+def _evaluate(profile, dx, dy):
+    """Surface brightness of ``profile`` at offsets (dx, dy), for round, `elongated` and `lumpy` profiles."""
+    lumps = getattr(profile, "lumps", None)
+    if lumps is None:
+        return profile(_radius2(profile, dx, dy))
+    # A copy of the profile scaled by s keeps its flux when its brightness is divided by s^2.
+    return sum(w / s**2 * _evaluate(profile.inner, (dx - ox) / s, (dy - oy) / s) for ox, oy, w, s in lumps)
+
+
 def _radius2(profile, dx, dy):
     """Squared radius at offsets (dx, dy): elliptical for a profile made by `elongated`."""
     axes = getattr(profile, "axes", None)
@@ -104,8 +142,8 @@ def _binned_stamp(profile, dx, dy, radius, oversample):
     """PSF centred at offset (dx, dy) from the stamp centre, pixel-integrated, sum 1."""
     n = 2 * radius + 1
     sub = (np.arange(n * oversample) + 0.5) / oversample - (radius + 0.5)
-    r2 = _radius2(profile, sub[None, :] - dx, sub[:, None] - dy)
-    stamp = profile(r2).reshape(n, oversample, n, oversample).sum(axis=(1, 3))
+    stamp = _evaluate(profile, sub[None, :] - dx, sub[:, None] - dy).reshape(n, oversample, n, oversample)
+    stamp = stamp.sum(axis=(1, 3))
     return stamp / stamp.sum()
 
 
@@ -113,7 +151,7 @@ def psf_kernel(profile, radius, oversample=1):
     """Centred PSF kernel on a grid ``oversample`` times finer than the pixels, sum 1."""
     n = (2 * radius + 1) * oversample
     sub = (np.arange(n) + 0.5) / oversample - (radius + 0.5)
-    kernel = profile(_radius2(profile, sub[None, :], sub[:, None]))
+    kernel = _evaluate(profile, sub[None, :], sub[:, None])
     return kernel / kernel.sum()
 
 

@@ -176,6 +176,8 @@ def _psf(prof, fwhm):
         oversample, psf_radius = (6 if fwhm < 2 else 3 if fwhm < 3.5 else 2), int(np.ceil(max(2 * fwhm, 4)))
     if prof.psf_axis_ratio < 1:
         profile = _scene.elongated(profile, prof.psf_axis_ratio, prof.psf_angle)
+    if prof.psf_lumps:
+        profile = _scene.lumpy(profile, [(dx * fwhm, dy * fwhm, w, s) for dx, dy, w, s in prof.psf_lumps])
     return profile, oversample, psf_radius
 
 

@@ -422,3 +422,35 @@ def test_axis_edges_are_sharp_steps_and_rectangles_in_the_scene_not_cosmic_rays(
     plain = simulate_exposure((128, 128), seed=12, profile="ground_thin")
     assert not np.array_equal(exposure.clean_adu, plain.clean_adu)
     assert not (exposure.cr_mask & (exposure.cr_electrons <= 0)).any()
+
+
+def test_lumpy_psfs_give_stars_several_peaks_centred_where_a_smooth_star_is():
+    from crclean.training import _scene
+    from crclean.training._wide_profiles import lumpy_psf_lumps
+
+    draws = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("lumpy_psfs",)) for seed in range(200)]
+    lumpy_share = np.mean([len(d.psf_lumps) > 0 for d in draws])
+    assert 0.2 < lumpy_share < 0.4
+    plain = draw_profile("wide_ground", np.random.default_rng(5))
+    assert dataclasses.replace(draw_profile("wide_ground", np.random.default_rng(5), extras=("lumpy_psfs",)),
+                               psf_lumps=()) == plain  # nothing else drawn differently
+    for seed in range(20):
+        lumps = lumpy_psf_lumps(np.random.default_rng(seed))
+        assert 2 <= len(lumps) <= 3 and sum(w for _, _, w, _ in lumps) == pytest.approx(1.0)
+    # Two copies 1.6 px apart: two peaks, the same flux, the centroid unmoved.
+    profile = _scene.lumpy(_scene.moffat_profile(2.0), [(-0.8, 0.0, 0.5, 0.5), (0.8, 0.0, 0.5, 0.5)])
+    star = _scene.render_stars((41, 41), [20.0], [20.0], [1e5], profile, fwhm=2.0, oversample=8)
+    assert star.sum() == pytest.approx(1e5, rel=1e-3)
+    ys, xs = np.mgrid[:41, :41]
+    assert (star * xs).sum() / star.sum() == pytest.approx(20.0, abs=0.01)
+    row = star[20]
+    assert row[19] > row[20] < row[21]  # a dip between the two copies
+    smooth = _scene.render_stars((41, 41), [20.0], [20.0], [1e5], _scene.moffat_profile(2.0), fwhm=2.0,
+                                 oversample=8)
+    assert smooth[20, 19] < smooth[20, 20] > smooth[20, 21]
+    # In an exposure only the sources change: hits, noise and defects are drawn as before.
+    base = PROFILES["ground_thin"]
+    frames = [simulate_exposure((96, 96), seed=2, profile=dataclasses.replace(base, psf_lumps=lumps))
+              for lumps in ((), ((-0.4, 0.0, 0.5, 0.6), (0.4, 0.0, 0.5, 0.6)))]
+    np.testing.assert_array_equal(frames[1].cr_electrons, frames[0].cr_electrons)
+    assert np.abs(frames[1].clean_adu - frames[0].clean_adu).max() > 10 * base.readnoise
