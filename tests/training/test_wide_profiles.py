@@ -435,8 +435,11 @@ def test_lumpy_psfs_give_stars_several_peaks_centred_where_a_smooth_star_is():
     assert dataclasses.replace(draw_profile("wide_ground", np.random.default_rng(5), extras=("lumpy_psfs",)),
                                psf_lumps=()) == plain  # nothing else drawn differently
     for seed in range(20):
-        lumps = lumpy_psf_lumps(np.random.default_rng(seed))
+        fwhm = 1.0 + 0.25 * seed
+        lumps = lumpy_psf_lumps(np.random.default_rng(seed), fwhm)
         assert 2 <= len(lumps) <= 3 and sum(w for _, _, w, _ in lumps) == pytest.approx(1.0)
+        # No copy sharper than a 1.2 px PSF (a lump that sharp would look like a hit), none wider than the PSF.
+        assert all(min(1.2, fwhm) - 1e-9 <= size * fwhm <= fwhm + 1e-9 for _, _, _, size in lumps)
     # Two copies 1.6 px apart: two peaks, the same flux, the centroid unmoved.
     profile = _scene.lumpy(_scene.moffat_profile(2.0), [(-0.8, 0.0, 0.5, 0.5), (0.8, 0.0, 0.5, 0.5)])
     star = _scene.render_stars((41, 41), [20.0], [20.0], [1e5], profile, fwhm=2.0, oversample=8)
