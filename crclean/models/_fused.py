@@ -7,8 +7,12 @@ as a post-op while the output is still in cache; PyTorch exposes that as
 ``torch.ops.mkldnn._convolution_pointwise`` (what ``torch.compile`` uses on the
 CPU). The result is the same convolution, so the outputs are identical (the
 tests compare them); where the op is missing or refuses a layer, the layer
-stays as it was.
+stays as it was, and where it refuses a precision (oneDNN's float16 path
+needs AVX512-FP16 or AVX-NE-CONVERT, which many CPUs lack), the layer runs
+unfused in it.
 """
+
+import functools
 
 import torch
 from torch import nn
@@ -20,11 +24,20 @@ def _fused_op():
     """oneDNN's convolution with a pointwise post-op, or None when this PyTorch build lacks it."""
     try:
         op = torch.ops.mkldnn._convolution_pointwise
-        x = torch.zeros(1, 1, 4, 4)
-        op(x, torch.zeros(1, 1, 3, 3), None, [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
-    except (AttributeError, RuntimeError, TypeError):
+    except (AttributeError, RuntimeError):
         return None
-    return op
+    return op if _takes(op, torch.float32) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _takes(op, dtype):
+    """Whether ``op`` runs in ``dtype`` on this CPU (it raises where the CPU lacks the instructions)."""
+    try:
+        op(torch.zeros(1, 1, 4, 4, dtype=dtype), torch.zeros(1, 1, 3, 3, dtype=dtype), None, [1, 1], [1, 1],
+           [1, 1], 1, "relu", [], "")
+    except (RuntimeError, TypeError):
+        return False
+    return True
 
 
 class _ConvReLU(nn.Module):
@@ -39,6 +52,8 @@ class _ConvReLU(nn.Module):
             return torch.relu(self.conv(x))
         # As autocast would run the convolution: input, weight and bias in its dtype.
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        if not _takes(self._op, dtype):
+            return torch.relu(self.conv(x))
         conv = self.conv
         bias = None if conv.bias is None else conv.bias.to(dtype)
         return self._op(x.to(dtype), conv.weight.to(dtype), bias, list(conv.padding), list(conv.stride),

@@ -109,6 +109,33 @@ def test_fused_convolution_and_relu_give_the_same_output(monkeypatch, arch, conf
     torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=0)
 
 
+def test_a_fused_layer_runs_unfused_in_a_precision_the_cpu_cannot_fuse(monkeypatch):
+    # oneDNN's fused float16 convolution needs AVX512-FP16 or AVX-NE-CONVERT; an AMD EPYC lacks both and
+    # raised a RuntimeError there. Stood in for by an op that refuses bfloat16 as that CPU refuses float16.
+    from crclean.models import _fused, _inference
+
+    real = torch.ops.mkldnn._convolution_pointwise
+
+    def refuses_bfloat16(x, *args):
+        if x.dtype == torch.bfloat16:
+            raise RuntimeError("mkldnn_convolution: this path needs instructions the CPU lacks")
+        return real(x, *args)
+
+    _fused._takes.cache_clear()
+    monkeypatch.setattr(torch.ops.mkldnn, "_convolution_pointwise", refuses_bfloat16)
+    network = _trained_looking("unet", {"channels": [8, 16], "norm": "batch"})
+    x = torch.randn(2, 1, 64, 96) * 100
+    outputs = []
+    for fuse in (lambda net: 0, _fused.fuse_conv_relu):
+        monkeypatch.setattr(_inference, "fuse_conv_relu", fuse)
+        prepared, memory_format = prepare_for_inference(network, torch.device("cpu"), precision=torch.bfloat16)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs.append(prepared(x.contiguous(memory_format=memory_format)).float())
+    assert sum(isinstance(m, _fused._ConvReLU) for m in prepared.modules()) == 6
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=0)
+    _fused._takes.cache_clear()
+
+
 def test_under_bfloat16_the_blocks_a_spec_names_run_in_float32_too():
     network = _trained_looking("unet", {"channels": [8, 16, 32], "norm": "batch"})
     x = torch.randn(1, 1, 64, 64) * 1000
