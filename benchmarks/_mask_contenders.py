@@ -81,6 +81,35 @@ class NetworkContender:
         return Run(probability, flagged, fill(e, flagged), seconds)
 
 
+def register_candidate(path, label, *, like="crclean-ccd"):
+    """Make the mask checkpoint at ``path`` a model called ``label`` for this process.
+
+    A round's candidate is judged beside the shipped models before it is one of them: its spec is
+    ``like``'s (architecture, tiling, precision), with the PSF planes its first convolution takes
+    (2: ``psf_inputs``; 4: with ``psf_size``; 6: with ``psf_skew``; 8: both) and its own checksum.
+    """
+    import dataclasses
+    from pathlib import Path
+    from types import MappingProxyType
+
+    import torch
+
+    from crclean import weights
+
+    path = Path(path).resolve()
+    base = weights.MODELS[like]
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    planes = state["encoders.0.0.weight"].shape[1] - 1
+    if planes not in (0, 2, 4, 6, 8):
+        raise ValueError(f"{path}: a first convolution of {planes + 1} input planes is no mask UNet's")
+    config = {**base.config, "psf_inputs": planes > 0, "psf_size": planes in (4, 8), "psf_skew": planes >= 6}
+    # An absolute resource: the weights directory joined with it is the path itself.
+    spec = dataclasses.replace(base, name=label, resource=str(path), sha256=weights.sha256_of(path), config=config,
+                               version=label, reference=f"candidate checkpoint {path}")
+    weights.MODELS = MappingProxyType({**weights.MODELS, label: spec})
+    return spec
+
+
 def crclean_model(name):
     from crclean import Cleaner
 
@@ -92,7 +121,8 @@ def crclean_model(name):
         return cleaner.clean_array(data, units="adu", gain=e.gain, readnoise=e.readnoise,
                                    label="benchmark").probability
 
-    return NetworkContender(name if name.startswith("crclean") else f"{name} (crclean port)", predict)
+    # Ports run weights another package ships (deepCR's); crclean's own and candidates go by their names.
+    return NetworkContender(name if cleaner.spec.package is None else f"{name} (crclean port)", predict)
 
 
 def deepcr_package(name, label):
@@ -142,9 +172,12 @@ class LacosmicContender:
         return Run(score, flagged, cleaned_adu.astype(np.float32), seconds)
 
 
-def contenders(own_models, *, deepcr_package_runs=False, warn=None):
-    """Every contender, in table order; ``warn(message)`` reports one that cannot run."""
+def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None):
+    """Every contender, in table order; ``warn(message)`` reports one that cannot run. Without
+    ``anchors`` only crclean's own models (deciding between two of them)."""
     runs = [crclean_model(name) for name in own_models]
+    if not anchors:
+        return runs
     runs.append(crclean_model("deepcr-decam"))
     runs.append(crclean_model("deepcr-acs-wfc"))
     if deepcr_package_runs:

@@ -35,6 +35,9 @@ the true mask with crclean's default inpainter: the residual a perfect mask gets
     python benchmarks/masks.py --size 256 --exposures 1 --families thick_ground dense_space
     python benchmarks/masks.py --deepcr-package      # also deepCR's own package beside crclean's port
     python benchmarks/masks.py --write-docs          # also docs/benchmarks.md + ROC plot
+    python benchmarks/masks.py --first-exposure 256 --exposures 32 --no-anchors \
+        --candidate runs/ccd26/crclean-ccd-v26.pt=ccd-v26 --models crclean-ccd ccd-v26
+                                                     # a training round's checkpoint against the default
 
 The independent families need GalSim (``pip install galsim``) and scipy >= 1.15.
 """
@@ -49,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from _docs import write_section
-from _mask_contenders import contenders, fill
+from _mask_contenders import contenders, fill, register_candidate
 
 SIM_FAMILIES = {"sim_ground_thin": "ground_thin", "sim_ground_thick": "ground_thick", "sim_space": "space"}
 INDEPENDENT_FAMILIES = ("thin_ground", "thick_ground", "rubin_like", "dense_space", "real_footprints")
@@ -276,6 +279,11 @@ def main(argv=None):
                         help="crclean's own models to score (default: its networks that are not ports)")
     parser.add_argument("--deepcr-package", action="store_true",
                         help="also run deepCR's own package (it duplicates crclean's port)")
+    parser.add_argument("--candidate", action="append", default=[], metavar="CHECKPOINT=LABEL",
+                        help="score a mask checkpoint (a training round's) as model LABEL, built like crclean-ccd; "
+                             "name LABEL in --models (repeatable)")
+    parser.add_argument("--no-anchors", action="store_true",
+                        help="leave out deepCR, Cosmic-CoNN and LA Cosmic (to decide between crclean's models)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and the ROC plot")
     args = parser.parse_args(argv)
@@ -284,10 +292,15 @@ def main(argv=None):
     if not 0 <= args.first_exposure or args.first_exposure + args.exposures > 1000:
         parser.error("--first-exposure must be >= 0, and with --exposures at most 1000 "
                      f"(each family's seeds are 1000 apart), got {args.first_exposure}")
-    from crclean.weights import MODELS
+    from crclean import weights
 
+    for candidate in args.candidate:
+        checkpoint, _, label = candidate.rpartition("=")
+        if not checkpoint or not label or not Path(checkpoint).is_file():
+            parser.error(f"--candidate takes CHECKPOINT=LABEL with an existing checkpoint file, got {candidate!r}")
+        register_candidate(checkpoint, label)
     own = args.models if args.models is not None else [
-        name for name, spec in MODELS.items() if spec.kind == "network" and spec.package is None]
+        name for name, spec in weights.MODELS.items() if spec.kind == "network" and spec.package is None]
     import torch
 
     def progress(message):
@@ -295,7 +308,7 @@ def main(argv=None):
             print(f"[masks] {message}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    tools = contenders(own, deepcr_package_runs=args.deepcr_package, warn=progress)
+    tools = contenders(own, deepcr_package_runs=args.deepcr_package, anchors=not args.no_anchors, warn=progress)
     scored = [f for f in args.families if f != "real_frames"]
     rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure)
     real_rows = real_frame_checks(tools, progress) if "real_frames" in args.families else []

@@ -162,7 +162,8 @@ class NetworkMasker:
         from crclean.engine._psf_shape import measure_psf_shape, network_inputs
 
         shape = measure_psf_shape(image, background=background, rms=rms)
-        told = network_inputs(shape, with_size=getattr(self.network, "psf_size", False))
+        told = network_inputs(shape, with_size=getattr(self.network, "psf_size", False),
+                              with_skew=getattr(self.network, "psf_skew", False))
         self.network.psf_shape.copy_(torch.tensor(told, dtype=self.network.psf_shape.dtype))
 
 

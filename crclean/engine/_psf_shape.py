@@ -1,4 +1,4 @@
-"""The shape of an image's PSF, measured on its stars: size, elongation and direction.
+"""The shape of an image's PSF, measured on its stars: size, elongation, direction and lopsidedness.
 
 A mask network judges a pixel from a few dozen pixels around it, and there a
 star stretched by the frame's PSF and a short, diffuse cosmic-ray track look
@@ -13,10 +13,20 @@ the median of their size and ellipticity components over the tightest group
 of peaks in size (cosmic rays are sharper than any star of the frame and
 scatter in size, galaxies wider). numpy only, so a mask run does not load scipy.
 
+An aberrated or poorly focused PSF is lopsided: a star with a spur or a
+second lump, which a network that knows only the PSF's ellipse takes for a
+hit on the star (crclean-ccd-v24 and v25, trained with such stars, then
+missed real hits beside stars). Its coma and trefoil, the spin-1 and spin-3
+third moments of the star's light in coordinates whitened by its adaptive
+second moments (Okura, Umetsu & Futamase 2007 define the same spin
+components for lensing flexion), tell a network whether a frame's stars
+have such structure.
+
 References
 ----------
 Bernstein, G. M. & Jarvis, M. 2002, AJ 123, 583 (adaptive moments).
 Bertin, E. & Arnouts, S. 1996, A&AS 117, 393 (windowed moments in SExtractor).
+Okura, Y., Umetsu, K. & Futamase, T. 2007, ApJ 660, 995 (spin-1 and spin-3 moments).
 """
 
 import functools
@@ -26,9 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from crclean.engine._background import background_mesh
+from crclean.engine._moments import adaptive_moments, adaptive_moments_of_stamps, third_moments, third_moments_of_stamps
 
 __all__ = ["PSFShape", "adaptive_moments", "ellipticity", "measure_psf_shape", "network_inputs",
-           "shape_of_stars"]
+           "shape_of_stars", "third_moments"]
 
 _GAUSSIAN_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 _SHARPEST = 0.04  # pixels^2: the least variance per axis a star's light shows
@@ -49,12 +60,16 @@ class PSFShape:
         Direction of the major axis, radians from the x (column) axis, in [0, pi).
     n_stars : int
         Stars measured.
+    skew : tuple of float
+        ``(coma1, coma2, trefoil1, trefoil2)``: the PSF's third moments (`third_moments`);
+        zeros for a PSF as symmetric as a Gaussian.
     """
 
     fwhm: float
     axis_ratio: float
     angle: float
     n_stars: int
+    skew: tuple = (0.0, 0.0, 0.0, 0.0)
 
     @property
     def ellipticity(self):
@@ -68,16 +83,41 @@ class PSFShape:
 _TYPICAL_FWHM = 3.0
 
 
-def network_inputs(shape, *, with_size=False):
+#: The third moments are told to a network times this: a lumpy PSF's are 0.05-0.2, and a first
+#: convolution's weights, which move about the learning rate per step, would take tens of thousands
+#: of steps to make so small an input count.
+_SKEW_SCALE = 10.0
+
+
+#: Stars narrower than this (measured FWHM, px) are told no third moments. A star a pixel or two wide has
+#: third moments that say where it fell on the pixel grid, not what its PSF is; and where a frame's
+#: sharpest group of peaks is its cosmic rays (a dense space exposure's stellar locus can be 0.6 px wide),
+#: their lopsided shapes would tell the network that the stars are lumpy (crclean-ccd-v27, told a dense
+#: space frame's hits' third moments, missed faint two-pixel hits there).
+_LEAST_SKEW_FWHM = 1.5
+
+#: The most any third moment is told (before `_SKEW_SCALE`): about the largest of training's lumpy PSFs.
+_MOST_SKEW = 0.5
+
+
+def network_inputs(shape, *, with_size=False, with_skew=False):
     """What a network told the PSF (``psf_inputs``; `crclean.models.UNet`) is told of ``shape``.
 
-    ``(e1, e2)``, then with ``with_size`` ``(log(FWHM / 3 px), 1)``; for an
-    unknown shape (None) zeros: a round PSF, of unknown size.
+    ``(e1, e2)``, then with ``with_size`` ``(log(FWHM / 3 px), 1)``, then with
+    ``with_skew`` the four of `PSFShape.skew`, each within +-0.5 and zero for
+    stars narrower than 1.5 px, times 10; for an unknown shape (None)
+    zeros: a round, symmetric PSF, of unknown size.
     """
     if shape is None:
-        return (0.0,) * (4 if with_size else 2)
+        return (0.0,) * (2 + 2 * with_size + 4 * with_skew)
     e1, e2 = shape.ellipticity
-    return (float(e1), float(e2), float(np.log(shape.fwhm / _TYPICAL_FWHM)), 1.0)[:4 if with_size else 2]
+    told = [float(e1), float(e2)]
+    if with_size:
+        told += [float(np.log(shape.fwhm / _TYPICAL_FWHM)), 1.0]
+    if with_skew:
+        skew = np.clip(shape.skew, -_MOST_SKEW, _MOST_SKEW) if shape.fwhm >= _LEAST_SKEW_FWHM else np.zeros(4)
+        told += [float(_SKEW_SCALE * value) for value in skew]
+    return tuple(told)
 
 
 def measure_psf_shape(image, *, min_peak=20.0, max_stars=200, min_stars=5, radius=10, background=None, rms=None):
@@ -108,23 +148,28 @@ def measure_psf_shape(image, *, min_peak=20.0, max_stars=200, min_stars=5, radiu
         background, rms = background_mesh(image)
     z = (image - background) / rms
     peaks = _candidate_peaks(z, image, min_peak=min_peak, radius=radius)
-    moments = []
+    moments, skews = [], []
     # Measured a batch at a time, brightest first, until max_stars are in hand.
     while len(moments) < max_stars:
         batch = list(itertools.islice(peaks, _BATCH))
         if not batch:
             break
         stamps = np.stack([z[y - radius:y + radius + 1, x - radius:x + radius + 1] for y, x in batch])
-        for measured in _adaptive_moments_of_stamps(stamps):
-            # Narrower than a pixel (sigma under 0.2 px): a lone hot or cosmic-ray pixel, not a star; more
-            # elongated than any PSF (axis ratio under 0.3): noise peaks along a hot column, a track.
-            if measured[0] + measured[1] > 2 * _SHARPEST and _plausible(measured):  # False for NaN
-                moments.append(tuple(measured))
-    moments = moments[:max_stars]
+        measured_moments = adaptive_moments_of_stamps(stamps)
+        # Narrower than a pixel (sigma under 0.2 px): a lone hot or cosmic-ray pixel, not a star; more
+        # elongated than any PSF (axis ratio under 0.3): noise peaks along a hot column, a track.
+        usable = [i for i, measured in enumerate(measured_moments)
+                  if measured[0] + measured[1] > 2 * _SHARPEST and _plausible(measured)]  # False for NaN
+        if usable:
+            moments.extend(measured_moments[usable])
+            skews.extend(third_moments_of_stamps(stamps[usable], measured_moments[usable]))
+    moments, skews = np.array(moments[:max_stars]), np.array(skews[:max_stars])
     if len(moments) < min_stars:
         return None
-    shape = _combine(np.array(moments))
-    return shape if shape.n_stars >= min_stars else None
+    stars = _stellar_locus(moments)
+    if np.count_nonzero(stars) < min_stars:
+        return None
+    return shape_of_stars(moments[stars], shrink=True, skews=skews[stars])
 
 
 #: Stamps measured together (numpy's per-call overhead, not arithmetic, was most of the time one by one).
@@ -189,86 +234,6 @@ def _one_step_in(size):
     return size // 2 + dy - np.sign(dy), size // 2 + dx - np.sign(dx)
 
 
-def adaptive_moments(stamp, iterations=50):
-    """(Mxx, Myy, Mxy) of the elliptical Gaussian matched to ``stamp``'s light (pixels^2), or None.
-
-    Each step weights the light by the current Gaussian W, takes the weighted
-    moments M, and recovers the light's own covariance C from
-    C^-1 = M^-1 - W^-1 (exact for a Gaussian); the next weight is C, kept at
-    least half a pixel wide so that an undersampled star, most of its light
-    in one pixel, cannot draw the weight onto that pixel (Bernstein & Jarvis
-    2002, section 3). The shape is the one the pixels show (the pixel's own
-    width included), which is what a network sees.
-    """
-    measured = _adaptive_moments_of_stamps(np.asarray(stamp)[None], iterations)[0]
-    return None if np.isnan(measured[0]) else tuple(float(value) for value in measured)
-
-
-def _adaptive_moments_of_stamps(stamps, iterations=50):
-    """`adaptive_moments` of each of ``stamps`` (n, size, size) at once: (n, 3), rows of NaN where it fails.
-
-    2 x 2 matrices are held as their three entries (xx, yy, xy) and inverted in closed form.
-    """
-    n, size = stamps.shape[0], stamps.shape[1]
-    offsets = np.arange(size, dtype=np.float64) - size // 2
-    dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
-    light = np.asarray(stamps, dtype=np.float64)
-    result = np.full((n, 3), np.nan)
-    weight = np.tile([1.0, 1.0, 0.0], (n, 1))  # (xx, yy, xy) of W
-    centre = np.zeros((n, 2))
-    active = np.arange(n)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for _ in range(iterations):
-            if active.size == 0:
-                break
-            inverse = _inverse(weight[active])
-            ix, iy, ixy = (v[:, None, None] for v in inverse.T)
-            ux, uy = dx - centre[active, 0, None, None], dy - centre[active, 1, None, None]
-            weighted = light[active] * np.exp(-0.5 * (ix * ux * ux + 2.0 * ixy * ux * uy + iy * uy * uy))
-            total = weighted.sum(axis=(1, 2))
-            moved = np.stack([(weighted * dx).sum(axis=(1, 2)), (weighted * dy).sum(axis=(1, 2))], axis=1)
-            moved /= total[:, None]
-            ux, uy = dx - moved[:, 0, None, None], dy - moved[:, 1, None, None]
-            measured = np.stack([(weighted * ux * ux).sum(axis=(1, 2)), (weighted * uy * uy).sum(axis=(1, 2)),
-                                 (weighted * ux * uy).sum(axis=(1, 2))], axis=1) / total[:, None]
-            own_inverse = _inverse(measured) - inverse
-            own = _inverse(own_inverse)
-            failed = ~(total > 0)
-            failed |= ~(np.abs(moved).max(axis=1) <= 2.0)  # wandered off the peak
-            failed |= ~(_determinant(measured) > 1e-9)
-            # Sharper than any Gaussian seen through this weight: not a star's light.
-            failed |= ~((_determinant(own_inverse) > 0) & (own_inverse[:, 0] + own_inverse[:, 1] > 0))
-            failed |= ~(own[:, 0] + own[:, 1] <= size * size)  # wider than the stamp
-            following = _widened(own, 0.25)
-            done = ~failed & (np.abs(following - weight[active]).max(axis=1)
-                              < 1e-5 * (weight[active, 0] + weight[active, 1]))
-            result[active[done]] = own[done]
-            centre[active], weight[active] = moved, following
-            active = active[~failed & ~done]
-    return result
-
-
-def _determinant(m):
-    return m[:, 0] * m[:, 1] - m[:, 2] * m[:, 2]
-
-
-def _inverse(m):
-    """Inverses of symmetric 2 x 2 matrices held as (xx, yy, xy) rows."""
-    det = _determinant(m)
-    return np.stack([m[:, 1] / det, m[:, 0] / det, -m[:, 2] / det], axis=1)
-
-
-def _widened(m, least):
-    """The matrices with every eigenvalue raised to at least ``least`` (the same eigenvectors)."""
-    half_sum, half_diff = 0.5 * (m[:, 0] + m[:, 1]), 0.5 * (m[:, 0] - m[:, 1])
-    radius = np.hypot(half_diff, m[:, 2])
-    high, low = np.maximum(half_sum + radius, least), np.maximum(half_sum - radius, least)
-    # Unit eigenvector (cos t, sin t) of the larger eigenvalue: tan 2t = 2 xy / (xx - yy).
-    angle = 0.5 * np.arctan2(m[:, 2], half_diff)
-    c2, s2, cs = np.cos(angle) ** 2, np.sin(angle) ** 2, np.cos(angle) * np.sin(angle)
-    return np.stack([high * c2 + low * s2, high * s2 + low * c2, (high - low) * cs], axis=1)
-
-
 def _axis_ratio(e):
     """Minor over major axis of an ellipse whose ellipticity ``(a^2 - b^2) / (a^2 + b^2)`` is ``e``."""
     e = min(float(e), 0.99)
@@ -285,8 +250,9 @@ def ellipticity(mxx, myy, mxy):
     return (mxx - myy) / (mxx + myy), 2.0 * mxy / (mxx + myy)
 
 
-def _shrunk(e1, e2):
-    """The median ``(e1, e2)`` of the stars, shrunk towards round by its uncertainty.
+def _shrunk(*components):
+    """The median of each of the stars' ``components`` (``e1, e2`` or the four third moments), the
+    vector shrunk towards zero (round, symmetric) by its uncertainty.
 
     A few stars, or an undersampled PSF (whose measured shape changes with
     where a star falls on the pixel grid), or cosmic rays and compact galaxies
@@ -297,18 +263,18 @@ def _shrunk(e1, e2):
     stars do not agree on to round (what a network is told when the shape is
     unknown).
     """
-    n = e1.size
-    median = np.array([np.median(e1), np.median(e2)])
+    n = components[0].size
+    median = np.array([np.median(values) for values in components])
     # Standard error of a median: 1.2533 sigma / sqrt(n) for Gaussian scatter, sigma from the MAD.
-    spread = 1.4826 * np.array([np.median(np.abs(e1 - median[0])), np.median(np.abs(e2 - median[1]))])
+    spread = 1.4826 * np.array([np.median(np.abs(values - centre)) for values, centre in zip(components, median)])
     error2 = float(np.mean((1.2533 * spread) ** 2)) / n
     size2 = float(median @ median)
     factor = max(0.0, 1.0 - 9.0 * error2 / size2) if size2 > 0 else 0.0
     return median * factor
 
 
-def _combine(moments):
-    """The median shape of the stars among the measured peaks: the tightest group in size.
+def _stellar_locus(moments):
+    """Which of the measured peaks are the frame's stars: the tightest group in size.
 
     Every star of a frame has the PSF's size; cosmic rays, hot pixels and
     galaxies scatter over sizes. So the stars are the largest group of peaks
@@ -316,6 +282,11 @@ def _combine(moments):
     diagram), ties going to the wider group (cosmic rays are sharper than
     stars); then peaks far from that group's median size are dropped. The
     shape is their median, shrunk towards round as far as they disagree (`_shrunk`).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, one per row of ``moments``.
     """
     size = _sizes(moments)
     log_size = np.log(size)
@@ -326,7 +297,7 @@ def _combine(moments):
         centre = np.median(size[keep])
         spread = 1.4826 * np.median(np.abs(size[keep] - centre)) + 0.02 * centre
         keep = np.abs(size - centre) <= 3.0 * spread
-    return shape_of_stars(moments[keep], shrink=True)
+    return keep
 
 
 def _sizes(moments):
@@ -335,14 +306,22 @@ def _sizes(moments):
     return np.sqrt(np.maximum(mxx * myy - mxy * mxy, 1e-12))
 
 
-def shape_of_stars(moments, *, shrink=False):
+def shape_of_stars(moments, *, shrink=False, skews=None):
     """The median PSF of stars measured as (Mxx, Myy, Mxy) rows (`adaptive_moments`).
 
-    With ``shrink`` the ellipticity is shrunk towards round as far as the stars disagree (`_shrunk`).
+    ``skews``, rows of `third_moments` of the same stars, give its `PSFShape.skew`.
+    With ``shrink`` the ellipticity and skew are shrunk towards round and
+    symmetric as far as the stars disagree (`_shrunk`).
     """
     moments = np.asarray(moments, dtype=np.float64)
     e1, e2 = ellipticity(*moments.T)
     e1, e2 = _shrunk(e1, e2) if shrink else (np.median(e1), np.median(e2))
+    skew = (0.0,) * 4
+    if skews is not None:
+        skews = np.asarray(skews, dtype=np.float64)
+        skews = skews[np.isfinite(skews).all(axis=1)]
+        if len(skews):
+            skew = tuple(float(v) for v in (_shrunk(*skews.T) if shrink else np.median(skews, axis=0)))
     return PSFShape(fwhm=float(_GAUSSIAN_FWHM * np.sqrt(np.median(_sizes(moments)))),
                     axis_ratio=_axis_ratio(np.hypot(e1, e2)), angle=float(0.5 * np.arctan2(e2, e1) % np.pi),
-                    n_stars=len(moments))
+                    n_stars=len(moments), skew=skew)

@@ -44,6 +44,12 @@ class UNet(nn.Module):
         (`crclean.engine._psf_shape.network_inputs`). A hit on a star's core
         or wing departs from the star's profile, which a network can judge
         only when it knows how wide the frame's stars are.
+    psf_skew : bool, optional
+        With ``psf_inputs``, four more planes, last: the PSF's coma and
+        trefoil (`crclean.engine._psf_shape.PSFShape.skew`, times 10). A frame
+        whose stars have a spur or a second lump shows charge on a star that
+        is the star's; a frame whose stars are symmetric does not, and there
+        such charge is a hit.
     context_dilations : sequence of int, optional
         Dilations of a `ContextBlock` on the deepest level (none by default).
         Each dilation d there widens the field of view by
@@ -56,15 +62,17 @@ class UNet(nn.Module):
     input_block = "encoders.0"
 
     def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1, psf_inputs=False,
-                 psf_size=False, context_dilations=()):
+                 psf_size=False, psf_skew=False, context_dilations=()):
         super().__init__()
         channels = list(channels)
         self.size_multiple = 2 ** (len(channels) - 1)
-        if psf_size and not psf_inputs:
-            raise ValueError("psf_size needs psf_inputs")
+        for name, wanted in (("psf_size", psf_size), ("psf_skew", psf_skew)):
+            if wanted and not psf_inputs:
+                raise ValueError(f"{name} needs psf_inputs")
         self.psf_inputs = bool(psf_inputs)
         self.psf_size = bool(psf_size)
-        self.psf_planes = (2 if self.psf_inputs else 0) + (2 if self.psf_size else 0)
+        self.psf_skew = bool(psf_skew)
+        self.psf_planes = 2 * self.psf_inputs + 2 * self.psf_size + 4 * self.psf_skew
         # Not saved with the weights: it describes the image, not the network.
         self.register_buffer("psf_shape", torch.zeros(max(self.psf_planes, 2)), persistent=False)
         self.encoders = nn.ModuleList()

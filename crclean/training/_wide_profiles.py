@@ -75,10 +75,15 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: ``lumpy_psfs``: in 30% of exposures every star is the sum of 2-3 copies of the PSF, each 0.4-0.9 times
 #: its size, offset 0.3-1 FWHM from the first (`lumpy_psf_lumps`; coma, trefoil, a jump while tracking):
 #: crclean-ccd-v15 flagged the lumpy cores of stars of an aberrated optical PSF. No copy is narrower
-#: than `MIN_LUMP_FWHM`.
+#: than `MIN_LUMP_FWHM`. ``lumpy_ground_psfs``: the same on ground exposures only. A space telescope's PSF
+#: is diffraction-limited and stable, with no seeing or tracking jumps to make lumps, and undersampled: a
+#: lump at least 1.2 px wide on a 1.2-2 px PSF turns a star into a cluster of PSF-wide blobs, which is what
+#: a cluster of hits on a star looks like (crclean-ccd-v25 and v26, trained with lumps on space exposures
+#: too, found fewer hits than v15 on both space families).
 MIN_LUMP_FWHM = 1.2
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
-          "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs")
+          "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs",
+          "lumpy_ground_psfs")
 
 
 def lumpy_psf_lumps(rng, fwhm):
@@ -196,8 +201,10 @@ def _with_extras(profile, name, rng, extras):
     if "elongated_psfs" in extras and rng.uniform() < 0.6:
         profile = dataclasses.replace(profile, psf_axis_ratio=rng.uniform(0.5, 1.0),
                                       psf_angle=rng.uniform(0.0, np.pi))
-    if "lumpy_psfs" in extras and rng.uniform() < 0.3:
-        profile = dataclasses.replace(profile, psf_lumps=lumpy_psf_lumps(rng, profile.fwhm_range[0]))
+    if ("lumpy_psfs" in extras or "lumpy_ground_psfs" in extras) and rng.uniform() < 0.3:
+        lumps = lumpy_psf_lumps(rng, profile.fwhm_range[0])  # drawn for space too, so the draws stay v26's
+        if "lumpy_psfs" in extras or not space:
+            profile = dataclasses.replace(profile, psf_lumps=lumps)
     if "grazing_tracks" in extras or "many_grazing_tracks" in extras:
         low, high = (0.2, 0.5) if "many_grazing_tracks" in extras else (0.05, 0.2)
         profile = dataclasses.replace(profile, grazing_tracks=rng.uniform(low, high))

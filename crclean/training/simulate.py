@@ -182,28 +182,37 @@ def _psf(prof, fwhm):
 
 
 def exposure_psf_shape(exposure):
-    """``exposure``'s PSF as its pixels show it: a noise-free star's adaptive moments, or None.
+    """``exposure``'s PSF as its pixels show it: a noise-free star's adaptive and third moments, or None.
 
     The same measure `crclean.engine._psf_shape.measure_psf_shape` makes on a
-    real image's stars, so a network told the PSF's shape in training is told
-    it the same way at run time.
+    real image's stars, on the same stamps (21 px square, centred on the
+    star's brightest pixel), so a network told the PSF's shape in training is
+    told it the same way at run time.
 
     Returns
     -------
     crclean.engine._psf_shape.PSFShape or None
     """
-    from crclean.engine._psf_shape import adaptive_moments, shape_of_stars
+    from crclean.engine._psf_shape import adaptive_moments, shape_of_stars, third_moments
 
     profile, oversample, _ = _psf(exposure.detector, exposure.fwhm)
-    moments = []
+    moments, skews = [], []
     # Stars land at any sub-pixel phase, and an undersampled star's pixels depend on it: take the median.
     for dx, dy in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (0.25, 0.25)):
         star = _scene.render_stars((41, 41), [20.0 + dx], [20.0 + dy], [1.0], profile, fwhm=exposure.fwhm,
                                    oversample=oversample)
-        measured = adaptive_moments(star)
+        y, x = np.unravel_index(np.argmax(star), star.shape)
+        y, x = min(max(y, _STAMP_RADIUS), 40 - _STAMP_RADIUS), min(max(x, _STAMP_RADIUS), 40 - _STAMP_RADIUS)
+        stamp = star[y - _STAMP_RADIUS:y + _STAMP_RADIUS + 1, x - _STAMP_RADIUS:x + _STAMP_RADIUS + 1]
+        measured = adaptive_moments(stamp)
         if measured is not None:
             moments.append(measured)
-    return shape_of_stars(np.array(moments)) if moments else None
+            skews.append(third_moments(stamp, measured))
+    return shape_of_stars(np.array(moments), skews=np.array(skews)) if moments else None
+
+
+#: Half-side of the stamp a star's shape is measured in (`crclean.engine._psf_shape.measure_psf_shape`'s ``radius``).
+_STAMP_RADIUS = 10
 
 
 def _render_sky(shape, prof, rng, sky, fwhm):

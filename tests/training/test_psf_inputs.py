@@ -11,7 +11,7 @@ from crclean.engine._psf_shape import adaptive_moments, ellipticity
 from crclean.models._unet import UNet
 from crclean.training import PROFILES, simulate_exposure
 from crclean.training.mask._data import SamplePool, build_pool
-from crclean.training.mask._loop import _load_init
+from crclean.training.mask._loop import _load_init, load_config
 from crclean.weights import get_model
 
 
@@ -74,20 +74,23 @@ def test_the_masker_tells_the_network_the_images_psf():
     assert masker.network.psf_shape.tolist() == [0.0, 0.0]  # no stars: told a round PSF
 
 
-def test_a_network_told_the_psf_size_starts_where_the_one_told_its_shape_was(tmp_path):
+@pytest.mark.parametrize("more, told", [("psf_size", [0.5, 1.0]), ("psf_skew", [-0.3, 0.8, 0.2, -1.1])])
+def test_a_network_told_more_of_the_psf_starts_where_the_one_told_its_shape_was(tmp_path, more, told):
     torch.manual_seed(1)
     shape_only = UNet(channels=[8, 16], norm="batch", psf_inputs=True).eval()
     torch.save(shape_only.state_dict(), tmp_path / "shape.pt")
-    sized = UNet(channels=[8, 16], norm="batch", psf_inputs=True, psf_size=True)
-    assert sized.psf_planes == 4 and sized.encoders[0][0].weight.shape[1] == 5
-    _load_init(sized, tmp_path / "shape.pt")
-    sized.eval()
+    wider = UNet(channels=[8, 16], norm="batch", psf_inputs=True, **{more: True})
+    assert wider.psf_planes == 2 + len(told) and wider.encoders[0][0].weight.shape[1] == 3 + len(told)
+    _load_init(wider, tmp_path / "shape.pt")
+    wider.eval()
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
-        np.testing.assert_allclose(sized(x, psf_shape=torch.tensor([[0.4, -0.2, 0.5, 1.0]] * 2)),
+        np.testing.assert_allclose(wider(x, psf_shape=torch.tensor([[0.4, -0.2, *told]] * 2)),
                                    shape_only(x, psf_shape=torch.tensor([[0.4, -0.2]] * 2)), atol=1e-6)
-    with pytest.raises(ValueError, match="psf_size needs psf_inputs"):
-        UNet(channels=[8, 16], psf_size=True)
+    with pytest.raises(ValueError, match=f"{more} needs psf_inputs"):
+        UNet(channels=[8, 16], **{more: True})
+    with pytest.raises(ValueError, match=rf"\[model\] {more} needs psf_inputs"):
+        load_config({"name": "x", "arch": "unet", "model": {more: True}})
 
 
 def test_what_a_network_is_told_of_the_psf():

@@ -424,6 +424,16 @@ def test_axis_edges_are_sharp_steps_and_rectangles_in_the_scene_not_cosmic_rays(
     assert not (exposure.cr_mask & (exposure.cr_electrons <= 0)).any()
 
 
+def test_lumpy_ground_psfs_are_the_lumpy_draws_on_the_ground_and_none_in_space():
+    for seed in range(40):
+        ground, space = ([draw_profile(name, np.random.default_rng(seed), extras=(extra,))
+                          for extra in ("lumpy_psfs", "lumpy_ground_psfs")] for name in ("wide_ground", "wide_space"))
+        assert ground[1] == ground[0]
+        assert space[1] == dataclasses.replace(space[0], psf_lumps=())
+    assert any(draw_profile("wide_space", np.random.default_rng(seed), extras=("lumpy_psfs",)).psf_lumps
+               for seed in range(40))  # so the space draws above had lumps to drop
+
+
 def test_lumpy_psfs_give_stars_several_peaks_centred_where_a_smooth_star_is():
     from crclean.training import _scene
     from crclean.training._wide_profiles import lumpy_psf_lumps

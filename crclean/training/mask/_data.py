@@ -17,7 +17,8 @@ from crclean.training._common import VALIDATION_SEED_OFFSET, CropPool, random_cr
 from crclean.engine._psf_shape import network_inputs
 from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, exposure_psf_shape, simulate_exposure
 
-__all__ = ["SamplePool", "build_pool", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOICES", "SATURATED_CHOICES"]
+__all__ = ["SamplePool", "build_pool", "turned_psf_inputs", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOICES",
+           "SATURATED_CHOICES"]
 
 HOT_PIXEL_CHOICES = ("negative", "ignore")
 SATURATED_CHOICES = ("negative", "ignore", "star_bleeds")
@@ -50,8 +51,9 @@ class SamplePool(CropPool):
     star_cores : numpy.ndarray
         ``(n, size, size)`` bool.
     psf : numpy.ndarray or None
-        ``(n, 2)`` float32 ``(e1, e2)`` of each exposure's PSF, or ``(n, 4)``
-        with its size (`crclean.engine._psf_shape.network_inputs` of
+        ``(n, 2)`` float32 ``(e1, e2)`` of each exposure's PSF, ``(n, 4)``
+        with its size, ``(n, 6)`` with its third moments, ``(n, 8)`` with both
+        (`crclean.engine._psf_shape.network_inputs` of
         `crclean.training.simulate.exposure_psf_shape`), for networks told the
         PSF; None otherwise.
     """
@@ -72,15 +74,31 @@ class SamplePool(CropPool):
                              moves=moves)
         if self.psf is None:
             return crops
-        psf = self.psf[moves["index"]].astype(np.float32)
-        # A quarter turn adds 90 degrees to the major axis's angle, so e = e (cos 2a, sin 2a) changes sign;
-        # reversing the x axis takes the angle a to -a, so e2 changes sign. The size does not change.
-        psf[:, :2] *= ((-1.0) ** moves["turns"])[:, None]
-        psf[:, 1] *= np.where(moves["flips"], -1.0, 1.0)
-        if psf.shape[1] == 4:
+        psf = turned_psf_inputs(self.psf[moves["index"]], moves["turns"], moves["flips"])
+        if psf.shape[1] in (4, 8):
             # At run time a frame with too few stars tells the network nothing (zeros); so do some crops.
             psf[rng.random(len(psf)) < PSF_UNKNOWN_SHARE] = 0.0
         return [*crops, psf]
+
+
+def turned_psf_inputs(psf, turns, flips):
+    """`network_inputs` rows ``psf`` (n, 2, 4, 6 or 8) as they are for their crops turned ``turns``
+    quarter turns (`numpy.rot90`) and then, where ``flips``, with the x axis reversed (`random_crops`).
+
+    Each pair of PSF quantities is the real and imaginary part of a spin-s
+    quantity, s = 2 for ``(e1, e2)``, 1 for coma and 3 for trefoil (the last
+    four columns of 6 or 8). ``numpy.rot90`` takes w = x + iy to -iw, so a
+    spin-s quantity is multiplied by (-i)^s per turn; reversing x takes w to
+    -conj(w) and the quantity to (-1)^s times its conjugate. The size columns
+    (3-4 of 4 or 8) do not change.
+    """
+    psf = np.array(psf, dtype=np.float32)
+    spins = [(0, 2)] + ([(psf.shape[1] - 4, 1), (psf.shape[1] - 2, 3)] if psf.shape[1] >= 6 else [])
+    for column, spin in spins:
+        value = (psf[:, column] + 1j * psf[:, column + 1]) * (-1j) ** (spin * np.asarray(turns))
+        value = np.where(flips, (-1.0) ** spin * np.conj(value), value)
+        psf[:, column], psf[:, column + 1] = value.real, value.imag
+    return psf
 
 
 def _scale_cosmic_rays(exposure, scale):
@@ -135,7 +153,7 @@ def bright_source_pixels(exposure):
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
                hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
-               source_weight=1, psf=False, psf_size=False, progress=None):
+               source_weight=1, psf=False, psf_size=False, psf_skew=False, progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -187,6 +205,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         Also keep each exposure's PSF shape (`SamplePool.psf`).
     psf_size : bool
         With ``psf``, its size as well.
+    psf_skew : bool
+        With ``psf``, its third moments as well.
     progress : callable, optional
         Called with 1 after each exposure.
 
@@ -204,7 +224,7 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
     arrays = {key: np.empty((n, size, size), dtype) for key, dtype in
               (("inputs", np.float32), ("target", np.uint8), ("weight", np.uint8), ("star_cores", bool))}
     if psf:
-        arrays["psf"] = np.empty((n, 4 if psf_size else 2), np.float32)
+        arrays["psf"] = np.empty((n, 2 + 2 * psf_size + 4 * psf_skew), np.float32)
     for i in range(n):
         profile = profiles[i % len(profiles)]
         rate = float(rng.uniform(*cr_rate))  # drawn for every profile, so fixed profiles keep their draws
@@ -226,7 +246,7 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         arrays["weight"][i] = weight * ~left_out
         arrays["star_cores"][i] = exposure.star_core_mask
         if psf:
-            arrays["psf"][i] = network_inputs(exposure_psf_shape(exposure), with_size=psf_size)
+            arrays["psf"][i] = network_inputs(exposure_psf_shape(exposure), with_size=psf_size, with_skew=psf_skew)
         if progress is not None:
             progress(1)
     return SamplePool(**arrays)

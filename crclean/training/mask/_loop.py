@@ -35,9 +35,10 @@ def load_config(config):
     if not isinstance(config["train"]["device"], str) or not (
             config["train"]["device"] in ("auto", "cpu") or config["train"]["device"].startswith("cuda")):
         raise ValueError(f"[train] device must be 'auto', 'cpu' or 'cuda[:N]', got {config['train']['device']!r}")
-    if config["model"].get("psf_size") and not config["model"].get("psf_inputs"):
-        # Caught here, not when the network is built after minutes of simulating pools.
-        raise ValueError("[model] psf_size needs psf_inputs = true")
+    for key in ("psf_size", "psf_skew"):
+        if config["model"].get(key) and not config["model"].get("psf_inputs"):
+            # Caught here, not when the network is built after minutes of simulating pools.
+            raise ValueError(f"[model] {key} needs psf_inputs = true")
     return config
 
 
@@ -57,12 +58,12 @@ def _check_data_options(data):
         raise ValueError(f"[data] extras must be among {', '.join(EXTRAS)}; unknown: {', '.join(unknown)}")
 
 
-def _pool(out_dir, kind, data, progress, *, psf=False, psf_size=False):
+def _pool(out_dir, kind, data, progress, *, psf=False, psf_size=False, psf_skew=False):
     """The cached train or validation pool of a run (see `cached_pool`)."""
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
                     trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"],
-                    source_weight=data["source_weight"], psf=psf, psf_size=psf_size)
+                    source_weight=data["source_weight"], psf=psf, psf_size=psf_size, psf_skew=psf_skew)
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
@@ -134,9 +135,10 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     device = resolve_device(train["device"])
     out_dir, rng = start_run(out_dir, train)
 
-    psf, psf_size = (bool(config["model"].get(key, False)) for key in ("psf_inputs", "psf_size"))
-    train_pool = _pool(out_dir, "train", data, progress, psf=psf, psf_size=psf_size)
-    validation_pool = _pool(out_dir, "validation", data, progress, psf=psf, psf_size=psf_size)
+    psf, psf_size, psf_skew = (bool(config["model"].get(key, False)) for key in ("psf_inputs", "psf_size", "psf_skew"))
+    told = {"psf": psf, "psf_size": psf_size, "psf_skew": psf_skew}
+    train_pool = _pool(out_dir, "train", data, progress, **told)
+    validation_pool = _pool(out_dir, "validation", data, progress, **told)
     network = build_network(config["arch"], config["model"])
     if train["init"]:
         # Fine-tuning: start from a state dict (a path relative to where the run starts).

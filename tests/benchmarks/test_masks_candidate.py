@@ -1,0 +1,39 @@
+"""`benchmarks/masks.py --candidate`: a training round's checkpoint scored beside the shipped models."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.append(str(BENCHMARKS))
+
+import masks  # noqa: E402
+
+from crclean import weights  # noqa: E402
+from crclean.models._unet import UNet  # noqa: E402
+from crclean.training.mask._loop import _load_init  # noqa: E402
+
+
+def test_a_candidate_that_computes_what_the_default_does_scores_the_same(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(weights, "MODELS", weights.MODELS)  # the candidate is registered for this test only
+    # Told the PSF's coma and trefoil, but with those planes' weights at zero: the default's network.
+    candidate = UNet(**{**weights.MODELS["crclean-ccd"].config, "psf_skew": True})
+    _load_init(candidate, weights.weights_path(weights.MODELS["crclean-ccd"]))
+    torch.save(candidate.state_dict(), tmp_path / "candidate.pt")
+    masks.main(["--families", "thin_ground", "--size", "128", "--exposures", "1", "--first-exposure", "3",
+                "--no-anchors", "--candidate", f"{tmp_path / 'candidate.pt'}=round-x", "--models", "crclean-ccd",
+                "round-x", "--quiet"])
+    rows = {line.split("|")[2].strip(): line.split("|")[3:-2] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| thin_ground")}
+    assert set(rows) == {"crclean-ccd", "round-x", "truth mask (reference)"}
+    assert rows["round-x"] == rows["crclean-ccd"]  # every score but the timing
+    assert weights.MODELS["round-x"].config["psf_skew"]
+
+
+def test_a_candidate_that_is_not_a_file_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        masks.main(["--families", "thin_ground", "--candidate", "missing.pt=x", "--models", "x"])
+    assert "--candidate" in capsys.readouterr().err
