@@ -16,8 +16,8 @@ __all__ = ["AUTO_MODEL", "AUTO_MODELS", "DEFAULT_MODEL", "INPAINT_MODELS", "MODE
 # from the entries so that re-benchmarking a model touches one line here.
 _MASK_QUALITY = {
     "crclean-ccd": "on the independent families of benchmarks/masks.py (never trained on), TPR at FPR 1e-4 "
-                   "0.97 (thin ground CCD), 0.97 (thick), 0.98 (Rubin-like), 0.94 (dense space), 0.96 (real LSST "
-                   "hits); precision at 95% recall 0.82, 0.97, 0.99, 0.99, 0.97 (docs/benchmarks.md)",
+                   "0.97 (thin ground CCD), 0.97 (thick), 0.98 (Rubin-like), 0.95 (dense space), 0.95 (real LSST "
+                   "hits); precision at 95% recall 0.89, 0.97, 0.99, 0.99, 0.96 (docs/benchmarks.md)",
     "crclean-ground": "independent ground families: TPR at FPR 1e-4 0.93 (thin), 0.89 (thick), 0.97 "
                       "(Rubin-like); precision at 95% recall 0.34, 0.78, 0.96; dense space 0.58 "
                       "(docs/benchmarks.md); superseded by crclean-ccd",
@@ -78,11 +78,11 @@ _UNET_WIDE_TILES = {"tile_size": 1024, "overlap": 96}
 MODELS = MappingProxyType(
     {
         "crclean-ccd": _own(
-            "crclean-ccd", "crclean-ccd-v15.pt",
-            "2318f2f8ef1dab22c7080b366cdd487efd03d792c6284dce58f707bc90b418c8",
+            "crclean-ccd", "crclean-ccd-v28.pt",
+            "27e4b7bf52200407bd9a55639eaae39243ed5e3a0b985a35595418e09b728152",
             "ground and space CCDs: thin to fully depleted sensors, PSF FWHM 1-6 px, round or elongated, "
             "sparse to dense cosmic rays; raw or calibrated, any units",
-            "unet", {**_UNET_WIDE, "psf_inputs": True}, **_UNET_WIDE_TILES, cpu_bfloat16=True,
+            "unet", {**_UNET_WIDE, "psf_inputs": True, "psf_skew": True}, **_UNET_WIDE_TILES, cpu_bfloat16=True,
             float32_blocks=("encoders.1", "encoders.2"),
         ),
         "crclean-ground": _own(

@@ -7,7 +7,7 @@ reach a recall of at least 0.99 of the pixels with more than 10 sigma of
 cosmic-ray charge, at the default threshold. Then the brightest compact
 hits (30 to 1e4 sigma), which every model up to crclean-ccd-v2 took for
 defects, saturated stars' bleed trails, which must stay unflagged, and hits
-on star cores, which crclean-ccd-v15 still misses in part.
+on star cores, which crclean-ccd (v28) still misses in part.
 """
 
 import dataclasses
@@ -94,7 +94,7 @@ def _tracks_near_an_axis(shape, rng):
 # Found on exposures of the rubin_like family that no model decision had used: a 155 px track 2 degrees
 # from the column axis, 50 sigma per pixel, given ~0.04 by crclean-ccd-v15 and v17 (deepCR flags it whole).
 # Tracks along a pixel axis look like bad columns, bleed trails and sky lines, all negatives (ccd-v19.toml).
-@pytest.mark.xfail(strict=True, reason="issue 28: long tracks along a pixel axis (crclean-ccd-v15: 2%; deepCR DECam 100%)")
+@pytest.mark.xfail(strict=True, reason="issue 28: long tracks along a pixel axis (crclean-ccd-v28: 5%; deepCR DECam 100%)")
 def test_long_tracks_along_a_pixel_axis_are_flagged():
     rng = np.random.default_rng(30)
     shape, sky, readnoise = (512, 512), 1000.0, 6.0
@@ -205,15 +205,15 @@ def _stars_with_hits(hit_charge, *, peaks=(20, 75, 300), offsets=(0, 1, 2, 3), f
 # hit that saturates on a star peaking above ~20 sigma is taken for the star's own
 # bleed. Most of the >10 sigma pixels missed on the thin_ground benchmark family are
 # such hits. Shortfalls of issue 28, recorded so that a model that fixes them shows up.
-# Share of the hit pixels found: v10 13% and 68%, v12 33% and 80%, v15 49% and 88%.
-@pytest.mark.xfail(strict=True, reason="issue 28: hits on star cores (crclean-ccd-v15: 49%)")
+# Share of the hit pixels found: v10 13% and 68%, v12 33% and 80%, v15 49% and 88%, v28 46% and 82%.
+@pytest.mark.xfail(strict=True, reason="issue 28: hits on star cores (crclean-ccd-v28: 46%)")
 def test_hits_as_bright_as_a_stars_peak_are_flagged_on_its_core():
     image, truth = _stars_with_hits(lambda peak_electrons: 1.5 * peak_electrons)
     found = Cleaner(AUTO_MODELS["ground"], inpaint=None, device="cpu").clean_array(image, units="electron").mask
     assert (found & truth).sum() / truth.sum() >= 0.9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 28: saturating hits on stars (crclean-ccd-v15: 88%)")
+@pytest.mark.xfail(strict=True, reason="issue 28: saturating hits on stars (crclean-ccd-v28: 82%)")
 def test_hits_that_saturate_on_a_star_are_flagged():
     image, truth = _stars_with_hits(lambda peak_electrons: 3e5, peaks=(20, 80), offsets=(0, 2), full_well=8e4)
     found = Cleaner(AUTO_MODELS["ground"], inpaint=None, device="cpu").clean_array(image, units="electron").mask
