@@ -99,9 +99,11 @@ def register_candidate(path, label, *, like="crclean-ccd"):
     path = Path(path).resolve()
     base = weights.MODELS[like]
     state = torch.load(path, map_location="cpu", weights_only=True)
-    planes = state["encoders.0.0.weight"].shape[1] - 1
+    first = state.get("encoders.0.0.weight") if isinstance(state, dict) else None
+    planes = None if first is None else first.shape[1] - 1
     if planes not in (0, 2, 4, 6, 8):
-        raise ValueError(f"{path}: a first convolution of {planes + 1} input planes is no mask UNet's")
+        raise ValueError(f"{path} is not the state dict of a mask UNet like {like}'s (a `crclean train mask` "
+                         f"checkpoint such as <out>/<name>.pt)")
     config = {**base.config, "psf_inputs": planes > 0, "psf_size": planes in (4, 8), "psf_skew": planes >= 6}
     # An absolute resource: the weights directory joined with it is the path itself.
     spec = dataclasses.replace(base, name=label, resource=str(path), sha256=weights.sha256_of(path), config=config,

@@ -298,7 +298,10 @@ def main(argv=None):
         checkpoint, _, label = candidate.rpartition("=")
         if not checkpoint or not label or not Path(checkpoint).is_file():
             parser.error(f"--candidate takes CHECKPOINT=LABEL with an existing checkpoint file, got {candidate!r}")
-        register_candidate(checkpoint, label)
+        try:
+            register_candidate(checkpoint, label)
+        except ValueError as error:
+            parser.error(f"--candidate {candidate!r}: {error}")
     own = args.models if args.models is not None else [
         name for name, spec in weights.MODELS.items() if spec.kind == "network" and spec.package is None]
     import torch

@@ -47,9 +47,7 @@ def adaptive_moments_of_stamps(stamps, iterations=50):
             if active.size == 0:
                 break
             inverse = _inverse(weight[active])
-            ix, iy, ixy = (v[:, None, None] for v in inverse.T)
-            ux, uy = dx - centre[active, 0, None, None], dy - centre[active, 1, None, None]
-            weighted = light[active] * np.exp(-0.5 * (ix * ux * ux + 2.0 * ixy * ux * uy + iy * uy * uy))
+            weighted = _weighted(light[active], inverse, centre[active], dx, dy)
             total = weighted.sum(axis=(1, 2))
             moved = np.stack([(weighted * dx).sum(axis=(1, 2)), (weighted * dy).sum(axis=(1, 2))], axis=1)
             moved /= total[:, None]
@@ -103,18 +101,16 @@ def third_moments_of_stamps(stamps, moments, iterations=10):
     dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
     light = np.asarray(stamps, dtype=np.float64)
     covariance = _widened(np.asarray(moments, dtype=np.float64), 0.25)
-    ix, iy, ixy = (v[:, None, None] for v in _inverse(covariance).T)
+    inverse = _inverse(covariance)
     centre = np.zeros((n, 2))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for _ in range(iterations):
-            ux, uy = dx - centre[:, 0, None, None], dy - centre[:, 1, None, None]
-            weighted = light * np.exp(-0.5 * (ix * ux * ux + 2.0 * ixy * ux * uy + iy * uy * uy))
-            total = weighted.sum(axis=(1, 2))
+            weighted = _weighted(light, inverse, centre, dx, dy)
             centre = np.clip(np.stack([(weighted * dx).sum(axis=(1, 2)), (weighted * dy).sum(axis=(1, 2))], axis=1)
-                             / total[:, None], -2.0, 2.0)
-        ux, uy = dx - centre[:, 0, None, None], dy - centre[:, 1, None, None]
-        weighted = light * np.exp(-0.5 * (ix * ux * ux + 2.0 * ixy * ux * uy + iy * uy * uy))
+                             / weighted.sum(axis=(1, 2))[:, None], -2.0, 2.0)
+        weighted = _weighted(light, inverse, centre, dx, dy)
         total = weighted.sum(axis=(1, 2))
+        ux, uy = dx - centre[:, 0, None, None], dy - centre[:, 1, None, None]
         # Whitening by the inverse square root of the covariance S: sqrt(S) = (S + sqrt(det S) I) / t,
         # t = sqrt(trace S + 2 sqrt(det S)), for any symmetric positive-definite 2 x 2 matrix.
         root_det = np.sqrt(_determinant(covariance))
@@ -128,6 +124,13 @@ def third_moments_of_stamps(stamps, moments, iterations=10):
     result = np.stack([coma.real, coma.imag, trefoil.real, trefoil.imag], axis=1)
     result[~((total > 0) & (spread > 0))] = np.nan
     return result
+
+
+def _weighted(light, inverse, centre, dx, dy):
+    """``light`` (n, size, size) times the Gaussians of inverse covariances ``inverse`` (n, 3) at ``centre`` (n, 2)."""
+    ix, iy, ixy = (v[:, None, None] for v in inverse.T)
+    ux, uy = dx - centre[:, 0, None, None], dy - centre[:, 1, None, None]
+    return light * np.exp(-0.5 * (ix * ux * ux + 2.0 * ixy * ux * uy + iy * uy * uy))
 
 
 def _determinant(m):

@@ -33,7 +33,11 @@ def test_a_candidate_that_computes_what_the_default_does_scores_the_same(tmp_pat
     assert weights.MODELS["round-x"].config["psf_skew"]
 
 
-def test_a_candidate_that_is_not_a_file_is_refused(capsys):
+def test_a_candidate_that_is_not_a_mask_checkpoint_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         masks.main(["--families", "thin_ground", "--candidate", "missing.pt=x", "--models", "x"])
     assert "--candidate" in capsys.readouterr().err
+    torch.save({"backbone.weight": torch.zeros(2, 3)}, tmp_path / "lens.pt")  # a checkpoint, but no mask UNet
+    with pytest.raises(SystemExit):
+        masks.main(["--families", "thin_ground", "--candidate", f"{tmp_path / 'lens.pt'}=x", "--models", "x"])
+    assert "not the state dict of a mask UNet" in capsys.readouterr().err
