@@ -54,3 +54,4 @@ class DetectorProfile:
     whole_bad_columns: bool = False  # bad columns run the full height (no ends inside the frame)
     core_hits: float = 0.0        # share of stars above 5 sky sigma hit on the core, about as bright as their peak
     core_bleeds: float = 0.0      # share of those core hits that saturate and bleed (alpha particles)
+    defect_hits: float = 0.0      # share of tracks and spots started on a bad column or a saturated star

@@ -6,7 +6,7 @@ keep their random streams (crclean's older training data stays reproducible).
 
 import numpy as np
 
-__all__ = ["heavy_ion_boost", "move_onto_anchors", "sharpening", "hits_on_star_cores"]
+__all__ = ["heavy_ion_boost", "move_onto_anchors", "sharpening", "hits_on_star_cores", "defect_anchors"]
 
 
 #: Galactic cosmic-ray nuclei heavier than protons, by charge Z: helium, the
@@ -129,3 +129,19 @@ def hits_on_star_cores(rng, stars, fraction, *, fwhm, max_sigma_px, bleeding=0.0
         alpha_total = np.exp(rng.uniform(np.log(3e5), np.log(2e6), n))
         charge = np.where(alpha[event], alpha_total[event] / steps_per_hit[event], charge)
     return x, y, charge, sigma
+
+
+def defect_anchors(bad_columns, saturated, spread=1.0):
+    """Anchors (`move_onto_anchors`) on defects: ``(x, y, weights, spread)``, or None when there are none.
+
+    Every pixel of ``bad_columns`` and of ``saturated`` (a saturated star's core and bleed trail) can be
+    picked; each of the two kinds present takes an equal share, so that a long bad column does not leave
+    the few saturated stars of an exposure without hits, nor the other way round.
+    """
+    kinds = [np.nonzero(mask) for mask in (bad_columns, saturated) if mask.any()]
+    if not kinds:
+        return None
+    y = np.concatenate([k[0] for k in kinds]).astype(float)
+    x = np.concatenate([k[1] for k in kinds]).astype(float)
+    weights = np.concatenate([np.full(k[0].size, 1.0 / (k[0].size * len(kinds))) for k in kinds])
+    return x, y, weights / weights.sum(), float(spread)

@@ -80,10 +80,14 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: lump at least 1.2 px wide on a 1.2-2 px PSF turns a star into a cluster of PSF-wide blobs, which is what
 #: a cluster of hits on a star looks like (crclean-ccd-v25 and v26, trained with lumps on space exposures
 #: too, found fewer hits than v15 on both space families).
+#: ``defect_hits``: 5-15% of tracks and spots start on a defect, half of them on bad columns and half on the
+#: pixels a saturated star fills (its core and bleed trail), so that hits touch, cross and end at defects.
+#: In the data before, hits met defects only by chance, and crclean-ccd-v28 missed the > 10 sigma pixels of
+#: tracks beside bleed trails and across bad columns on the independent thick-CCD exposures.
 MIN_LUMP_FWHM = 1.2
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
           "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs",
-          "lumpy_ground_psfs")
+          "lumpy_ground_psfs", "defect_hits")
 
 
 def lumpy_psf_lumps(rng, fwhm):
@@ -212,6 +216,8 @@ def _with_extras(profile, name, rng, extras):
         # Per megapixel: 1-4 features on a 256 px training exposure, in 30% of them.
         density = rng.uniform(15.0, 60.0) if rng.uniform() < 0.3 else 0.0
         profile = dataclasses.replace(profile, axis_edges_per_mpix=density)
+    if "defect_hits" in extras:
+        profile = dataclasses.replace(profile, defect_hits=rng.uniform(0.05, 0.15))
     return profile
 
 

@@ -42,7 +42,7 @@ import numpy as np
 from crclean.training import _cosmic_sim, _defects, _footprints, _scene
 from crclean.training._detector import DetectorProfile
 from crclean.training._exposure_psf import detector_psf, exposure_psf_shape
-from crclean.training._hit_variants import hits_on_star_cores
+from crclean.training._hit_variants import defect_anchors, hits_on_star_cores
 from crclean.training._wide_profiles import WIDE_PROFILES, draw_profile
 
 __all__ = ["MASK_THRESHOLD_SIGMA", "DetectorProfile", "PROFILES", "WIDE_PROFILES", "SimulatedExposure",
@@ -221,8 +221,9 @@ def _render_sky(shape, prof, rng, sky, fwhm):
     return expected, core, sources, stars
 
 
-def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars):
-    """Cosmic-ray charge (e-) from the real footprints and the physical model."""
+def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars, on_defects=None):
+    """Cosmic-ray charge (e-) from the real footprints and the physical model; ``on_defects`` are the
+    anchors (`defect_anchors`) of ``prof.defect_hits``."""
     anchors = sources[:2]
     if prof.bright_anchors and sources[2].size:
         # Hits are uniform on the sky, but most sources are faint: favouring
@@ -233,12 +234,17 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars
     area_cm2 = shape[0] * shape[1] * (prof.sensor.pixel_pitch_um * 1e-4) ** 2
     n_events = rng.poisson(cr_rate * area_cm2 * exptime)
     n_real = rng.binomial(n_events, prof.footprint_fraction)
+    physics = dict(sensor=prof.sensor, mix=prof.cr_mix, cos_power=prof.cos_power,
+                   heavy_fraction=prof.heavy_fraction, aligned_fraction=prof.aligned_tracks,
+                   alpha_fraction=prof.alpha_spots, ion_fraction=prof.heavy_ions, sharp_fraction=prof.sharp_hits,
+                   grazing_fraction=prof.grazing_tracks)
+    n_on_defects = rng.binomial(n_events - n_real, prof.defect_hits) if on_defects is not None else 0
     charge = _cosmic_sim.simulate_cosmic_rays(
-        shape, rng=rng, sensor=prof.sensor, mix=prof.cr_mix, cos_power=prof.cos_power,
-        heavy_fraction=prof.heavy_fraction, n_events=n_events - n_real,
-        anchors=anchors if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources,
-        aligned_fraction=prof.aligned_tracks, alpha_fraction=prof.alpha_spots,
-        ion_fraction=prof.heavy_ions, sharp_fraction=prof.sharp_hits, grazing_fraction=prof.grazing_tracks)
+        shape, rng=rng, n_events=n_events - n_real - n_on_defects,
+        anchors=anchors if prof.cr_on_sources > 0 else None, anchor_fraction=prof.cr_on_sources, **physics)
+    if n_on_defects:
+        charge = charge + _cosmic_sim.simulate_cosmic_rays(
+            shape, rng=rng, n_events=n_on_defects, anchors=on_defects, anchor_fraction=1.0, **physics)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
         charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,
@@ -326,11 +332,18 @@ def simulate_exposure(shape, *, seed, profile="ground_thin", split="train", expt
         shape, rng=defect_rng, fraction=prof.hot_fraction, exptime=exptime)
     expected += hot_charge
     n_bad = defect_rng.poisson(prof.bad_columns_per_kcol * shape[1] / 1000.0)
-    cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
-                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm, stars)
-
+    # Drawn before the cosmic rays (defect_rng is their own stream, so this moves no draw) for `defect_hits`.
     bad_scale, bad_offset, bad_mask = _defects.bad_columns(shape, rng=defect_rng, n_columns=n_bad,
                                                            whole=prof.whole_bad_columns)
+    on_defects = None
+    if prof.defect_hits > 0:
+        # Where the noise-free exposure saturates and bleeds: close enough to the noisy one's to aim hits at.
+        filled = _defects.bleed_saturation(expected * bad_scale + bad_offset, prof.full_well)[1]
+        on_defects = defect_anchors(bad_mask, filled)
+    cr_charge = _cosmic_rays(shape, prof, cr_rng, exptime,
+                             prof.cr_rate if cr_rate is None else float(cr_rate), split, sources, fwhm, stars,
+                             on_defects)
+
     photons = noise_rng.poisson(expected).astype(float)
     read = noise_rng.normal(0.0, prof.readnoise, shape)
     # Both versions share the photons, defects and read noise; each saturates

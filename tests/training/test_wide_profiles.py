@@ -191,8 +191,9 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
                         core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots, psf_axis_ratio=1.0,
                         psf_angle=0.0, grazing_tracks=0.0,
-                        axis_edges_per_mpix=0.0)
+                        axis_edges_per_mpix=0.0, defect_hits=0.0)
     assert dataclasses.replace(every, **plain_fields) == hard
+    assert 0.05 <= every.defect_hits <= 0.15
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
     assert 0.1 <= every.core_hits <= 0.4 and 0.2 <= every.core_bleeds <= 0.4
     with pytest.raises(ValueError, match="extras"):
@@ -345,6 +346,39 @@ def test_core_hits_add_truth_on_star_cores_only():
     near_core = ndimage.binary_dilation(hit.star_core_mask, iterations=6)
     assert np.all(near_core[added])
     assert (hit.cr_mask & hit.star_core_mask).sum() > (plain.cr_mask & plain.star_core_mask).sum()
+
+
+def test_defect_anchors_share_hits_equally_between_bad_columns_and_saturated_stars():
+    from crclean.training._hit_variants import defect_anchors
+
+    bad, saturated = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
+    assert defect_anchors(bad, saturated) is None
+    bad[:, 10] = True            # 64 pixels of a bad column
+    saturated[30:34, 40] = True  # 4 pixels of a bleed
+    x, y, weights, spread = defect_anchors(bad, saturated)
+    on_column = x == 10
+    assert np.isclose(weights[on_column].sum(), 0.5) and np.isclose(weights[~on_column].sum(), 0.5)
+    assert set(zip(y[~on_column].astype(int), x[~on_column].astype(int))) == {(r, 40) for r in range(30, 34)}
+
+
+def test_defect_hits_start_on_defects_and_leave_the_clean_exposure_alone():
+    damaged = dataclasses.replace(PROFILES["ground_thin"], bad_columns_per_kcol=20.0)
+    share = {}
+    for fraction in (0.0, 1.0):
+        profile = dataclasses.replace(damaged, defect_hits=fraction)
+        touching = events = 0
+        for seed in range(3):
+            exposure = simulate_exposure((256, 256), seed=seed, profile=profile, cr_rate=1.0)
+            if fraction:
+                plain = simulate_exposure((256, 256), seed=seed, profile=damaged, cr_rate=1.0)
+                np.testing.assert_array_equal(plain.clean_adu, exposure.clean_adu)
+            labels, n = ndimage.label(exposure.cr_electrons > 0, np.ones((3, 3)))
+            beside = ndimage.binary_dilation(exposure.defect_mask, iterations=2)
+            touching += np.unique(labels[beside & (labels > 0)]).size
+            events += n
+        share[fraction] = touching / events
+    # Without the extra hits meet defects by chance; the real LSST footprints are never aimed.
+    assert share[0.0] < 0.2 and share[1.0] > 0.6
 
 
 def _second_moments(image):
