@@ -94,7 +94,8 @@ class UNet(nn.Module):
         """Logits for ``x`` (N, C, H, W); ``psf_shape`` (N, `psf_planes`) overrides the buffer for ``psf_inputs``."""
         if self.psf_inputs:
             shape = self.psf_shape.expand(x.shape[0], self.psf_planes) if psf_shape is None else psf_shape
-            planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+            # Indexed, not unpacked, so that torch.fx can trace it (benchmarks/_int8.py).
+            planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None].expand(-1, -1, x.shape[-2], x.shape[-1])
             x = torch.cat([x, planes], dim=1)
         skips = []
         for level, encoder in enumerate(self.encoders):
