@@ -83,6 +83,10 @@ def _default_model(paths):
               help="Arcsec per pixel of tiles without a celestial WCS [default: the header's PIXSCALE, "
                    "PIXSCAL1/2, PXSCAL1/2, SECPIX or SECPIX1/2, else the model's 0.2]. A WCS always "
                    "wins.")
+@click.option("--clean-cosmics", "clean_cosmics", is_flag=True,
+              help="First find and inpaint cosmic rays in every tile (each band) or cutout with crclean's default "
+                   "mask model, as `crclean mask` would: for single exposures, where a hit across a galaxy can "
+                   "look like an arc. Coadds seldom need it. The catalogue's metadata says so (cosmics).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
@@ -92,8 +96,8 @@ def _default_model(paths):
               help="Start a local Dask cluster of N single-threaded worker processes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file summary.")
 @click.pass_context
-def lenses_command(ctx, tiles, conf, output, regions, cutouts, cutouts_in, model, views, ext, pixel_scale, device,
-                   overwrite, scheduler, workers, quiet):
+def lenses_command(ctx, tiles, conf, output, regions, cutouts, cutouts_in, model, views, ext, pixel_scale,
+                   clean_cosmics, device, overwrite, scheduler, workers, quiet):
     """Find strong gravitational lenses in survey tiles and write a catalogue.
 
     TILE is one or more FITS images (.fits, .fits.fz, .fits.gz), or - to read
@@ -138,7 +142,7 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, cutouts_in, model
                                    f"{', '.join(clashing)}")
     extensions = [item for group in ext for item in group] or None
     model = model or _default_model(paths)
-    finder_options = dict(model=model, conf=conf, device=device, views=int(views))
+    finder_options = dict(model=model, conf=conf, device=device, views=int(views), clean_cosmics=clean_cosmics)
     try:
         for target in (output, regions):
             if target:
@@ -196,7 +200,8 @@ def lenses_command(ctx, tiles, conf, output, regions, cutouts, cutouts_in, model
         from astropy.table import vstack
 
         catalog = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
-        catalog.meta.update(catalog_provenance(finder.spec, conf=conf, views=int(views)))
+        catalog.meta.update(catalog_provenance(finder.spec, conf=conf, views=int(views),
+                                               cosmics=finder.cosmics_model))
         try:
             if output:
                 write_catalog(catalog, output, overwrite=overwrite)

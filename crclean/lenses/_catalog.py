@@ -73,7 +73,7 @@ def make_catalog(boxes, scores, *, tile="", wcs=None, pixel_scale=None, theta_e_
     return table
 
 
-def catalog_provenance(spec, *, conf, views):
+def catalog_provenance(spec, *, conf, views, cosmics=None):
     """What made a catalogue, for its metadata: the model, its checksum and calibrations, the cut and views.
 
     Keys are at most 8 characters, so a ``.fits`` catalogue keeps them as
@@ -85,6 +85,8 @@ def catalog_provenance(spec, *, conf, views):
         The lens model.
     conf : float
     views : int
+    cosmics : str, optional
+        The mask model that cleaned the inputs of cosmic rays first (``--clean-cosmics``), if any.
 
     Returns
     -------
@@ -92,7 +94,8 @@ def catalog_provenance(spec, *, conf, views):
         ``model``, ``modelver``, ``modelsha`` (sha256 of the weights),
         ``scorecal`` (the Platt map from logits to scores, Platt 1999),
         ``thetacal`` (box half-side -> Einstein radius), ``conf``, ``views``,
-        ``crclean`` (the version), and ``bands`` for a multi-band model.
+        ``cosmics`` (the mask model, or ``none``), ``crclean`` (the version),
+        and ``bands`` for a multi-band model.
     """
     from crclean import __version__
 
@@ -104,7 +107,7 @@ def catalog_provenance(spec, *, conf, views):
                         "fitted on held-out simulated windows)",
             "thetacal": f"theta_E = {spec.theta_e_slope:g} * box half-side {signed(spec.theta_e_offset)} arcsec "
                         "(fitted on held-out simulated lenses)",
-            "conf": float(conf), "views": int(views), "crclean": __version__}
+            "conf": float(conf), "views": int(views), "cosmics": cosmics or "none", "crclean": __version__}
     if spec.bands:
         meta["bands"] = ",".join(spec.bands)
     return meta

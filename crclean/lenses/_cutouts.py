@@ -210,7 +210,7 @@ def score_cutouts(finder, cutouts, *, pixel_scale=None, where="cutout"):
     window = spec.tile_size
     results = []
     for start in range(0, len(cutouts), finder.batch_size):
-        chunk = cutouts[start:start + finder.batch_size]
+        chunk = finder.without_cosmics(cutouts[start:start + finder.batch_size], where=f"{where} cutouts")
         prepared = [_prepare(finder, planes if spec.bands else planes[None], scale, f"{where} cutout {start + i}")
                     for i, planes in enumerate(chunk)]
         placed = [_in_window(normalised, window, np.random.default_rng(PAD_SEED)) for normalised, _, _, _ in prepared]

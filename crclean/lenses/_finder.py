@@ -69,6 +69,10 @@ class LensFinder:
         the views' boxes (`fuse_views`); only as it is (1): a quarter of the
         detector's work for a lower AP@50 on the benchmark tiles; or the four
         mirror images and the same four transposed (8): twice the work of 4.
+    clean_cosmics : bool, optional
+        First find and inpaint cosmic rays in every image (each band, each
+        cutout) with crclean's default mask model (`crclean.lenses._cosmics`):
+        for single exposures, where a hit across a galaxy can look like an arc.
 
     References
     ----------
@@ -76,7 +80,7 @@ class LensFinder:
     """
 
     def __init__(self, model=DEFAULT_LENS_MODEL, *, conf=0.9, device="auto", batch_size=16, iou_threshold=0.3,
-                 network=None, progress=False, views=4):
+                 network=None, progress=False, views=4, clean_cosmics=False):
         self.spec = model if isinstance(model, ModelSpec) else get_lens_model(model)
         if self.spec.task != "lens":
             raise ValueError(f"model {self.spec.name!r} is a {self.spec.task} model, not a lens finder")
@@ -93,6 +97,7 @@ class LensFinder:
         self.conf, self.device, self.batch_size, self.views = float(conf), device, batch_size, views
         self.iou_threshold, self.progress = float(iou_threshold), progress
         self.network = network
+        self.clean_cosmics, self._cosmics = bool(clean_cosmics), None
 
     def load(self):
         """Load the network (checking its weights) now rather than on the first tile.
@@ -112,7 +117,28 @@ class LensFinder:
             self.network = load_lens_network(self.spec, device=self._torch_device)
         else:
             self.network = self.network.to(self._torch_device).eval()
+        if self.clean_cosmics and self._cosmics is None:
+            from crclean.lenses._cosmics import CosmicRemover
+
+            self._cosmics = CosmicRemover(self._torch_device).load()
         return self
+
+    @property
+    def cosmics_model(self):
+        """The mask model that cleans the inputs (``clean_cosmics``), or None."""
+        if not self.clean_cosmics:
+            return None
+        from crclean.lenses._cosmics import COSMICS_MODEL
+
+        return COSMICS_MODEL
+
+    def without_cosmics(self, planes, *, where="image"):
+        """``planes`` with cosmic rays inpainted when the finder was made with ``clean_cosmics``, else as given."""
+        if not self.clean_cosmics:
+            return planes
+        if self._cosmics is None:
+            self.load()
+        return self._cosmics(planes, where=where)
 
     def _window_detections(self, batch, view, window, *, floor=None):
         """Per window of ``batch``: boxes (window pixels) and calibrated scores seen through ``view``.
@@ -281,6 +307,7 @@ class LensFinder:
             scale = self.spec.pixel_scale
             notes.append(f"{tile or 'image'} has no celestial WCS; assumed the model's "
                          f"{self.spec.pixel_scale} arcsec/pixel and left ra/dec empty")
+        image = self.without_cosmics(image, where=tile or "image")
         subtracted, normalised, factor = self._prepare(image if self.spec.bands else image[None], scale,
                                                        where=tile or "image")
         if not self.spec.bands:

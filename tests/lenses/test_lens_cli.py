@@ -195,3 +195,25 @@ def test_blank_markers_are_missing_data_not_pixels(tmp_path, fake_weights):
     assert len(table) == 2 and np.all(table["xmin"] >= 40)
     assert (f"crclean: warning: {path}: 8000 pixels of magnitude 1e+20 or more (blank markers such as -1e30) "
             "are treated as missing data") in result.stderr
+
+
+def test_clean_cosmics_takes_out_a_hit_the_detector_would_report(tmp_path, fake_weights):
+    shape = (200, 220)
+    image = blob_image(shape, [(50.0, 60.0), (150.0, 140.0)], seed=5)
+    image[120, 40:52] += 150.0  # a thin cosmic-ray track, far from both blobs
+    image[121, 52:58] += 150.0
+    path = tmp_path / "exposure.fits"
+    fits.PrimaryHDU(image, tan_wcs(shape, 0.2).to_header()).writeto(path)
+    before = path.read_bytes()
+
+    assert _run([path, "-o", tmp_path / "raw.ecsv", "-q"]).exit_code == 0
+    raw = Table.read(tmp_path / "raw.ecsv")
+    assert len(raw) == 3 and raw.meta["cosmics"] == "none"
+    assert np.any(np.abs(raw["y"] - 120.5) < 3)  # the stand-in detector takes the track for a candidate
+
+    result = _run([path, "--clean-cosmics", "-o", tmp_path / "clean.ecsv", "-q"])
+    assert result.exit_code == 0, result.output
+    clean = Table.read(tmp_path / "clean.ecsv")
+    assert clean.meta["cosmics"] == "crclean-ccd"
+    assert sorted(np.round(clean["x"]).astype(int).tolist()) == [50, 150]
+    assert path.read_bytes() == before

@@ -191,3 +191,14 @@ def test_cutouts_in_reads_every_image_hdu_but_ancillary_ones_or_those_of_ext(tmp
     assert list(table["id"]) == [1, 2, 3] and list(table["candidate"]) == [True, False, False]
     assert _run(["--cutouts-in", path, "--ext", "STAMPS", "-o", tmp_path / "one.ecsv", "-q"]).exit_code == 0
     assert list(Table.read(tmp_path / "one.ecsv")["plane"]) == ["STAMPS", "STAMPS"]
+
+
+def test_clean_cosmics_scores_a_cutout_without_its_hit_and_leaves_a_blob_alone():
+    hit = blob_image((96, 96), [], seed=4)
+    hit[40, 30:42] += 150.0  # a cosmic-ray track and nothing else
+    blob = blob_image((96, 96), [(47.5, 47.5)], seed=6)
+    cutouts = np.stack([hit, blob])
+    raw = LensFinder(network=BlobDetector()).load().score_cutouts(cutouts)
+    cleaned = LensFinder(network=BlobDetector(), clean_cosmics=True).load().score_cutouts(cutouts)
+    assert raw[0].score > 0.99 and cleaned[0].score == 0.0
+    assert cleaned[1].score > 0.99 and cleaned[1].box == pytest.approx(raw[1].box)
