@@ -1,12 +1,14 @@
 """Cosmic rays out of the lens finder's input: crclean's own mask model and inpainter run first.
 
-A cosmic-ray track across a galaxy is a thin, bright, curved-looking feature
-beside a bright core, which is what an arc beside its lens looks like to a
-detector trained on survey coadds, where cosmic rays are rejected before
-anyone searches. On single exposures (or cutouts of them) the finder sees
-them: on the shipped example exposure two hits made candidates scoring 0.69
-and 0.51. `CosmicRemover` gives each band image what `crclean mask` would
-write: its hits found by the default mask model and inpainted.
+A cosmic-ray track across a galaxy is a thin, bright feature beside a bright
+core, which is what an arc beside its lens looks like to a detector trained
+on survey coadds, where cosmic rays are rejected before anyone searches; and
+the detector weighs a whole window at once, so hits can move the scores of
+sources tens of pixels away. On the shipped example exposure two compact
+sources scored 0.69 and 0.51, neither under a hit (the nearest about 40 px
+away); with the exposure's hits inpainted they score below 0.1.
+`CosmicRemover` gives each band image what `crclean mask` would write: its
+hits found by the default mask model and inpainted.
 """
 
 import numpy as np
