@@ -86,7 +86,8 @@ def _default_model(paths):
 @click.option("--clean-cosmics", "clean_cosmics", is_flag=True,
               help="First find and inpaint cosmic rays in every tile (each band) or cutout with crclean's default "
                    "mask model, as `crclean mask` would: for single exposures, where hits can look like arcs and "
-                   "move the scores of sources near them. Coadds seldom need it. The catalogue's metadata says so (cosmics).")
+                   "move the scores of sources near them. Coadds seldom need it. The catalogue's metadata says "
+                   "so (cosmics).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")

@@ -33,7 +33,6 @@ class CosmicRemover:
     def __init__(self, device):
         from crclean.clean import Cleaner
 
-        self.model = COSMICS_MODEL
         self._cleaner = Cleaner(COSMICS_MODEL, device=device, progress=False)
 
     def load(self):

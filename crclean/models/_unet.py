@@ -95,7 +95,8 @@ class UNet(nn.Module):
         if self.psf_inputs:
             shape = self.psf_shape.expand(x.shape[0], self.psf_planes) if psf_shape is None else psf_shape
             # Indexed, not unpacked, so that torch.fx can trace it (benchmarks/_int8.py).
-            planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None].expand(-1, -1, x.shape[-2], x.shape[-1])
+            planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None]
+            planes = planes.expand(-1, -1, x.shape[-2], x.shape[-1])
             x = torch.cat([x, planes], dim=1)
         skips = []
         for level, encoder in enumerate(self.encoders):
