@@ -97,6 +97,8 @@ def test_config_errors_are_named(tmp_path):
     assert result.exit_code == 2 and "needs a 'arch' entry" in result.output
     with pytest.raises(ValueError, match=r"\[data\] saturated must be one of 'negative', 'ignore', 'star_bleeds'"):
         load_config({"name": "x", "arch": "unet", "data": {"saturated": "maybe"}})
+    with pytest.raises(ValueError, match=r"\[data\] bad_columns must be one of 'negative', 'ignore'"):
+        load_config({"name": "x", "arch": "unet", "data": {"bad_columns": "maybe"}})
     bad.write_text('name = "x"\narch = "unet"\n[data]\nextras = ["sky_lines", "comets"]\n')
     result = CliRunner().invoke(main, ["train", "mask", "--config", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "unknown: comets" in result.output

@@ -165,6 +165,22 @@ def test_hot_pixels_can_be_left_out_of_the_loss():
         build_pool(1, hot_pixels="maybe", **kwargs)
 
 
+def test_bad_columns_can_be_left_out_of_the_loss():
+    # Seeds 52-56 of this profile draw bad columns (69, 6 and 20 pixels of them at seeds 52, 54 and 56).
+    kwargs = dict(size=96, profiles=["wide_ground"], seed=52, split="validation")
+    negative = build_pool(5, **kwargs)
+    ignored = build_pool(5, bad_columns="ignore", **kwargs)
+    exposures = [simulate_exposure((96, 96), seed=52 + i, profile="wide_ground", split="validation")
+                 for i in range(5)]
+    bad = np.stack([e.defect_mask & ~e.hot_pixel_mask & ~e.saturated_mask for e in exposures])
+    assert bad.sum() >= 90
+    assert np.all(ignored.weight[bad] == 0) and np.any(negative.weight[bad] > 0)
+    np.testing.assert_array_equal(negative.weight[~bad], ignored.weight[~bad])
+    np.testing.assert_array_equal(negative.target, ignored.target)  # no label moves, only the loss weights
+    with pytest.raises(ValueError, match="bad_columns"):
+        build_pool(1, bad_columns="maybe", **kwargs)
+
+
 def test_trails_are_long_smooth_sources_not_cosmic_rays():
     with_trails = dataclasses.replace(PROFILES["ground_thin"], trails_per_mpix=60.0)
     plain = simulate_exposure((128, 128), seed=8, profile="ground_thin")

@@ -18,10 +18,11 @@ from crclean.engine._psf_shape import network_inputs
 from crclean.training.simulate import MASK_THRESHOLD_SIGMA, WIDE_PROFILES, exposure_psf_shape, simulate_exposure
 
 __all__ = ["SamplePool", "build_pool", "turned_psf_inputs", "VALIDATION_SEED_OFFSET", "HOT_PIXEL_CHOICES",
-           "SATURATED_CHOICES"]
+           "SATURATED_CHOICES", "BAD_COLUMN_CHOICES"]
 
 HOT_PIXEL_CHOICES = ("negative", "ignore")
 SATURATED_CHOICES = ("negative", "ignore", "star_bleeds")
+BAD_COLUMN_CHOICES = ("negative", "ignore")
 
 #: A pixel is on a bright source when the cosmic-ray-free scene there stands this many sigma of the sky
 #: noise above the sky (see `bright_source_pixels`).
@@ -153,7 +154,7 @@ def bright_source_pixels(exposure):
 
 def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr_scale=(1.0, 1.0),
                hard_cases=False, hot_pixels="negative", trails=False, extras=(), saturated="negative",
-               source_weight=1, psf=False, psf_size=False, psf_skew=False, progress=None):
+               source_weight=1, bad_columns="negative", psf=False, psf_size=False, psf_skew=False, progress=None):
     """Simulate ``n`` exposures, cycling through ``profiles``.
 
     Parameters
@@ -195,6 +196,13 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         out, saturated stars' bleed trails got flagged. ``star_bleeds`` keeps
         the bleeds of saturated stars as negatives and leaves the runs of
         `ambiguous_plateaus`, bleed ends included, out of the loss.
+    bad_columns : {'negative', 'ignore'}
+        Whether the pixels of bad columns (hot and dead, not saturated) teach
+        "not a cosmic ray" or are left out of the loss. Within the network's
+        view (about 50 px each way) a bright track longer than that along a
+        column cannot be told from a hot column; as negatives, hot columns
+        taught crclean-ccd to miss such tracks whole. Left out, the network
+        may flag hot columns, which scoring counts neither way.
     source_weight : int
         Loss weight of the pixels on bright sources (`bright_source_pixels`), hits and
         source light alike. Hits on stars and galaxy cores are few in any exposure, and
@@ -218,6 +226,8 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         raise ValueError(f"hot_pixels must be one of {HOT_PIXEL_CHOICES}, got {hot_pixels!r}")
     if saturated not in SATURATED_CHOICES:
         raise ValueError(f"saturated must be one of {SATURATED_CHOICES}, got {saturated!r}")
+    if bad_columns not in BAD_COLUMN_CHOICES:
+        raise ValueError(f"bad_columns must be one of {BAD_COLUMN_CHOICES}, got {bad_columns!r}")
     if not (isinstance(source_weight, int) and 1 <= source_weight <= 255):
         raise ValueError(f"source_weight must be a whole number from 1 to 255, got {source_weight!r}")
     rng = np.random.default_rng(seed)
@@ -238,6 +248,9 @@ def build_pool(n, *, size, profiles, seed, split="train", cr_rate=(0.5, 3.0), cr
         arrays["inputs"][i] = noise_normalise(image)
         arrays["target"][i] = target
         left_out = ignore | (exposure.hot_pixel_mask if hot_pixels == "ignore" else False)
+        if bad_columns == "ignore":
+            # The defects that are neither hot pixels nor saturated are the bad columns' pixels.
+            left_out = left_out | (exposure.defect_mask & ~exposure.hot_pixel_mask & ~exposure.saturated_mask)
         if saturated == "ignore":
             left_out = left_out | (exposure.saturated_mask & ~target)
         elif saturated == "star_bleeds":

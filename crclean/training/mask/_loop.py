@@ -17,7 +17,7 @@ _DEFAULTS = {
     "data": {"profiles": ["ground_thin", "ground_thick"], "size": 256, "train_exposures": 1200,
              "validation_exposures": 48, "cr_rate": [0.5, 3.0], "cr_scale": [1.0, 1.0], "seed": 0,
              "hard_cases": False, "hot_pixels": "negative", "trails": False, "extras": [],
-             "saturated": "negative", "source_weight": 1},
+             "saturated": "negative", "source_weight": 1, "bad_columns": "negative"},
     "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
               "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": "",
               "device": "cpu"},
@@ -46,9 +46,10 @@ def _check_data_options(data):
     """Refuse a bad ``[data]`` choice when the config is read, not minutes into building a pool."""
     from crclean.training._wide_profiles import EXTRAS
 
-    from crclean.training.mask._data import HOT_PIXEL_CHOICES, SATURATED_CHOICES
+    from crclean.training.mask._data import BAD_COLUMN_CHOICES, HOT_PIXEL_CHOICES, SATURATED_CHOICES
 
-    for key, choices in (("hot_pixels", HOT_PIXEL_CHOICES), ("saturated", SATURATED_CHOICES)):
+    for key, choices in (("hot_pixels", HOT_PIXEL_CHOICES), ("saturated", SATURATED_CHOICES),
+                         ("bad_columns", BAD_COLUMN_CHOICES)):
         if data[key] not in choices:
             raise ValueError(f"[data] {key} must be one of {', '.join(map(repr, choices))}, got {data[key]!r}")
     if not (isinstance(data["source_weight"], int) and 1 <= data["source_weight"] <= 255):
@@ -63,7 +64,7 @@ def _pool(out_dir, kind, data, progress, *, psf=False, psf_size=False, psf_skew=
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
                     trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"],
-                    source_weight=data["source_weight"], psf=psf, psf_size=psf_size, psf_skew=psf_skew)
+                    source_weight=data["source_weight"], bad_columns=data["bad_columns"], psf=psf, psf_size=psf_size, psf_skew=psf_skew)
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
