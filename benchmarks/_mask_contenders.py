@@ -73,9 +73,12 @@ class NetworkContender:
     def __init__(self, label, predict):
         self.label, self._predict = label, predict
 
+    def probability(self, e):
+        return np.asarray(self._predict(e), np.float32)
+
     def run(self, e):
         start = time.perf_counter()
-        probability = np.asarray(self._predict(e), np.float32)
+        probability = self.probability(e)
         seconds = time.perf_counter() - start
         flagged = probability > DEFAULT_THRESHOLD
         return Run(probability, flagged, fill(e, flagged), seconds)
@@ -110,6 +113,21 @@ def register_candidate(path, label, *, like="crclean-ccd"):
                                version=label, reference=f"candidate checkpoint {path}")
     weights.MODELS = MappingProxyType({**weights.MODELS, label: spec})
     return spec
+
+
+def register_candidates(parser, candidates):
+    """Register each ``CHECKPOINT=LABEL`` of a ``--candidate`` option; a bad one ends the run with
+    ``parser.error`` (one line, exit status 2)."""
+    from pathlib import Path
+
+    for candidate in candidates:
+        checkpoint, _, label = candidate.rpartition("=")
+        if not checkpoint or not label or not Path(checkpoint).is_file():
+            parser.error(f"--candidate takes CHECKPOINT=LABEL with an existing checkpoint file, got {candidate!r}")
+        try:
+            register_candidate(checkpoint, label)
+        except ValueError as error:
+            parser.error(f"--candidate {candidate!r}: {error}")
 
 
 def crclean_model(name):

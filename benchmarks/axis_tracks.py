@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _mask_contenders import DEFAULT_THRESHOLD, crclean_model, register_candidate  # noqa: E402
+from _mask_contenders import DEFAULT_THRESHOLD, crclean_model, register_candidates  # noqa: E402
 from masks import build_family  # noqa: E402
 
 DEGREES = (0.0, 1.0, 2.0, 4.0, 8.0, 20.0)
@@ -83,9 +83,7 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
-    for candidate in args.candidate:
-        checkpoint, _, label = candidate.rpartition("=")
-        register_candidate(checkpoint, label)
+    register_candidates(parser, args.candidate)
     models = {name: crclean_model(name) for name in args.models}
     rng = np.random.default_rng(20261206)
     found = {}  # (model, degrees, length) -> [flagged, bright]
@@ -100,10 +98,10 @@ def main(argv=None):
                     for diffusion in DIFFUSION_SIGMAS:
                         charge = tracks(base.shape, rng, degrees, length, diffusion, per_pixel)
                         bright = charge > 10 * sigma
-                        image = (base + charge) / e.gain
+                        # The exposure object carries the image to every contender, as benchmarks/masks.py's do.
+                        e.image_adu = ((base + charge) / e.gain).astype(np.float32)
                         for name, model in models.items():
-                            e.image_adu = image.astype(np.float32)
-                            flagged = model._predict(e) > DEFAULT_THRESHOLD
+                            flagged = model.probability(e) > DEFAULT_THRESHOLD
                             tally = found.setdefault((name, degrees, length), [0, 0])
                             tally[0] += int((flagged & bright).sum())
                             tally[1] += int(bright.sum())
@@ -111,9 +109,9 @@ def main(argv=None):
                 image = base.copy()
                 column = 700
                 image[rows, column] += HOT_COLUMN_SIGMA * sigma[rows, column]
+                e.image_adu = (image / e.gain).astype(np.float32)
                 for name, model in models.items():
-                    e.image_adu = (image / e.gain).astype(np.float32)
-                    flagged = model._predict(e) > DEFAULT_THRESHOLD
+                    flagged = model.probability(e) > DEFAULT_THRESHOLD
                     hot.setdefault((name, kind), []).append(float(flagged[rows, column].mean()))
             print(f"{family}: exposure done", file=sys.stderr, flush=True)
     print(f"Recall of the > 10 sigma pixels of straight tracks inserted into {args.exposures} exposure(s) of "

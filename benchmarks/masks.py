@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from _docs import write_section
-from _mask_contenders import contenders, fill, register_candidate
+from _mask_contenders import contenders, fill, register_candidates
 
 SIM_FAMILIES = {"sim_ground_thin": "ground_thin", "sim_ground_thick": "ground_thick", "sim_space": "space"}
 INDEPENDENT_FAMILIES = ("thin_ground", "thick_ground", "rubin_like", "dense_space", "real_footprints")
@@ -294,14 +294,7 @@ def main(argv=None):
                      f"(each family's seeds are 1000 apart), got {args.first_exposure}")
     from crclean import weights
 
-    for candidate in args.candidate:
-        checkpoint, _, label = candidate.rpartition("=")
-        if not checkpoint or not label or not Path(checkpoint).is_file():
-            parser.error(f"--candidate takes CHECKPOINT=LABEL with an existing checkpoint file, got {candidate!r}")
-        try:
-            register_candidate(checkpoint, label)
-        except ValueError as error:
-            parser.error(f"--candidate {candidate!r}: {error}")
+    register_candidates(parser, args.candidate)
     own = args.models if args.models is not None else [
         name for name, spec in weights.MODELS.items() if spec.kind == "network" and spec.package is None]
     import torch
