@@ -434,6 +434,25 @@ def test_elongated_psfs_stretch_every_star_the_same_way():
         _scene.elongated(_scene.moffat_profile(4.0), 0.0, 0.0)
 
 
+def test_axis_psfs_stretch_stars_along_a_row_or_a_column_and_leave_the_other_draws_alone():
+    extras = ("elongated_psfs", "many_grazing_tracks", "axis_edges")
+    plain = [draw_profile("wide_ground", np.random.default_rng(seed), extras=extras) for seed in range(300)]
+    along = [draw_profile("wide_ground", np.random.default_rng(seed), extras=extras + ("axis_psfs",))
+             for seed in range(300)]
+    changed = [a for p, a in zip(plain, along) if a != p]
+    assert 0.2 < len(changed) / len(along) < 0.4
+    assert {a.psf_angle for a in changed} == {0.0, np.pi / 2}
+    assert all(0.4 <= a.psf_axis_ratio <= 0.8 for a in changed)
+    # Apart from the PSF, every draw is the one made without the extra.
+    for p, a in zip(plain, along):
+        assert dataclasses.replace(a, psf_axis_ratio=p.psf_axis_ratio, psf_angle=p.psf_angle) == p
+    from crclean.training import _scene
+    star = _scene.render_stars((41, 41), [20.0], [20.0], [1e5],
+                               _scene.elongated(_scene.moffat_profile(3.0), 0.5, np.pi / 2), fwhm=3.0, oversample=3)
+    ratio, angle = _second_moments(star)
+    assert ratio == pytest.approx(0.5, abs=0.06) and angle == pytest.approx(np.pi / 2, abs=0.05)
+
+
 def test_grazing_tracks_are_long_and_close_to_a_pixel_axis():
     sensor = SensorGeometry(depletion_um=20.0, diffusion_um=0.5)  # thin: without grazing, tracks are short
     kwargs = dict(rng=None, sensor=sensor, mix=(1, 0, 0), n_events=12, cos_power=3.0)
