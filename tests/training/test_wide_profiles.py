@@ -453,6 +453,17 @@ def test_axis_psfs_stretch_stars_along_a_row_or_a_column_and_leave_the_other_dra
     assert ratio == pytest.approx(0.5, abs=0.06) and angle == pytest.approx(np.pi / 2, abs=0.05)
 
 
+def test_ground_axis_features_leave_space_exposures_as_they_were_and_ground_ones_untouched():
+    axis = ("many_grazing_tracks", "axis_edges", "axis_psfs")
+    for seed in range(40):
+        def draw(name, extras):
+            return draw_profile(name, np.random.default_rng(seed), extras=("elongated_psfs",) + extras)
+        assert draw("wide_ground", axis + ("ground_axis_features",)) == draw("wide_ground", axis)
+        assert draw("wide_space", axis + ("ground_axis_features",)) == draw("wide_space", ())
+    assert any(draw_profile("wide_space", np.random.default_rng(seed), extras=axis).grazing_tracks > 0
+               for seed in range(5))
+
+
 def test_grazing_tracks_are_long_and_close_to_a_pixel_axis():
     sensor = SensorGeometry(depletion_um=20.0, diffusion_um=0.5)  # thin: without grazing, tracks are short
     kwargs = dict(rng=None, sensor=sensor, mix=(1, 0, 0), n_events=12, cos_power=3.0)
