@@ -74,10 +74,10 @@ def main(argv=None):
     jobs = {}
     for config in configs:
         run = scratch / config.stem
-        log = open(scratch / f"{config.stem}.log", "w")
-        jobs[config.stem] = (run, subprocess.Popen(
-            [sys.executable, "-m", "crclean", "train", "mask", "--config", str(config), "--out", str(run),
-             "--device", args.device, "--quiet"], stdout=log, stderr=subprocess.STDOUT))
+        with open(scratch / f"{config.stem}.log", "w") as log:  # the child keeps its own handle
+            jobs[config.stem] = (run, subprocess.Popen(
+                [sys.executable, "-m", "crclean", "train", "mask", "--config", str(config), "--out", str(run),
+                 "--device", args.device, "--quiet"], stdout=log, stderr=subprocess.STDOUT))
     failed = [stem for stem, (_, process) in jobs.items() if process.wait() != 0]
     args.out.mkdir(parents=True, exist_ok=True)
     weights = {}

@@ -455,11 +455,13 @@ def test_axis_psfs_stretch_stars_along_a_row_or_a_column_and_leave_the_other_dra
 
 def test_ground_axis_features_leave_space_exposures_as_they_were_and_ground_ones_untouched():
     axis = ("many_grazing_tracks", "axis_edges", "axis_psfs")
+
+    def draw(name, seed, extras):
+        return draw_profile(name, np.random.default_rng(seed), extras=("elongated_psfs",) + extras)
+
     for seed in range(40):
-        def draw(name, extras):
-            return draw_profile(name, np.random.default_rng(seed), extras=("elongated_psfs",) + extras)
-        assert draw("wide_ground", axis + ("ground_axis_features",)) == draw("wide_ground", axis)
-        assert draw("wide_space", axis + ("ground_axis_features",)) == draw("wide_space", ())
+        assert draw("wide_ground", seed, axis + ("ground_axis_features",)) == draw("wide_ground", seed, axis)
+        assert draw("wide_space", seed, axis + ("ground_axis_features",)) == draw("wide_space", seed, ())
     assert any(draw_profile("wide_space", np.random.default_rng(seed), extras=axis).grazing_tracks > 0
                for seed in range(5))
 
