@@ -55,3 +55,4 @@ class DetectorProfile:
     core_hits: float = 0.0        # share of stars above 5 sky sigma hit on the core, about as bright as their peak
     core_bleeds: float = 0.0      # share of those core hits that saturate and bleed (alpha particles)
     defect_hits: float = 0.0      # share of tracks and spots started on a bad column or a saturated star
+    footprints_on_sources: float = 0.0  # share of real footprints centred on a star or galaxy, bright ones favoured

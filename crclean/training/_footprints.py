@@ -197,12 +197,14 @@ def rebin_stamp(stamp, zoom):
     return (rows @ np.asarray(stamp, np.float64) @ cols.T).astype(np.float32)
 
 
-def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoom=1.0):
+def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoom=1.0, anchors=None,
+                      anchor_fraction=0.0):
     """Add randomly placed, rotated and flipped footprints to an image.
 
     Each footprint is drawn uniformly from ``stamps``, rotated by ``k * 90``
     degrees, flipped with probability 1/2, and centred on a uniformly random
-    pixel; the part falling outside the image is lost.
+    pixel, or with ``anchors`` a share of them on a source; the part falling
+    outside the image is lost.
 
     Parameters
     ----------
@@ -218,6 +220,14 @@ def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoo
         Multiplies the charge, e.g. ``1 / gain`` for an image in ADU.
     zoom : float, optional
         Geometric scale (see `rebin_stamp`) for a different pixel size.
+    anchors : tuple, optional
+        ``(x, y, weights, spread)`` as for
+        `crclean.training._hit_variants.move_onto_anchors`: each footprint is
+        centred, with probability ``anchor_fraction``, on a source drawn with
+        probability ``weights`` and jittered by ``spread`` px. Without anchors
+        nothing more is drawn, so the placements are those made before.
+    anchor_fraction : float, optional
+        Share of footprints centred on a source.
 
     Returns
     -------
@@ -236,6 +246,7 @@ def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoo
     dtype = np.result_type(image.dtype, np.float32)
     charge = np.zeros(image.shape, dtype)
     height, width = image.shape
+    anchored = anchors is not None and anchor_fraction > 0 and len(anchors[0]) > 0
     for _ in range(int(n_footprints)):
         stamp = stamps[rng.integers(len(stamps))]
         stamp = np.rot90(stamp, k=int(rng.integers(4)))
@@ -244,8 +255,14 @@ def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoo
         if zoom != 1:
             stamp = rebin_stamp(stamp, zoom)
         h, w = stamp.shape
-        top = int(rng.integers(height)) - h // 2
-        left = int(rng.integers(width)) - w // 2
+        centre_y, centre_x = int(rng.integers(height)), int(rng.integers(width))
+        if anchored and rng.uniform() < anchor_fraction:
+            pick = rng.choice(len(anchors[0]), p=anchors[2])
+            jitter_x, jitter_y = rng.normal(0.0, anchors[3], 2)
+            centre_x = int(round(anchors[0][pick] + jitter_x))
+            centre_y = int(round(anchors[1][pick] + jitter_y))
+        top = centre_y - h // 2
+        left = centre_x - w // 2
         y0, y1 = max(top, 0), min(top + h, height)
         x0, x1 = max(left, 0), min(left + w, width)
         if y0 >= y1 or x0 >= x1:

@@ -225,12 +225,13 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars
     """Cosmic-ray charge (e-) from the real footprints and the physical model; ``on_defects`` are the
     anchors (`defect_anchors`) of ``prof.defect_hits``."""
     anchors = sources[:2]
-    if prof.bright_anchors and sources[2].size:
-        # Hits are uniform on the sky, but most sources are faint: favouring
-        # bright ones (weight sqrt(flux)) and spreading hits over their core
-        # and wings puts enough hits on bright stars and nuclei to learn from.
-        weights = np.sqrt(np.maximum(sources[2], 0.0))
-        anchors = (*anchors, weights / weights.sum(), max(1.5, 0.7 * fwhm))
+    # Hits are uniform on the sky, but most sources are faint: favouring
+    # bright ones (weight sqrt(flux)) and spreading hits over their core
+    # and wings puts enough hits on bright stars and nuclei to learn from.
+    weights = np.sqrt(np.maximum(sources[2], 0.0))
+    bright = (*anchors, weights / weights.sum(), max(1.5, 0.7 * fwhm)) if weights.sum() > 0 else None
+    if prof.bright_anchors and bright is not None:
+        anchors = bright
     area_cm2 = shape[0] * shape[1] * (prof.sensor.pixel_pitch_um * 1e-4) ** 2
     n_events = rng.poisson(cr_rate * area_cm2 * exptime)
     n_real = rng.binomial(n_events, prof.footprint_fraction)
@@ -247,8 +248,8 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars
             shape, rng=rng, n_events=n_on_defects, anchors=on_defects, anchor_fraction=1.0, **physics)
     if n_real:
         stamps = _footprints.load_footprints(split).stamps
-        charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng,
-                                               zoom=prof.footprint_zoom)[0]
+        charge = _footprints.inject_footprints(charge, stamps, n_real, rng=rng, zoom=prof.footprint_zoom,
+                                               anchors=bright, anchor_fraction=prof.footprints_on_sources)[0]
     if prof.core_hits > 0:
         # Stars well below the full well, so that the hit shows on the core
         # rather than lengthening a saturated star's bleed (a negative).

@@ -103,3 +103,20 @@ def test_injection_validates_its_inputs():
         inject_footprints(np.zeros((10, 10)), [], 1, rng=np.random.default_rng())
     with pytest.raises(ValueError, match="zoom must be > 0"):
         rebin_stamp(np.ones((2, 2)), 0)
+
+
+def test_anchored_footprints_are_centred_on_the_weighted_sources_and_unanchored_ones_keep_their_places():
+    stamp = np.zeros((3, 3), np.float32)
+    stamp[1, 1] = 100.0
+    anchors = (np.array([20.0, 80.0]), np.array([50.0, 50.0]), np.array([0.0, 1.0]), 0.5)
+    _, charge = inject_footprints(np.zeros((100, 100)), [stamp], 50, rng=np.random.default_rng(2),
+                                  anchors=anchors, anchor_fraction=1.0)
+    ys, xs = np.nonzero(charge)
+    # Every footprint lands within a few jitters of the only source with weight.
+    assert np.all(np.hypot(xs - 80, ys - 50) <= 3)
+    assert not charge[:, :50].any()
+    stamps = load_footprints("train").stamps
+    plain = inject_footprints(np.zeros((100, 100)), stamps, 10, rng=np.random.default_rng(5))[1]
+    for unused in (dict(anchors=None, anchor_fraction=0.5), dict(anchors=anchors, anchor_fraction=0.0)):
+        again = inject_footprints(np.zeros((100, 100)), stamps, 10, rng=np.random.default_rng(5), **unused)[1]
+        np.testing.assert_array_equal(again, plain)

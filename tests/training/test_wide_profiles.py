@@ -207,9 +207,9 @@ def test_extras_are_drawn_after_the_rest_of_the_detector_and_named_when_unknown(
     plain_fields = dict(sky_lines_per_mpix=0.0, cr_on_sources=hard.cr_on_sources, bright_anchors=False, heavy_ions=0.0, sharp_hits=0.0, whole_bad_columns=False,
                         core_hits=0.0, core_bleeds=0.0, alpha_spots=hard.alpha_spots, psf_axis_ratio=1.0,
                         psf_angle=0.0, grazing_tracks=0.0,
-                        axis_edges_per_mpix=0.0, defect_hits=0.0)
+                        axis_edges_per_mpix=0.0, defect_hits=0.0, footprints_on_sources=0.0)
     assert dataclasses.replace(every, **plain_fields) == hard
-    assert 0.05 <= every.defect_hits <= 0.15
+    assert 0.05 <= every.defect_hits <= 0.15 and 0.1 <= every.footprints_on_sources <= 0.3
     assert every.bright_anchors and 0.1 <= every.cr_on_sources <= 0.3 and 0.05 <= every.alpha_spots <= 0.2
     assert 0.1 <= every.core_hits <= 0.4 and 0.2 <= every.core_bleeds <= 0.4
     with pytest.raises(ValueError, match="extras"):
@@ -377,17 +377,24 @@ def test_defect_anchors_share_hits_equally_between_bad_columns_and_saturated_sta
     assert set(zip(y[~on_column].astype(int), x[~on_column].astype(int))) == {(r, 40) for r in range(30, 34)}
 
 
+def _exposures_aimed(base, field, fraction, cr_rate):
+    """Three exposures of ``base`` with ``field`` (a share of hits aimed somewhere) set to ``fraction``;
+    aiming moves hits only, so each clean scene is the one made without it."""
+    for seed in range(3):
+        exposure = simulate_exposure((256, 256), seed=seed, profile=dataclasses.replace(base, **{field: fraction}),
+                                     cr_rate=cr_rate)
+        if fraction:
+            plain = simulate_exposure((256, 256), seed=seed, profile=base, cr_rate=cr_rate)
+            np.testing.assert_array_equal(plain.clean_adu, exposure.clean_adu)
+        yield exposure
+
+
 def test_defect_hits_start_on_defects_and_leave_the_clean_exposure_alone():
     damaged = dataclasses.replace(PROFILES["ground_thin"], bad_columns_per_kcol=20.0)
     share = {}
     for fraction in (0.0, 1.0):
-        profile = dataclasses.replace(damaged, defect_hits=fraction)
         touching = events = 0
-        for seed in range(3):
-            exposure = simulate_exposure((256, 256), seed=seed, profile=profile, cr_rate=1.0)
-            if fraction:
-                plain = simulate_exposure((256, 256), seed=seed, profile=damaged, cr_rate=1.0)
-                np.testing.assert_array_equal(plain.clean_adu, exposure.clean_adu)
+        for exposure in _exposures_aimed(damaged, "defect_hits", fraction, cr_rate=1.0):
             labels, n = ndimage.label(exposure.cr_electrons > 0, np.ones((3, 3)))
             beside = ndimage.binary_dilation(exposure.defect_mask, iterations=2)
             touching += np.unique(labels[beside & (labels > 0)]).size
@@ -549,3 +556,23 @@ def test_lumpy_psfs_give_stars_several_peaks_centred_where_a_smooth_star_is():
               for lumps in ((), ((-0.4, 0.0, 0.5, 0.6), (0.4, 0.0, 0.5, 0.6)))]
     np.testing.assert_array_equal(frames[1].cr_electrons, frames[0].cr_electrons)
     assert np.abs(frames[1].clean_adu - frames[0].clean_adu).max() > 10 * base.readnoise
+
+
+def test_source_footprints_put_real_footprints_on_bright_sources_and_leave_the_other_draws_alone():
+    extras = ("source_hits", "defect_hits", "axis_psfs")
+    for seed in range(40):
+        plain = draw_profile("wide_ground", np.random.default_rng(seed), extras=extras)
+        aimed = draw_profile("wide_ground", np.random.default_rng(seed), extras=extras + ("source_footprints",))
+        assert 0.1 <= aimed.footprints_on_sources <= 0.3
+        assert dataclasses.replace(aimed, footprints_on_sources=0.0) == plain
+    # Every hit a real footprint; bright galaxies and stars; all footprints aimed or none.
+    on_sources = {}
+    for share in (0.0, 1.0):
+        inside = total = 0.0
+        for exposure in _exposures_aimed(PROFILES["ground_thick"], "footprints_on_sources", share, cr_rate=0.5):
+            source = exposure.clean_adu - np.median(exposure.clean_adu)
+            bright = source > 20 * np.median(np.abs(source - np.median(source)))
+            inside += exposure.cr_electrons[ndimage.binary_dilation(bright, iterations=2)].sum()
+            total += exposure.cr_electrons.sum()
+        on_sources[share] = inside / total
+    assert on_sources[1.0] > max(0.1, 3 * on_sources[0.0])
