@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from crclean.training._hit_variants import move_onto_anchors
+
 __all__ = [
     "FOOTPRINT_FILE",
     "FOOTPRINT_PROVENANCE",
@@ -221,10 +223,9 @@ def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoo
     zoom : float, optional
         Geometric scale (see `rebin_stamp`) for a different pixel size.
     anchors : tuple, optional
-        ``(x, y, weights, spread)`` as for
-        `crclean.training._hit_variants.move_onto_anchors`: each footprint is
-        centred, with probability ``anchor_fraction``, on a source drawn with
-        probability ``weights`` and jittered by ``spread`` px. Without anchors
+        Sources as `crclean.training._hit_variants.move_onto_anchors` takes
+        them (e.g. ``(x, y, weights, spread)``): each footprint is centred,
+        with probability ``anchor_fraction``, on one of them. Without anchors
         nothing more is drawn, so the placements are those made before.
     anchor_fraction : float, optional
         Share of footprints centred on a source.
@@ -246,7 +247,6 @@ def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoo
     dtype = np.result_type(image.dtype, np.float32)
     charge = np.zeros(image.shape, dtype)
     height, width = image.shape
-    anchored = anchors is not None and anchor_fraction > 0 and len(anchors[0]) > 0
     for _ in range(int(n_footprints)):
         stamp = stamps[rng.integers(len(stamps))]
         stamp = np.rot90(stamp, k=int(rng.integers(4)))
@@ -256,13 +256,10 @@ def inject_footprints(image, stamps, n_footprints, *, rng, charge_scale=1.0, zoo
             stamp = rebin_stamp(stamp, zoom)
         h, w = stamp.shape
         centre_y, centre_x = int(rng.integers(height)), int(rng.integers(width))
-        if anchored and rng.uniform() < anchor_fraction:
-            pick = rng.choice(len(anchors[0]), p=anchors[2])
-            jitter_x, jitter_y = rng.normal(0.0, anchors[3], 2)
-            centre_x = int(round(anchors[0][pick] + jitter_x))
-            centre_y = int(round(anchors[1][pick] + jitter_y))
-        top = centre_y - h // 2
-        left = centre_x - w // 2
+        (centre_x,), (centre_y,) = move_onto_anchors(np.array([centre_x]), np.array([centre_y]), rng, anchors,
+                                                     anchor_fraction)
+        top = int(round(centre_y)) - h // 2
+        left = int(round(centre_x)) - w // 2
         y0, y1 = max(top, 0), min(top + h, height)
         x0, x1 = max(left, 0), min(left + w, width)
         if y0 >= y1 or x0 >= x1:

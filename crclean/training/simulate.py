@@ -229,7 +229,8 @@ def _cosmic_rays(shape, prof, rng, exptime, cr_rate, split, sources, fwhm, stars
     # bright ones (weight sqrt(flux)) and spreading hits over their core
     # and wings puts enough hits on bright stars and nuclei to learn from.
     weights = np.sqrt(np.maximum(sources[2], 0.0))
-    bright = (*anchors, weights / weights.sum(), max(1.5, 0.7 * fwhm)) if weights.sum() > 0 else None
+    total = weights.sum()
+    bright = (*anchors, weights / total, max(1.5, 0.7 * fwhm)) if total > 0 else None
     if prof.bright_anchors and bright is not None:
         anchors = bright
     area_cm2 = shape[0] * shape[1] * (prof.sensor.pixel_pitch_um * 1e-4) ** 2
