@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from crclean.models._blocks import ContextBlock, ConvBlock
+from crclean.models._local_median import local_median
 
 __all__ = ["UNet"]
 
@@ -56,13 +57,22 @@ class UNet(nn.Module):
         ``2 * d * 2 ** (len(channels) - 1)`` pixels: a 250 px track along a
         column differs from a bad column only at its ends, beyond the ~100 px
         that four levels of plain convolutions see.
+    median_plane : bool, optional
+        Also take a median of the input's first plane over its neighbours
+        (`crclean.models._local_median.local_median`, 5 px along rows, then
+        columns) as a plane after all others: the smooth light under a pixel.
+        A faint hit on a bright star or galaxy stands out from that, not from
+        the sky; convolutions cannot compute a median. Last, so that a network
+        trained without it starts from the same output with this plane's
+        weights zero (`crclean.training.mask._loop`).
     """
 
     #: The block that sees the input (`crclean.models._inference.keep_input_block_float32`).
     input_block = "encoders.0"
 
     def __init__(self, *, channels=(32, 64, 128), norm="group", groups=8, in_channels=1, psf_inputs=False,
-                 psf_size=False, psf_skew=False, context_dilations=()):
+                 psf_size=False, psf_skew=False, context_dilations=(),
+                 median_plane=False):
         super().__init__()
         channels = list(channels)
         self.size_multiple = 2 ** (len(channels) - 1)
@@ -76,7 +86,8 @@ class UNet(nn.Module):
         # Not saved with the weights: it describes the image, not the network.
         self.register_buffer("psf_shape", torch.zeros(max(self.psf_planes, 2)), persistent=False)
         self.encoders = nn.ModuleList()
-        previous = in_channels + self.psf_planes
+        self.median_plane = bool(median_plane)
+        previous = in_channels + self.psf_planes + self.median_plane
         for width in channels:
             self.encoders.append(ConvBlock(previous, width, norm=norm, groups=groups))
             previous = width
@@ -92,12 +103,15 @@ class UNet(nn.Module):
 
     def forward(self, x, psf_shape=None):
         """Logits for ``x`` (N, C, H, W); ``psf_shape`` (N, `psf_planes`) overrides the buffer for ``psf_inputs``."""
+        image = x
         if self.psf_inputs:
             shape = self.psf_shape.expand(x.shape[0], self.psf_planes) if psf_shape is None else psf_shape
             # Indexed, not unpacked, so that torch.fx can trace it (benchmarks/_int8.py).
             planes = shape.to(device=x.device, dtype=x.dtype)[:, :, None, None]
             planes = planes.expand(-1, -1, x.shape[-2], x.shape[-1])
             x = torch.cat([x, planes], dim=1)
+        if self.median_plane:
+            x = torch.cat([x, local_median(image[:, :1])], dim=1)
         skips = []
         for level, encoder in enumerate(self.encoders):
             x = encoder(x if level == 0 else self.pool(x))
