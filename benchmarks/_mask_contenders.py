@@ -89,7 +89,8 @@ def register_candidate(path, label, *, like="crclean-ccd"):
 
     A round's candidate is judged beside the shipped models before it is one of them: its spec is
     ``like``'s (architecture, tiling, precision), with the PSF planes its first convolution takes
-    (2: ``psf_inputs``; 4: with ``psf_size``; 6: with ``psf_skew``; 8: both) and its own checksum.
+    (2: ``psf_inputs``; 4: with ``psf_size``; 6: with ``psf_skew``; 8: both), one more with
+    ``median_plane`` (the only odd plane), and its own checksum.
     """
     import dataclasses
     from pathlib import Path
@@ -104,10 +105,13 @@ def register_candidate(path, label, *, like="crclean-ccd"):
     state = torch.load(path, map_location="cpu", weights_only=True)
     first = state.get("encoders.0.0.weight") if isinstance(state, dict) else None
     planes = None if first is None else first.shape[1] - 1
+    median = planes is not None and planes % 2 == 1
+    planes = None if planes is None else planes - median
     if planes not in (0, 2, 4, 6, 8):
         raise ValueError(f"{path} is not the state dict of a mask UNet like {like}'s (a `crclean train mask` "
                          f"checkpoint such as <out>/<name>.pt)")
-    config = {**base.config, "psf_inputs": planes > 0, "psf_size": planes in (4, 8), "psf_skew": planes >= 6}
+    config = {**base.config, "psf_inputs": planes > 0, "psf_size": planes in (4, 8), "psf_skew": planes >= 6,
+              "median_plane": median}
     # An absolute resource: the weights directory joined with it is the path itself.
     spec = dataclasses.replace(base, name=label, resource=str(path), sha256=weights.sha256_of(path), config=config,
                                version=label, reference=f"candidate checkpoint {path}")

@@ -8,8 +8,11 @@ be given one as an input plane (`crclean.models.UNet`, ``median_plane``).
 
 Separable: a median along each row, then along each column of that (a
 ``size`` x ``size`` median costs four times as much on the CPU, measured).
-Tracks up to ``size // 2`` pixels wide vanish from it in any direction: a
-track along a row survives the row pass and is removed by the column pass.
+A track that covers at most ``size // 2`` pixels of each row, or of each
+column, vanishes from it: one along a row survives the row pass and is
+removed by the column pass. With 5 px that is up to 2 px wide along an
+axis and about 1.4 px across a diagonal; wider tracks stay, as they do in
+a 5 x 5 median.
 
 References
 ----------

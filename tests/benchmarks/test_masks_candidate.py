@@ -17,10 +17,12 @@ from crclean.models._unet import UNet  # noqa: E402
 from crclean.training.mask._loop import _load_init  # noqa: E402
 
 
-def test_a_candidate_that_computes_what_the_default_does_scores_the_same(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("more", ["psf_skew", "median_plane"])
+def test_a_candidate_that_computes_what_the_default_does_scores_the_same(more, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(weights, "MODELS", weights.MODELS)  # the candidate is registered for this test only
-    # Told the PSF's coma and trefoil, but with those planes' weights at zero: the default's network.
-    candidate = UNet(**{**weights.MODELS["crclean-ccd"].config, "psf_skew": True})
+    # Told more planes (the PSF's coma and trefoil; the local median), but with those planes' weights at
+    # zero: the default's network.
+    candidate = UNet(**{**weights.MODELS["crclean-ccd"].config, "psf_skew": True, more: True})
     _load_init(candidate, weights.weights_path(weights.MODELS["crclean-ccd"]))
     torch.save(candidate.state_dict(), tmp_path / "candidate.pt")
     masks.main(["--families", "thin_ground", "--size", "128", "--exposures", "1", "--first-exposure", "3",
@@ -30,7 +32,7 @@ def test_a_candidate_that_computes_what_the_default_does_scores_the_same(tmp_pat
             if line.startswith("| thin_ground")}
     assert set(rows) == {"crclean-ccd", "round-x", "truth mask (reference)"}
     assert rows["round-x"] == rows["crclean-ccd"]  # every score but the timing
-    assert weights.MODELS["round-x"].config["psf_skew"]
+    assert weights.MODELS["round-x"].config[more]
 
 
 def test_a_candidate_that_is_not_a_mask_checkpoint_is_refused(tmp_path, capsys):
