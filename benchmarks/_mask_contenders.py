@@ -68,10 +68,11 @@ def _quiet():
 
 
 class NetworkContender:
-    """A network: ``predict(e)`` gives probabilities; masks at 0.5 are filled by `fill`."""
+    """A network: ``predict(e)`` gives probabilities; masks at 0.5 (grown into pixels above
+    ``grow_threshold`` that touch them, when given: `crclean mask --grow-threshold`) are filled by `fill`."""
 
-    def __init__(self, label, predict):
-        self.label, self._predict = label, predict
+    def __init__(self, label, predict, *, grow_threshold=None):
+        self.label, self._predict, self.grow_threshold = label, predict, grow_threshold
 
     def probability(self, e):
         return np.asarray(self._predict(e), np.float32)
@@ -81,6 +82,10 @@ class NetworkContender:
         probability = self.probability(e)
         seconds = time.perf_counter() - start
         flagged = probability > DEFAULT_THRESHOLD
+        if self.grow_threshold is not None:
+            from crclean.engine._hysteresis import grow_into
+
+            flagged = grow_into(flagged, probability, self.grow_threshold)
         return Run(probability, flagged, fill(e, flagged), seconds)
 
 
@@ -134,7 +139,8 @@ def register_candidates(parser, candidates):
             parser.error(f"--candidate {candidate!r}: {error}")
 
 
-def crclean_model(name):
+def crclean_model(name, *, grow_threshold=None):
+    """crclean's model ``name`` as a contender; with ``grow_threshold`` its masks are grown (its label says so)."""
     from crclean import Cleaner
 
     cleaner = Cleaner(name, inpaint=None, device="cpu").load()
@@ -146,7 +152,10 @@ def crclean_model(name):
                                    label="benchmark").probability
 
     # Ports run weights another package ships (deepCR's); crclean's own and candidates go by their names.
-    return NetworkContender(name if cleaner.spec.package is None else f"{name} (crclean port)", predict)
+    label = name if cleaner.spec.package is None else f"{name} (crclean port)"
+    if grow_threshold is not None:
+        label += f", grown to {grow_threshold:g}"
+    return NetworkContender(label, predict, grow_threshold=grow_threshold)
 
 
 def deepcr_package(name, label):
@@ -196,10 +205,13 @@ class LacosmicContender:
         return Run(score, flagged, cleaned_adu.astype(np.float32), seconds)
 
 
-def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None):
+def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None, grow_threshold=None):
     """Every contender, in table order; ``warn(message)`` reports one that cannot run. Without
-    ``anchors`` only crclean's own models (deciding between two of them)."""
+    ``anchors`` only crclean's own models (deciding between two of them). With ``grow_threshold``
+    each of crclean's models also runs with its masks grown to it."""
     runs = [crclean_model(name) for name in own_models]
+    if grow_threshold is not None:
+        runs += [crclean_model(name, grow_threshold=grow_threshold) for name in own_models]
     if not anchors:
         return runs
     runs.append(crclean_model("deepcr-decam"))

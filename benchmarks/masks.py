@@ -284,11 +284,16 @@ def main(argv=None):
                              "name LABEL in --models (repeatable)")
     parser.add_argument("--no-anchors", action="store_true",
                         help="leave out deepCR, Cosmic-CoNN and LA Cosmic (to decide between crclean's models)")
+    parser.add_argument("--grow-threshold", type=float, default=None, metavar="P",
+                        help="also score each of crclean's models with its masks grown into pixels above P "
+                             "that touch them (crclean mask --grow-threshold)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and the ROC plot")
     args = parser.parse_args(argv)
     if args.size < 64 or args.exposures < 1:
         parser.error(f"--size must be >= 64 and --exposures >= 1, got {args.size} and {args.exposures}")
+    if args.grow_threshold is not None and not 0 < args.grow_threshold < 0.5:
+        parser.error(f"--grow-threshold must lie between 0 and the default threshold 0.5, got {args.grow_threshold}")
     if not 0 <= args.first_exposure or args.first_exposure + args.exposures > 1000:
         parser.error("--first-exposure must be >= 0, and with --exposures at most 1000 "
                      f"(each family's seeds are 1000 apart), got {args.first_exposure}")
@@ -304,7 +309,8 @@ def main(argv=None):
             print(f"[masks] {message}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    tools = contenders(own, deepcr_package_runs=args.deepcr_package, anchors=not args.no_anchors, warn=progress)
+    tools = contenders(own, deepcr_package_runs=args.deepcr_package, anchors=not args.no_anchors, warn=progress,
+                       grow_threshold=args.grow_threshold)
     scored = [f for f in args.families if f != "real_frames"]
     rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure)
     real_rows = real_frame_checks(tools, progress) if "real_frames" in args.families else []

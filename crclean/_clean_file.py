@@ -66,11 +66,13 @@ def provenance(cleaner, n_flagged, *, dq_bit, section=None):
         version=__version__, model=cleaner.spec.name, weights_sha256=cleaner.weights_sha256,
         threshold=cleaner.threshold, n_flagged=n_flagged, inpaint=cleaner.inpaint,
         tile_size=cleaner.tile_size, overlap=cleaner.overlap, dq_bit=dq_bit, section=section,
+        grow_threshold=cleaner.grow_threshold,
     )
     flags = f" (DQ bit {dq_bit})" if dq_bit is not None else ""
+    grown = f" grown to {cleaner.grow_threshold:g}" if cleaner.grow_threshold is not None else ""
     history = (
         f"crclean {__version__} mask: model {cleaner.spec.name}, threshold "
-        f"{cleaner.threshold:g}, {n_flagged} pixels flagged{flags}, "
+        f"{cleaner.threshold:g}{grown}, {n_flagged} pixels flagged{flags}, "
         f"inpaint {cleaner.inpaint or 'off'}"
     )
     if section is not None:

@@ -17,7 +17,8 @@ class CleanResult:
     probability : numpy.ndarray
         float32 cosmic-ray probability per pixel.
     mask : numpy.ndarray
-        bool, ``probability > threshold`` on finite pixels.
+        bool, ``probability > threshold`` on finite pixels, grown into the touching
+        pixels above ``grow_threshold`` when the `Cleaner` has one.
     cleaned : numpy.ndarray or None
         The image with masked pixels inpainted (same units as the input), or
         ``None`` when inpainting is off.

@@ -52,6 +52,13 @@ class Cleaner:
         the model for space images.
     threshold : float, optional
         Probability above which a pixel is flagged, in (0, 1).
+    grow_threshold : float, optional
+        Also flag every pixel above this lower probability that touches a
+        flagged pixel through such pixels (hysteresis,
+        `crclean.engine._hysteresis.grow_into`): more of each hit's faint
+        wings, and more false flags on stars and galaxies beside hits
+        (docs/benchmarks.md). In (0, ``threshold``); None (the default) grows
+        nothing.
     inpaint : str or None, optional
         Inpainting method (``'median'``), or ``None`` to leave pixels as they are.
     device : str, optional
@@ -93,7 +100,8 @@ class Cleaner:
     """
 
     def __init__(self, model=AUTO_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                 batch_size=None, tile_size=None, overlap=None, progress=False, precision="auto"):
+                 batch_size=None, tile_size=None, overlap=None, progress=False, precision="auto",
+                 grow_threshold=None):
         from crclean.engine import TILE_MULTIPLE
 
         self._masker, self._choices = None, None
@@ -102,11 +110,13 @@ class Cleaner:
             # checked against each; none loads its network before a file needs it.
             self._choices = {name: Cleaner(name, threshold=threshold, inpaint=inpaint, device=device,
                                            batch_size=batch_size, tile_size=tile_size, overlap=overlap,
-                                           progress=progress, precision=precision)
+                                           progress=progress, precision=precision,
+                                           grow_threshold=grow_threshold)
                              for name in dict.fromkeys(weights.AUTO_MODELS.values())}
             self.model, self.spec = AUTO_MODEL, None
             checked = next(iter(self._choices.values()))
             self.threshold, self.inpaint, self.device = checked.threshold, inpaint, device
+            self.grow_threshold = checked.grow_threshold
             self.batch_size, self.tile_size, self.overlap = batch_size, tile_size, overlap
             self.progress, self.precision = progress, precision
             return
@@ -114,6 +124,11 @@ class Cleaner:
         self.model = self.spec.name
         if not isinstance(threshold, (float, int)) or not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1 (exclusive), got {threshold!r}")
+        if grow_threshold is not None and (isinstance(grow_threshold, bool)
+                                           or not isinstance(grow_threshold, (float, int))
+                                           or not 0.0 < grow_threshold < threshold):
+            raise ValueError(f"grow_threshold must be between 0 and the threshold ({threshold:g}), "
+                             f"both exclusive, got {grow_threshold!r}")
         if inpaint is not None and inpaint not in INPAINTERS:
             known = ", ".join(INPAINTERS)
             raise ValueError(f"inpaint must be one of: {known} (or None), got {inpaint!r}")
@@ -137,6 +152,7 @@ class Cleaner:
                 f"({tile_size // 2}), got {overlap!r}"
             )
         self.threshold = float(threshold)
+        self.grow_threshold = None if grow_threshold is None else float(grow_threshold)
         self.inpaint = inpaint
         self.device = device
         self.batch_size = batch_size
@@ -267,6 +283,10 @@ class Cleaner:
             saturation=saturation, label=label, progress=self.progress,
         )
         mask = probability > self.threshold
+        if self.grow_threshold is not None:
+            from crclean.engine._hysteresis import grow_into
+
+            mask = grow_into(mask, probability, self.grow_threshold)
         cleaned = self._fill(work, mask, defects, saturation) if self.inpaint else None
         if cleaned is not None and blank.any():
             cleaned[blank] = data[blank]
@@ -353,14 +373,14 @@ class Cleaner:
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                units="adu", gain=None, readnoise=None, exptime=None):
+                units="adu", gain=None, readnoise=None, exptime=None, grow_threshold=None):
     """One-shot `Cleaner.clean_array` (loads the model each call).
 
     Parameters
     ----------
     data : numpy.ndarray
         2-D image.
-    model, threshold, inpaint, device
+    model, threshold, inpaint, device, grow_threshold
         See `Cleaner`.
     units, gain, readnoise, exptime
         See `Cleaner.clean_array`.
@@ -369,6 +389,6 @@ def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INP
     -------
     CleanResult
     """
-    cleaner = Cleaner(model, threshold=threshold, inpaint=inpaint, device=device)
+    cleaner = Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold)
     return cleaner.clean_array(data, units=units, gain=gain, readnoise=readnoise, exptime=exptime)
 

@@ -77,6 +77,18 @@ def test_refuses_an_array_and_bad_options():
         cosmicray_crclean(ccd, threshold=1.5)
     with pytest.raises(ValueError, match="inpaint must be one of"):
         cosmicray_crclean(ccd, inpaint="smudge")
+    with pytest.raises(ValueError, match="grow_threshold must be between 0 and the threshold"):
+        cosmicray_crclean(ccd, grow_threshold=0.7)
+
+
+def test_a_grown_mask_is_recorded_in_meta_and_holds_the_plain_one():
+    image, _ = synthetic_exposure((96, 96), seed=96, sky=100.0, gain=1.0)
+    ccd = CCDData(image, unit="adu")
+    plain = cosmicray_crclean(ccd, model="crclean-ccd", inpaint=None)
+    grown = cosmicray_crclean(ccd, model="crclean-ccd", inpaint=None, grow_threshold=0.01)
+    assert (grown.mask >= plain.mask).all() and plain.mask.any()
+    assert grown.meta["CRGROW"] == 0.01 and "CRGROW" not in plain.meta
+    assert grown.meta["NCRPIX"] == grown.mask.sum()
 
 
 def test_importing_crclean_does_not_import_torch():

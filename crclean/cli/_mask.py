@@ -35,6 +35,10 @@ __all__ = ["mask_command"]
                    f"{AUTO_MODELS['ground']} for the others, with a note per file; see `crclean models`.")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="Probability above which a pixel is flagged.")
+@click.option("--grow-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Also flag pixels above this lower probability that touch a flagged pixel (hysteresis): "
+                   "more of each hit's faint wings, and more false flags on stars beside hits. Below "
+                   "--threshold; off by default (recorded as CRGROW).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -80,9 +84,9 @@ __all__ = ["mask_command"]
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-file note or summary.")
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
-def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, device, precision,
-                 batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob, dq_bit, ext, gain,
-                 readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet, verbose):
+def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, grow_threshold,
+                 device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob,
+                 dq_bit, ext, gain, readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet, verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
 
     INPUT is one or more FITS files (.fits, .fits.fz, .fits.gz), or - to read
@@ -125,10 +129,13 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
             raise CommandError(f"cannot create --outdir {outdir}: {error.strerror}") from None
     if report_path is not None:  # after --outdir, which it may be in
         report_path = check_report(report_path)
+    if grow_threshold is not None and grow_threshold >= threshold:
+        raise click.BadParameter(f"must be below --threshold ({threshold:g}), got {grow_threshold:g}",
+                                 param_hint="--grow-threshold")
     try:
         cleaner = Cleaner(model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
                           device=device, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
-                          progress=not quiet, precision=precision)
+                          progress=not quiet, precision=precision, grow_threshold=grow_threshold)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
@@ -147,7 +154,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
                 if scheduler or workers:
                     from crclean._dask import clean_on_dask
 
-                    options = dict(model=model, threshold=threshold,
+                    options = dict(model=model, threshold=threshold, grow_threshold=grow_threshold,
                                    inpaint=None if no_inpaint else inpaint_method, device=device,
                                    batch_size=batch_size, tile_size=cleaner.tile_size, overlap=cleaner.overlap,
                                    precision=precision)

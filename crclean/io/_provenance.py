@@ -17,6 +17,8 @@ PROVENANCE_KEYWORDS = {
     "CRWSHA": "First 12 hex digits of the SHA-256 of the model weights file, "
     "or 'none' when no weights file was used.",
     "CRTHRESH": "Probability threshold above which a pixel is flagged as a cosmic ray.",
+    "CRGROW": "Lower probability into which flagged hits were grown (pixels above it that touch a "
+    "flagged pixel were flagged too); absent when masks were not grown.",
     "NCRPIX": "Number of pixels flagged as cosmic rays in this extension.",
     "CRINPNT": "Inpainting method used to replace flagged pixels, or 'none' when "
     "the data were left as they were.",
@@ -38,6 +40,7 @@ _COMMENTS = {
     "CRMODEL": "cosmic-ray model name",
     "CRWSHA": "sha256 of model weights (first 12 hex)",
     "CRTHRESH": "cosmic-ray probability threshold",
+    "CRGROW": "flagged hits grown to this probability",
     "NCRPIX": "number of pixels flagged as cosmic rays",
     "CRINPNT": "inpainting method for flagged pixels",
     "CRTILE": "[pixel] tile size",
@@ -64,7 +67,7 @@ def _require_text(name, value):
 
 def provenance_keywords(
     *, version, model, weights_sha256, threshold, n_flagged, inpaint, tile_size, overlap, dq_bit,
-    section=None,
+    section=None, grow_threshold=None,
 ):
     """Header keywords recording how an extension was processed.
 
@@ -89,13 +92,17 @@ def provenance_keywords(
     section : str, optional
         The data section searched, in FITS notation (``CRSECT``); None when
         the whole image was.
+    grow_threshold : float, optional
+        The lower probability hits were grown into (``CRGROW``); None when
+        they were not.
 
     Returns
     -------
     dict
         ``{KEY: (value, comment)}`` for every keyword in
-        `PROVENANCE_KEYWORDS` except ``CRIMAGE``, and except ``CRDQBIT`` and
-        ``CRSECT`` when ``dq_bit`` or ``section`` is None.
+        `PROVENANCE_KEYWORDS` except ``CRIMAGE``, and except ``CRDQBIT``,
+        ``CRSECT`` and ``CRGROW`` when ``dq_bit``, ``section`` or
+        ``grow_threshold`` is None.
     """
     version = _require_text("version", version)
     model = _require_text("model", model)
@@ -114,12 +121,19 @@ def provenance_keywords(
         or not 0 <= threshold <= 1
     ):
         raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    if grow_threshold is not None and (
+        isinstance(grow_threshold, bool)
+        or not isinstance(grow_threshold, numbers.Real)
+        or not 0 < grow_threshold < threshold
+    ):
+        raise ValueError(f"grow_threshold must be a number between 0 and threshold, got {grow_threshold!r}")
     inpaint = "none" if inpaint is None else _require_text("inpaint", inpaint)
     values = {
         "CRVERS": version,
         "CRMODEL": model,
         "CRWSHA": sha,
         "CRTHRESH": float(threshold),
+        **({} if grow_threshold is None else {"CRGROW": float(grow_threshold)}),
         "NCRPIX": _require_int("n_flagged", n_flagged, minimum=0),
         "CRINPNT": inpaint,
         "CRTILE": _require_int("tile_size", tile_size, minimum=1),

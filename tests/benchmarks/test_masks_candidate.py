@@ -43,3 +43,15 @@ def test_a_candidate_that_is_not_a_mask_checkpoint_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         masks.main(["--families", "thin_ground", "--candidate", f"{tmp_path / 'lens.pt'}=x", "--models", "x"])
     assert "not the state dict of a mask UNet" in capsys.readouterr().err
+
+
+def test_grown_masks_are_scored_beside_the_plain_ones(capsys):
+    masks.main(["--families", "thin_ground", "--size", "256", "--exposures", "1", "--first-exposure", "5",
+                "--no-anchors", "--models", "crclean-ccd", "--grow-threshold", "0.05", "--quiet"])
+    rows = {line.split("|")[2].strip(): [cell.strip() for cell in line.split("|")[3:-1]]
+            for line in capsys.readouterr().out.splitlines() if line.startswith("| thin_ground")}
+    plain, grown = rows["crclean-ccd"], rows["crclean-ccd, grown to 0.05"]
+    assert grown[:3] == plain[:3]  # TPR and precision rank the same probabilities
+    assert float(grown[3]) >= float(plain[3])  # > 10 sigma recall: growing only adds flags
+    with pytest.raises(SystemExit):
+        masks.main(["--families", "thin_ground", "--grow-threshold", "0.5"])

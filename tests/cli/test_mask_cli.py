@@ -49,6 +49,22 @@ def test_single_ground_frame(ground_fits):
         assert (hdul[0].data[hits] < original[hits]).mean() > 0.95
 
 
+def test_grown_masks_add_pixels_beside_the_flags_and_say_so(ground_fits, tmp_path):
+    path, _ = ground_fits
+    plain, grown = tmp_path / "plain.fits", tmp_path / "grown.fits"
+    assert run("mask", path, "-o", plain, "-q", "--prob").exit_code == 0
+    result = run("mask", path, "-o", grown, "-q", "--grow-threshold", "0.05")
+    assert result.exit_code == 0, result.output
+    with fits.open(plain) as before, fits.open(grown) as after:
+        was, now = (before["DQ"].data & 8192) > 0, (after["DQ"].data & 8192) > 0
+        assert (now >= was).all() and now.sum() > was.sum()
+        probability = before["CRPROB"].data
+        assert (probability[now & ~was] > 0.05).all()
+        assert after[0].header["CRGROW"] == 0.05 and "CRGROW" not in before[0].header
+        assert after[0].header["NCRPIX"] == now.sum()
+        assert "grown to 0.05" in str(after[0].header["HISTORY"])
+
+
 def test_no_inpaint_keeps_data(ground_fits, tmp_path):
     path, _ = ground_fits
     out = tmp_path / "flags_only.fits"
@@ -189,6 +205,7 @@ def test_quicklook_region(ground_fits, tmp_path):
         (["--dq-bit", "3", "a.fits"], "must be a power of two"),
         (["--tile-size", "100", "a.fits"], "tile_size must be a positive integer and a multiple of 16"),
         (["--model", "nope", "a.fits"], "'nope' is not one of"),
+        (["--grow-threshold", "0.6", "a.fits"], "--grow-threshold: must be below --threshold (0.5), got 0.6"),
         ([], "no INPUT given"),
     ],
 )

@@ -23,7 +23,7 @@ def test_keys_values_and_comments():
                            "CRTILE", "CROVLAP", "CRDQBIT"]
     assert cards["CRWSHA"][0] == SHA[:12]
     assert cards["NCRPIX"][0] == 42 and cards["CRTHRESH"][0] == 0.5
-    assert set(cards) | {"CRIMAGE", "CRSECT"} == set(PROVENANCE_KEYWORDS)
+    assert set(cards) | {"CRIMAGE", "CRSECT", "CRGROW"} == set(PROVENANCE_KEYWORDS)
     assert all(meaning.endswith(".") for meaning in PROVENANCE_KEYWORDS.values())
     header = fits.Header()
     for key, card in cards.items():  # fits on standard cards, no warning
@@ -54,3 +54,12 @@ def test_section_and_no_dq_bit():
 def test_invalid_values(change, message):
     with pytest.raises(ValueError, match=message):
         keywords(**change)
+
+
+def test_a_grown_mask_is_recorded_and_a_grow_threshold_must_lie_below_the_threshold():
+    cards = keywords(grow_threshold=0.1)
+    assert cards["CRGROW"] == (0.1, "flagged hits grown to this probability")
+    assert list(cards).index("CRGROW") == list(cards).index("CRTHRESH") + 1
+    for bad in (0.5, 0.7, 0.0, True):
+        with pytest.raises(ValueError, match="grow_threshold"):
+            keywords(grow_threshold=bad)
