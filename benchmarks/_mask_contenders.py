@@ -85,7 +85,7 @@ class NetworkContender:
         if self.grow_threshold is not None:
             from crclean.engine._hysteresis import grow_into
 
-            flagged = grow_into(flagged, probability, self.grow_threshold)
+            flagged = grow_into(flagged, probability, self.grow_threshold, image=e.image_adu)
         return Run(probability, flagged, fill(e, flagged), seconds)
 
 

@@ -27,6 +27,8 @@ REPORT_COLUMNS = {
     "message": (str, "why it failed or was skipped; for a done image, the file's warnings, '; '-separated"),
     "model": (str, "the model used"),
     "threshold": (float, "probability above which a pixel is flagged"),
+    "grow_threshold": (float, "lower probability the flagged hits were grown into (--grow-threshold); "
+                              "null when they were not"),
     "flagged": (np.int64, "pixels flagged as cosmic rays"),
     "flagged_fraction": (float, "flagged / pixels searched"),
     "section": (str, "the data section searched (FITS notation), empty when the whole image was"),
@@ -60,7 +62,7 @@ def check_report_path(path):
     return path
 
 
-def outcome_rows(outcome, *, threshold):
+def outcome_rows(outcome, *, threshold, grow_threshold=None):
     """The report rows of one file's `crclean._batch.FileOutcome`: one per image when it was done.
 
     Parameters
@@ -68,13 +70,16 @@ def outcome_rows(outcome, *, threshold):
     outcome : crclean._batch.FileOutcome
     threshold : float
         The run's threshold.
+    grow_threshold : float, optional
+        The run's ``--grow-threshold``; None when masks were not grown.
 
     Returns
     -------
     list of dict
         Keys are `REPORT_COLUMNS`, in order.
     """
-    base = dict(input=str(outcome.input_path), output=_text(outcome.output_path), threshold=float(threshold))
+    base = dict(input=str(outcome.input_path), output=_text(outcome.output_path),
+                **_thresholds(threshold, grow_threshold))
     if outcome.status == "failed":
         return [_row(base, status="failed", message=outcome.error)]
     if outcome.status == "skipped":
@@ -90,10 +95,14 @@ def outcome_rows(outcome, *, threshold):
             for plane in report.planes]
 
 
-def unprocessed_row(input_path, output_path, *, threshold, reason):
+def unprocessed_row(input_path, output_path, *, threshold, reason, grow_threshold=None):
     """The row of a file the run never reached (stopped by a signal, or no cluster): status failed."""
-    return _row(dict(input=str(input_path), output=_text(output_path), threshold=float(threshold)),
+    return _row(dict(input=str(input_path), output=_text(output_path), **_thresholds(threshold, grow_threshold)),
                 status="failed", message=f"not processed: {reason}")
+
+
+def _thresholds(threshold, grow_threshold):
+    return dict(threshold=float(threshold), grow_threshold=None if grow_threshold is None else float(grow_threshold))
 
 
 def _row(base, **values):

@@ -56,9 +56,10 @@ class Cleaner:
         Also flag every pixel above this lower probability that touches a
         flagged pixel through such pixels (hysteresis,
         `crclean.engine._hysteresis.grow_into`): more of each hit's faint
-        wings, and more false flags on stars and galaxies beside hits
-        (docs/benchmarks.md). In (0, ``threshold``); None (the default) grows
-        nothing.
+        wings. Growth stays off the smooth light of stars and galaxies and
+        off saturated pixels (``saturation``), though some more flags land
+        on them (docs/benchmarks.md). In (0, ``threshold``); None (the
+        default) grows nothing.
     inpaint : str or None, optional
         Inpainting method (``'median'``), or ``None`` to leave pixels as they are.
     device : str, optional
@@ -286,7 +287,7 @@ class Cleaner:
         if self.grow_threshold is not None:
             from crclean.engine._hysteresis import grow_into
 
-            mask = grow_into(mask, probability, self.grow_threshold)
+            mask = grow_into(mask, probability, self.grow_threshold, image=work, saturation=saturation)
         cleaned = self._fill(work, mask, defects, saturation) if self.inpaint else None
         if cleaned is not None and blank.any():
             cleaned[blank] = data[blank]

@@ -29,11 +29,14 @@ class Batch:
         The inputs, in the order given.
     threshold : float
         The run's threshold, for the report.
+    grow_threshold : float, optional
+        The run's ``--grow-threshold``, for the report; None when masks are not grown.
     """
 
-    def __init__(self, paths, *, threshold):
+    def __init__(self, paths, *, threshold, grow_threshold=None):
         self.paths = list(paths)
         self.threshold = threshold
+        self.grow_threshold = grow_threshold
         self.targets = {}  # input index -> (input, output), for the inputs that got an output
         self._existed = set()  # input indices whose output existed before the run
         self.outcomes = {}  # input index -> FileOutcome, once known
@@ -112,9 +115,11 @@ class Batch:
         rows = []
         for index, path in enumerate(self.paths):
             if index in self.outcomes:
-                rows += outcome_rows(self.outcomes[index], threshold=self.threshold)
+                rows += outcome_rows(self.outcomes[index], threshold=self.threshold,
+                                     grow_threshold=self.grow_threshold)
             else:
-                rows.append(unprocessed_row(path, self.targets[index][1], threshold=self.threshold, reason=reason))
+                rows.append(unprocessed_row(path, self.targets[index][1], threshold=self.threshold, reason=reason,
+                                            grow_threshold=self.grow_threshold))
         return rows
 
 

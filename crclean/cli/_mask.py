@@ -37,8 +37,8 @@ __all__ = ["mask_command"]
               show_default=True, help="Probability above which a pixel is flagged.")
 @click.option("--grow-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Also flag pixels above this lower probability that touch a flagged pixel (hysteresis): "
-                   "more of each hit's faint wings, and more false flags on stars beside hits. Below "
-                   "--threshold; off by default (recorded as CRGROW).")
+                   "more of each hit's faint wings. Growth stays off the smooth light of stars and galaxies "
+                   "and off saturated pixels (SATURATE). Below --threshold; off by default (recorded as CRGROW).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -140,7 +140,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    batch = Batch(paths, threshold=threshold)
+    batch = Batch(paths, threshold=threshold, grow_threshold=grow_threshold)
     batch.plan(output=output, outdir=outdir, suffix=suffix)
     file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit, write_probability=prob,
                         overwrite=overwrite, skip_existing=skip_existing, trim=not no_trim)

@@ -49,8 +49,13 @@ def test_single_ground_frame(ground_fits):
         assert (hdul[0].data[hits] < original[hits]).mean() > 0.95
 
 
-def test_grown_masks_add_pixels_beside_the_flags_and_say_so(ground_fits, tmp_path):
-    path, _ = ground_fits
+def test_grown_masks_add_pixels_beside_the_flags_and_say_so(tmp_path):
+    from crclean.training import PROFILES, simulate_exposure
+
+    # Thick-CCD hits have wide, faint wings for growth to take in (the synthetic frame's short bars have none).
+    exposure = simulate_exposure((256, 256), seed=3, profile=PROFILES["ground_thick"], fwhm=3.0, cr_rate=10.0)
+    path = tmp_path / "thick.fits"
+    fits.PrimaryHDU(exposure.image_adu.astype(np.float32)).writeto(path)
     plain, grown = tmp_path / "plain.fits", tmp_path / "grown.fits"
     assert run("mask", path, "-o", plain, "-q", "--prob").exit_code == 0
     result = run("mask", path, "-o", grown, "-q", "--grow-threshold", "0.05")

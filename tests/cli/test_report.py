@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from crclean.cli import main
 from crclean.weights import AUTO_MODELS
 
-COLUMNS = ["input", "output", "extension", "status", "message", "model", "threshold", "flagged",
+COLUMNS = ["input", "output", "extension", "status", "message", "model", "threshold", "grow_threshold", "flagged",
            "flagged_fraction", "section", "seconds", "device"]
 
 
@@ -54,6 +54,20 @@ def test_json_report_rows_even_when_a_file_fails(batch, tmp_path):
     assert rows[2]["message"] == "the output exists; left as it was (--skip-existing)"
     assert rows[3]["message"].startswith(f"{broken} is not a readable FITS file")
     assert rows[3]["model"] is None and rows[3]["flagged"] is None and rows[3]["threshold"] == 0.6
+    assert [row["grow_threshold"] for row in rows] == [None] * 4  # not grown
+
+
+def test_report_records_grown_masks(ground_fits, tmp_path):
+    """Masks grown with --grow-threshold say so in every row, as CRGROW does in the header."""
+    path, _ = ground_fits
+    report = tmp_path / "run.json"
+    missing = tmp_path / "missing.fits"
+    result = run("mask", path, missing, "-q", "--grow-threshold", 0.2, "--report", report)
+    assert result.exit_code == 1, result.output
+    rows = json.loads(report.read_text())
+    assert [(row["status"], row["grow_threshold"]) for row in rows] == [("done", 0.2), ("failed", 0.2)]
+    assert rows[0]["flagged"] == fits.getheader(tmp_path / "ground_crclean.fits")["NCRPIX"]
+    assert fits.getheader(tmp_path / "ground_crclean.fits")["CRGROW"] == 0.2
 
 
 def test_ecsv_report_has_the_same_rows_with_missing_values_masked(batch, tmp_path):
@@ -102,4 +116,4 @@ def test_report_of_a_run_that_cannot_start(ground_fits, tmp_path, monkeypatch):
     rows = json.loads(report.read_text())
     assert [(row["status"], row["message"]) for row in rows] == [
         ("failed", "not processed: the run failed: weights missing; reinstall crclean")]
-    assert np.isclose(rows[0]["threshold"], 0.5)
+    assert np.isclose(rows[0]["threshold"], 0.5) and rows[0]["grow_threshold"] is None
