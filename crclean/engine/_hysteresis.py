@@ -26,8 +26,6 @@ Canny, J. 1986, IEEE Trans. PAMI 8, 679 (hysteresis thresholding).
 van Dokkum, P. G. 2001, PASP 113, 1420 (LA Cosmic).
 """
 
-import warnings
-
 import numpy as np
 
 __all__ = ["SMOOTH_LIGHT_SIGMA", "grow_into"]
@@ -88,8 +86,7 @@ def _off_limits(image, mask, ys, xs, saturation):
     filled, _ = _fill_non_finite(image)
     background, rms = background_mesh(filled)
     light = _median_off_the_mask(filled, mask, ys, xs)
-    with np.errstate(invalid="ignore"):  # all 25 flagged: NaN, never barred
-        barred = light > background[ys, xs] + SMOOTH_LIGHT_SIGMA * rms[ys, xs]
+    barred = light > background[ys, xs] + SMOOTH_LIGHT_SIGMA * rms[ys, xs]
     if saturation is not None:
         with np.errstate(invalid="ignore"):
             barred |= image[ys, xs] >= saturation
@@ -100,14 +97,13 @@ def _median_off_the_mask(image, mask, ys, xs):
     """The median of the 5 x 5 pixels around each of (``ys``, ``xs``) that ``mask`` leaves unflagged.
 
     The flagged pixels are the hit itself: left in, a hit 3 px or wider
-    would be its own smooth light. Borders mirror the image.
+    would be its own smooth light. The pixels asked about are unflagged, so
+    no window is empty. Borders mirror the image.
     """
     rows = _mirror(ys[:, None] + _WINDOW, image.shape[0])[:, :, None]
     columns = _mirror(xs[:, None] + _WINDOW, image.shape[1])[:, None, :]
     windows = np.where(mask[rows, columns], np.nan, image[rows, columns]).reshape(ys.size, -1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-flagged window is NaN, as wanted
-        return np.nanmedian(windows, axis=1)
+    return np.nanmedian(windows, axis=1)
 
 
 def _mirror(index, size):

@@ -54,6 +54,20 @@ def test_growth_stays_off_a_stars_light_and_saturated_pixels():
     np.testing.assert_array_equal(grow_into(mask, probability, 0.2, image=image, saturation=60000.0), guarded)
 
 
+def test_growth_on_sky_at_the_frame_corners_is_not_barred():
+    """The guard's windows mirror the frame at its edges: a wing in a corner, on sky, grows as without it."""
+    image = 100.0 + np.random.default_rng(6).normal(0.0, 5.0, (20, 30))
+    probability = np.zeros(image.shape, np.float32)
+    for y, x in ((0, 0), (19, 29)):
+        image[y, x] += 500.0
+        probability[y, x] = 0.9
+    probability[0, 1:3] = probability[18, 28] = 0.3  # wings along the edge and inward
+    mask = probability > 0.5
+    guarded = grow_into(mask, probability, 0.2, image=image)
+    np.testing.assert_array_equal(guarded, grow_into(mask, probability, 0.2))
+    assert guarded[0, :3].all() and guarded[18, 28]
+
+
 def test_a_cleaner_guards_growth_with_its_image_and_saturation_level(monkeypatch):
     image, probability = _hit_beside_a_star_and_a_bleed()
 
