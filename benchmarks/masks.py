@@ -28,7 +28,7 @@ star cores, false flags on pixels saturated in the clean exposure (stars'
 cores and bleeds, which the ignore band otherwise hides), the cleaned image's residual over truth pixels (RMS of
 (cleaned - clean) / sigma; see ``_mask_contenders.py`` for how each tool
 cleans), the hits left in the cleaned image (8-connected groups of truth pixels with a pixel still > 10
-sigma off), and seconds per megapixel for the mask. The "truth mask" row fills
+sigma off), and seconds per megapixel for the mask (grown masks: growth included). The "truth mask" row fills
 the true mask with crclean's default inpainter: the residual a perfect mask gets.
 
     python benchmarks/masks.py                       # prints the tables
