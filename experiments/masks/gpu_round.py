@@ -19,6 +19,11 @@ Usage (from the repository root; on the device machine ``--out "$OUT"``)::
 
 ``--smoke`` rewrites each config to a few exposures and steps first (a check on the CPU that the call
 works end to end; its weights mean nothing).
+
+``--deadline-minutes M`` stops every run still training after M minutes and keeps the best weights of
+its last validation (from its checkpoint): a device call that runs past its limit returns nothing, so
+a round that would not finish in time still brings back what it learnt. Set it a minute or two under
+the call's ``timeout_s`` (the copies and soups take seconds).
 """
 
 import argparse
@@ -60,6 +65,21 @@ def best_validation(log):
     return best["step"], best["tpr_at_fpr_1e-4"], best["precision_at_recall_0.95"]
 
 
+def wait_until(jobs, deadline):
+    """Wait for every run; at ``deadline`` (a `time.perf_counter` value; None: none) stop those still
+    going. Returns the stems of the runs stopped."""
+    stopped = set()
+    for stem, (_, process) in jobs.items():
+        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        try:
+            process.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # its checkpoint holds the best weights of its last validation
+            process.wait()
+            stopped.add(stem)
+    return stopped
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="+", type=Path)
@@ -67,6 +87,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--soup", action="append", default=[], metavar="LABEL=STEM,STEM")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--deadline-minutes", type=float, default=None,
+                        help="stop runs still training after this long and keep their best weights so far")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="gpu_round_"))
     configs = [smoke_config(c, scratch) if args.smoke else c for c in args.configs]
@@ -78,22 +100,31 @@ def main(argv=None):
             jobs[config.stem] = (run, subprocess.Popen(
                 [sys.executable, "-m", "crclean", "train", "mask", "--config", str(config), "--out", str(run),
                  "--device", args.device, "--quiet"], stdout=log, stderr=subprocess.STDOUT))
-    failed = [stem for stem, (_, process) in jobs.items() if process.wait() != 0]
+    stopped = wait_until(jobs, None if args.deadline_minutes is None else start + 60 * args.deadline_minutes)
+    failed = [stem for stem, (_, process) in jobs.items() if stem not in stopped and process.returncode != 0]
     args.out.mkdir(parents=True, exist_ok=True)
     weights = {}
+    import torch
+
     for stem, (run, _) in jobs.items():
         shutil.copy(scratch / f"{stem}.log", args.out / f"{stem}.log")
         if stem in failed:
             continue
+        if stem in stopped and not (run / "checkpoint.pt").exists():  # stopped before its first validation
+            failed.append(stem)
+            continue
         target = args.out / stem
         target.mkdir(exist_ok=True)
+        if stem in stopped:
+            state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
+            torch.save(state["best_state"], target / f"{stem}-stopped.pt")
+            print(f"{stem}: stopped at the deadline after step {state['step']} of its schedule")
         for path in list(run.glob("*.pt")) + list(run.glob("*.md")) + [run / "log.jsonl"]:
-            if path.name != "checkpoint.pt":
+            if path.name != "checkpoint.pt" and path.exists():
                 shutil.copy(path, target / path.name)
         weights[stem] = next(p for p in target.glob("*.pt"))
         step, tpr, precision = best_validation(target / "log.jsonl")
         print(f"{stem}: best validation at step {step}: TPR@1e-4 {tpr:.4f}, precision@95% {precision:.4f}")
-    import torch
 
     for soup in args.soup:
         label, stems = soup.split("=", 1)
