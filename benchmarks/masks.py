@@ -35,6 +35,8 @@ the true mask with crclean's default inpainter: the residual a perfect mask gets
     python benchmarks/masks.py --size 256 --exposures 1 --families thick_ground dense_space
     python benchmarks/masks.py --deepcr-package      # also deepCR's own package beside crclean's port
     python benchmarks/masks.py --write-docs          # also docs/benchmarks.md + ROC plot
+    python benchmarks/masks.py --no-anchors --models crclean-ccd --grow-threshold 0.1 --paired crclean-ccd
+                                                     # differences from a model, with bootstrap intervals
     python benchmarks/masks.py --first-exposure 256 --exposures 32 --no-anchors \
         --candidate runs/ccd26/crclean-ccd-v26.pt=ccd-v26 --models crclean-ccd ccd-v26
                                                      # a training round's checkpoint against the default
@@ -52,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from _docs import write_section
+from _paired import exposure_counts, paired_differences
 from _mask_contenders import contenders, fill, register_candidates
 
 SIM_FAMILIES = {"sim_ground_thin": "ground_thin", "sim_ground_thick": "ground_thick", "sim_space": "space"}
@@ -169,7 +172,9 @@ def roc_points(score, truth, keep):
     return fpr, tpr
 
 
-def run_families(families, size, n_exposures, tools, progress, first=0):
+def run_families(families, size, n_exposures, tools, progress, first=0, counts=None):
+    """Score every tool on every family; with a dict ``counts``, also fill it with each (family, tool label)'s
+    per-exposure counts (`_paired.exposure_counts`)."""
     rows, curves = [], {}
     for family in families:
         progress(f"{family}: making {n_exposures} exposure(s)")
@@ -181,11 +186,34 @@ def run_families(families, size, n_exposures, tools, progress, first=0):
                 warnings.simplefilter("ignore")
                 runs = [tool.run(e) for e in exposures]
             rows.append((family, tool.label, score_family(exposures, runs)))
+            if counts is not None:
+                counts[(family, tool.label)] = exposure_counts(exposures, runs, high_sigma=HIGH_SIGMA,
+                                                               hits_left=hits_left)
             curves[(family, tool.label)] = roc_points(np.concatenate([r.score.ravel() for r in runs]), truth, keep)
         filled = [fill(e, e.cr_mask) for e in exposures]
         rows.append((family, "truth mask (reference)",
                      {"residual": residual(exposures, filled), "hits_left": hits_left(exposures, filled)}))
     return rows, curves
+
+
+def paired_table(counts, base, first):
+    """Markdown table of each model's difference from ``base`` per family, with its bootstrap interval."""
+    lines = [f"Difference from {base} (pooled over the exposures; 95% paired bootstrap interval over exposures; "
+             "the exposure without which the difference shrinks most):", "",
+             "| family | model | recall >10 sigma | recall 2-3 sigma | star-core FP | hits left |",
+             "|---|---|---|---|---|---|"]
+    formats = {"recall_high": "+.4f", "recall_wings": "+.3f", "star_core_fp": "+.0f", "hits_left": "+.0f"}
+    for (family, label), other in counts.items():
+        if label == base or (family, base) not in counts:
+            continue
+        differences = paired_differences(counts[(family, base)], other)
+        cells = []
+        for name, form in formats.items():
+            value, low, high, driver = differences[name]
+            where = "" if driver is None else f", most from {first + driver}"
+            cells.append(f"{value:{form}} [{low:{form}}, {high:{form}}]{where}")
+        lines.append(f"| {family} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def real_frame_checks(tools, progress):
@@ -287,6 +315,10 @@ def main(argv=None):
     parser.add_argument("--grow-threshold", type=float, default=None, metavar="P",
                         help="also score each of crclean's models with its masks grown into pixels above P "
                              "that touch them (crclean mask --grow-threshold)")
+    parser.add_argument("--paired", default=None, metavar="MODEL",
+                        help="also print each other model's difference from MODEL (a label of the table) on "
+                             "the pooled scores, with a 95%% paired bootstrap interval over the exposures and "
+                             "the exposure that moves it most")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and the ROC plot")
     args = parser.parse_args(argv)
@@ -312,7 +344,11 @@ def main(argv=None):
     tools = contenders(own, deepcr_package_runs=args.deepcr_package, anchors=not args.no_anchors, warn=progress,
                        grow_threshold=args.grow_threshold)
     scored = [f for f in args.families if f != "real_frames"]
-    rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure)
+    counts = {} if args.paired is not None else None
+    if args.paired is not None and args.paired not in [tool.label for tool in tools]:
+        parser.error(f"--paired {args.paired!r} is not one of the models scored: "
+                     f"{', '.join(tool.label for tool in tools)}")
+    rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure, counts)
     real_rows = real_frame_checks(tools, progress) if "real_frames" in args.families else []
     span = f" (exposures {args.first_exposure}-{args.first_exposure + args.exposures - 1})" if args.first_exposure else ""
     header = (f"{args.exposures} exposure(s){span} of {args.size}x{args.size} px per simulated family "
@@ -325,6 +361,9 @@ def main(argv=None):
     if real_rows:
         print()
         print(real_table(real_rows))
+    if counts:
+        print()
+        print(paired_table(counts, args.paired, args.first_exposure))
     if args.write_docs:
         plot(curves, scored, ROOT / "docs" / "benchmarks_masks_roc.png")
         command = "python benchmarks/masks.py " + " ".join(argv if argv is not None else sys.argv[1:])
