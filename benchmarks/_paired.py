@@ -5,7 +5,8 @@ rule gates on such differences; but one exposure can carry most of a family's mi
 flags (an aberrated PSF, a track along a pixel column), and then the difference says more about that
 exposure than about the models. Resampling the exposures with replacement, and scoring both models
 on each resample (paired: the same exposures for both), gives an interval for the difference that
-such an exposure widens, and `exposure_counts` names the exposure that moves it most.
+such an exposure widens, and a leave-one-out pass names the exposure that moves it most. The
+benchmark's table pools the same per-exposure counts, so both read one definition of each score.
 
 References
 ----------
@@ -14,7 +15,7 @@ Efron, B. & Tibshirani, R. J. 1993, An Introduction to the Bootstrap (percentile
 
 import numpy as np
 
-__all__ = ["COUNTS", "exposure_counts", "paired_differences"]
+__all__ = ["COUNTS", "exposure_counts", "paired_differences", "pooled_counts"]
 
 COUNTS = ("high", "high_flagged", "wings", "wings_flagged", "star_core_fp", "hits_left")
 """Per-exposure columns of `exposure_counts`: > 10 sigma truth pixels and how many are flagged, 2-3 sigma wing
@@ -37,7 +38,7 @@ def exposure_counts(exposures, runs, *, high_sigma, hits_left):
     return np.array(rows, dtype=np.int64).reshape(len(rows), len(COUNTS))
 
 
-def _pooled(counts):
+def pooled_counts(counts):
     """(recall > 10 sigma, wing recall, star-core flags, hits left) pooled over the rows of ``counts``
     (last axis `COUNTS`; any leading axes, e.g. resamples)."""
     total = counts.sum(axis=-2).astype(float)
@@ -71,14 +72,15 @@ def paired_differences(base, other, *, resamples=2000, seed=0, level=0.95):
         raise ValueError(f"base and other must be exposure_counts of the same exposures, got shapes "
                          f"{base.shape} and {other.shape}")
     n = base.shape[0]
-    observed = _pooled(other) - _pooled(base)
+    observed = pooled_counts(other) - pooled_counts(base)
     picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    resampled = _pooled(other[picks]) - _pooled(base[picks])
+    resampled = pooled_counts(other[picks]) - pooled_counts(base[picks])
     tail = 100 * (1 - level) / 2
     low, high = np.nanpercentile(resampled, [tail, 100 - tail], axis=0)
     # Leave-one-out: the exposure whose removal moves the difference furthest towards zero.
     keep = ~np.eye(n, dtype=bool)
-    without = np.stack([_pooled(other[keep[i]]) - _pooled(base[keep[i]]) for i in range(n)]) if n > 1 else None
+    without = (np.stack([pooled_counts(other[keep[i]]) - pooled_counts(base[keep[i]]) for i in range(n)])
+               if n > 1 else None)
     names = ("recall_high", "recall_wings", "star_core_fp", "hits_left")
     result = {}
     for j, name in enumerate(names):

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from _docs import write_section
-from _paired import exposure_counts, paired_differences
+from _paired import exposure_counts, paired_differences, pooled_counts
 from _mask_contenders import contenders, fill, register_candidates
 
 SIM_FAMILIES = {"sim_ground_thin": "ground_thin", "sim_ground_thick": "ground_thick", "sim_space": "space"}
@@ -96,13 +96,16 @@ def _stack(exposures, attribute):
     return np.concatenate([np.asarray(getattr(e, attribute)).ravel() for e in exposures])
 
 
-def score_family(exposures, runs):
-    """Scores of one contender's ``runs`` (one `Run` per exposure) against the exposures' truth."""
+def score_family(exposures, runs, counts=None):
+    """Scores of one contender's ``runs`` (one `Run` per exposure) against the exposures' truth.
+
+    ``counts``: their `_paired.exposure_counts`, when already made (the recalls at the default threshold,
+    star-core flags and hits left are pooled from them).
+    """
     from crclean.training.mask import mask_scores
 
     truth, ignore = _stack(exposures, "cr_mask"), _stack(exposures, "ignore_mask")
     keep = ~ignore
-    ratio = _stack(exposures, "cr_electrons") / _stack(exposures, "noise_sigma_electrons")
     score = np.concatenate([r.score.ravel() for r in runs])
     flagged = np.concatenate([r.flagged.ravel() for r in runs])
     # The operating-point scores rank pixels; the default-threshold ones use each tool's own mask.
@@ -110,22 +113,21 @@ def score_family(exposures, runs):
     if truth[keep].any() and np.quantile(score[truth & keep], 0.05, method="lower") <= score[keep].min():
         # 95% recall only by flagging every pixel: a sweep (LA Cosmic) that never gets there.
         scores["precision_at_recall_0.95"] = float("nan")
+    if counts is None:
+        counts = exposure_counts(exposures, runs, high_sigma=HIGH_SIGMA, hits_left=hits_left)
+    pooled = pooled_counts(counts)
+    scores["recall_high"], scores["recall_wings"] = float(pooled[0]), float(pooled[1])
     positives = truth & keep
-    high = positives & (ratio > HIGH_SIGMA)
-    wings = positives & (ratio < 3.0)
-    scores["recall_high"] = float(np.mean(flagged[high])) if high.any() else float("nan")
-    scores["recall_wings"] = float(np.mean(flagged[wings])) if wings.any() else float("nan")
     tp, fp = np.sum(flagged & positives), np.sum(flagged & ~truth & keep)
     scores["dice"] = float(2 * tp / (tp + fp + positives.sum())) if positives.any() else float("nan")
-    cores = _stack(exposures, "star_core_mask") & keep & ~truth
-    scores["star_core_fp"] = int(np.sum(flagged & cores))
+    scores["star_core_fp"] = int(pooled[2])
     # Saturated stars' cores and bleeds are defects, so the ignore band hides them
     # from every score above; users keep those stars, so count them apart.
     if all(getattr(e, "saturated_mask", None) is not None for e in exposures):
         saturated = _stack(exposures, "saturated_mask") & ~truth & (_stack(exposures, "cr_electrons") <= 0)
         scores["saturated_fp"] = int(np.sum(flagged & saturated))
     scores["residual"] = residual(exposures, [r.cleaned_adu for r in runs])
-    scores["hits_left"] = hits_left(exposures, [r.cleaned_adu for r in runs])
+    scores["hits_left"] = int(pooled[3])
     megapixels = sum(e.image_adu.size for e in exposures) / 1e6
     scores["s_per_mpix"] = sum(r.seconds for r in runs) / megapixels
     return scores
@@ -185,10 +187,10 @@ def run_families(families, size, n_exposures, tools, progress, first=0, counts=N
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 runs = [tool.run(e) for e in exposures]
-            rows.append((family, tool.label, score_family(exposures, runs)))
+            per_exposure = exposure_counts(exposures, runs, high_sigma=HIGH_SIGMA, hits_left=hits_left)
+            rows.append((family, tool.label, score_family(exposures, runs, per_exposure)))
             if counts is not None:
-                counts[(family, tool.label)] = exposure_counts(exposures, runs, high_sigma=HIGH_SIGMA,
-                                                               hits_left=hits_left)
+                counts[(family, tool.label)] = per_exposure
             curves[(family, tool.label)] = roc_points(np.concatenate([r.score.ravel() for r in runs]), truth, keep)
         filled = [fill(e, e.cr_mask) for e in exposures]
         rows.append((family, "truth mask (reference)",
