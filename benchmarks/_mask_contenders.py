@@ -69,23 +69,37 @@ def _quiet():
 
 class NetworkContender:
     """A network: ``predict(e)`` gives probabilities; masks at 0.5 (grown into pixels above
-    ``grow_threshold`` that touch them, when given: `crclean mask --grow-threshold`) are filled by `fill`."""
+    ``grow_threshold`` that touch them, when given: `crclean mask --grow-threshold`; with the long tracks
+    along rows and columns it left, with ``axis_tracks``: `crclean mask --axis-tracks`) are filled by `fill`."""
 
-    def __init__(self, label, predict, *, grow_threshold=None):
+    def __init__(self, label, predict, *, grow_threshold=None, axis_tracks=False, sky=None):
         self.label, self._predict, self.grow_threshold = label, predict, grow_threshold
+        self.axis_tracks = axis_tracks
+        # Returns the sky maps the network was normalised with on the last exposure (None: measured again).
+        self._sky = sky or (lambda: None)
 
     def probability(self, e):
         return np.asarray(self._predict(e), np.float32)
 
-    def run(self, e):
-        start = time.perf_counter()
+    def mask(self, e):
+        """``(probability, flagged)`` for exposure ``e``: the mask as `crclean mask` makes it."""
         probability = self.probability(e)
+        sky = self._sky()
         flagged = probability > DEFAULT_THRESHOLD
         if self.grow_threshold is not None:
             from crclean.engine._hysteresis import grow_into
 
-            flagged = grow_into(flagged, probability, self.grow_threshold, image=e.image_adu)
-        seconds = time.perf_counter() - start  # the mask as a user gets it: growth included
+            flagged = grow_into(flagged, probability, self.grow_threshold, image=e.image_adu, sky=sky)
+        if self.axis_tracks:
+            from crclean.engine._axis_tracks import axis_track_pixels
+
+            flagged = flagged | axis_track_pixels(e.image_adu, flagged, sky=sky)
+        return probability, flagged
+
+    def run(self, e):
+        start = time.perf_counter()
+        probability, flagged = self.mask(e)
+        seconds = time.perf_counter() - start  # the mask as a user gets it: growth and axis tracks included
         return Run(probability, flagged, fill(e, flagged), seconds)
 
 
@@ -139,11 +153,17 @@ def register_candidates(parser, candidates):
             parser.error(f"--candidate {candidate!r}: {error}")
 
 
-def crclean_model(name, *, grow_threshold=None):
-    """crclean's model ``name`` as a contender; with ``grow_threshold`` its masks are grown (its label says so)."""
+def crclean_model(name, *, grow_threshold=None, axis_tracks=None):
+    """crclean's model ``name`` as a contender; with ``grow_threshold`` its masks are grown (its label says so).
+
+    ``axis_tracks`` (default: for crclean's own models and candidates, as `crclean mask` runs them, not for
+    the ports of other packages' networks) adds the long tracks along rows and columns the network left;
+    turned off for one of crclean's models, its label says so.
+    """
     from crclean import Cleaner
 
-    cleaner = Cleaner(name, inpaint=None, device="cpu").load()
+    # The contender thresholds, grows and searches the probabilities itself, as `Cleaner.clean_array` does.
+    cleaner = Cleaner(name, inpaint=None, device="cpu", axis_tracks=False).load()
     raw = cleaner.spec.normalisation == "background"
 
     def predict(e):
@@ -155,7 +175,14 @@ def crclean_model(name, *, grow_threshold=None):
     label = name if cleaner.spec.package is None else f"{name} (crclean port)"
     if grow_threshold is not None:
         label += f", grown to {grow_threshold:g}"
-    return NetworkContender(label, predict, grow_threshold=grow_threshold)
+    own = cleaner.spec.package is None
+    if axis_tracks is None:
+        axis_tracks = own
+    elif own and not axis_tracks:
+        label += ", no axis tracks"
+    # The image the network saw is the one the search and the growth judge (``raw``): its sky maps serve both.
+    sky = (lambda: cleaner._masker.sky) if raw else None
+    return NetworkContender(label, predict, grow_threshold=grow_threshold, axis_tracks=axis_tracks, sky=sky)
 
 
 def deepcr_package(name, label):
@@ -205,11 +232,15 @@ class LacosmicContender:
         return Run(score, flagged, cleaned_adu.astype(np.float32), seconds)
 
 
-def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None, grow_threshold=None):
+def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None, grow_threshold=None,
+               without_axis_tracks=False):
     """Every contender, in table order; ``warn(message)`` reports one that cannot run. Without
     ``anchors`` only crclean's own models (deciding between two of them). With ``grow_threshold``
-    each of crclean's models also runs with its masks grown to it."""
+    each of crclean's models also runs with its masks grown to it; with ``without_axis_tracks``, also
+    without the axis-track search (the network's mask alone)."""
     runs = [crclean_model(name) for name in own_models]
+    if without_axis_tracks:
+        runs += [crclean_model(name, axis_tracks=False) for name in own_models]
     if grow_threshold is not None:
         runs += [crclean_model(name, grow_threshold=grow_threshold) for name in own_models]
     if not anchors:

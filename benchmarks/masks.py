@@ -317,6 +317,9 @@ def main(argv=None):
     parser.add_argument("--grow-threshold", type=float, default=None, metavar="P",
                         help="also score each of crclean's models with its masks grown into pixels above P "
                              "that touch them (crclean mask --grow-threshold)")
+    parser.add_argument("--without-axis-tracks", action="store_true",
+                        help="also score each of crclean's models without the search for long tracks along rows "
+                             "and columns (crclean mask --no-axis-tracks): the network's mask alone")
     parser.add_argument("--paired", default=None, metavar="MODEL",
                         help="also print each other model's difference from MODEL (a label of the table) on "
                              "the pooled scores, with a 95%% paired bootstrap interval over the exposures and "
@@ -344,7 +347,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     tools = contenders(own, deepcr_package_runs=args.deepcr_package, anchors=not args.no_anchors, warn=progress,
-                       grow_threshold=args.grow_threshold)
+                       grow_threshold=args.grow_threshold, without_axis_tracks=args.without_axis_tracks)
     scored = [f for f in args.families if f != "real_frames"]
     counts = {} if args.paired is not None else None
     if args.paired is not None and args.paired not in [tool.label for tool in tools]:

@@ -12,7 +12,7 @@ __all__ = ["cosmicray_crclean"]
 
 
 def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                      gain=None, readnoise=None, grow_threshold=None):
+                      gain=None, readnoise=None, grow_threshold=None, axis_tracks=True):
     """Identify cosmic rays in a `~astropy.nddata.CCDData` with a crclean model, and inpaint them.
 
     Named and called like `ccdproc.cosmicray_lacosmic`, so that a ccdproc
@@ -39,6 +39,9 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
     grow_threshold : float, optional
         Grow each flagged hit into the pixels above this lower probability
         that touch it (see `crclean.Cleaner`); None (the default) grows nothing.
+    axis_tracks : bool, optional
+        Also flag long tracks along rows and columns that the model left
+        (see `crclean.Cleaner`); on by default.
     inpaint : str or None, optional
         Inpainting method (see `crclean.Cleaner`), or ``None`` to keep the
         data and only add the mask.
@@ -101,9 +104,9 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
     gain = validate_override("gain", gain)
     readnoise = validate_override("readnoise", readnoise)
     try:
-        cleaner = _cleaner(model, threshold, inpaint, device, grow_threshold)
+        cleaner = _cleaner(model, threshold, inpaint, device, grow_threshold, axis_tracks)
     except TypeError:  # an unhashable option: built uncached, Cleaner says what is wrong with it
-        cleaner = _cleaner.__wrapped__(model, threshold, inpaint, device, grow_threshold)
+        cleaner = _cleaner.__wrapped__(model, threshold, inpaint, device, grow_threshold, axis_tracks)
     label = "the CCDData"
     headers = [ccd.meta]
     saturation = ccd.meta.get("SATURATE")
@@ -135,8 +138,9 @@ def _is_number(value):
 
 
 @lru_cache(maxsize=4)
-def _cleaner(model, threshold, inpaint, device, grow_threshold=None):
+def _cleaner(model, threshold, inpaint, device, grow_threshold=None, axis_tracks=True):
     """A `crclean.Cleaner` per setting, kept so that a loop over frames loads its model once."""
     from crclean.clean import Cleaner
 
-    return Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold)
+    return Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold,
+                   axis_tracks=axis_tracks)

@@ -60,6 +60,13 @@ class Cleaner:
         off saturated pixels (``saturation``), though some more flags land
         on them (docs/benchmarks.md). In (0, ``threshold``); None (the
         default) grows nothing.
+    axis_tracks : bool, optional
+        Also flag long tracks along a row or column that the network left
+        unflagged (`crclean.engine._axis_tracks`): a mask network cannot
+        tell them from a bad column in its view, so a whole-frame search
+        finds the thin lines that end inside the frame and carry a
+        particle's uneven charge, and adds their pixels above 2 sigma.
+        Default True.
     inpaint : str or None, optional
         Inpainting method (``'median'``), or ``None`` to leave pixels as they are.
     device : str, optional
@@ -102,7 +109,7 @@ class Cleaner:
 
     def __init__(self, model=AUTO_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
                  batch_size=None, tile_size=None, overlap=None, progress=False, precision="auto",
-                 grow_threshold=None):
+                 grow_threshold=None, axis_tracks=True):
         from crclean.engine import TILE_MULTIPLE
 
         self._masker, self._choices = None, None
@@ -112,12 +119,12 @@ class Cleaner:
             self._choices = {name: Cleaner(name, threshold=threshold, inpaint=inpaint, device=device,
                                            batch_size=batch_size, tile_size=tile_size, overlap=overlap,
                                            progress=progress, precision=precision,
-                                           grow_threshold=grow_threshold)
+                                           grow_threshold=grow_threshold, axis_tracks=axis_tracks)
                              for name in dict.fromkeys(weights.AUTO_MODELS.values())}
             self.model, self.spec = AUTO_MODEL, None
             checked = next(iter(self._choices.values()))
             self.threshold, self.inpaint, self.device = checked.threshold, inpaint, device
-            self.grow_threshold = checked.grow_threshold
+            self.grow_threshold, self.axis_tracks = checked.grow_threshold, checked.axis_tracks
             self.batch_size, self.tile_size, self.overlap = batch_size, tile_size, overlap
             self.progress, self.precision = progress, precision
             return
@@ -130,6 +137,8 @@ class Cleaner:
                                            or not 0.0 < grow_threshold < threshold):
             raise ValueError(f"grow_threshold must be between 0 and the threshold ({threshold:g}), "
                              f"both exclusive, got {grow_threshold!r}")
+        if not isinstance(axis_tracks, bool):
+            raise ValueError(f"axis_tracks must be True or False, got {axis_tracks!r}")
         if inpaint is not None and inpaint not in INPAINTERS:
             known = ", ".join(INPAINTERS)
             raise ValueError(f"inpaint must be one of: {known} (or None), got {inpaint!r}")
@@ -154,6 +163,7 @@ class Cleaner:
             )
         self.threshold = float(threshold)
         self.grow_threshold = None if grow_threshold is None else float(grow_threshold)
+        self.axis_tracks = axis_tracks
         self.inpaint = inpaint
         self.device = device
         self.batch_size = batch_size
@@ -284,10 +294,16 @@ class Cleaner:
             saturation=saturation, label=label, progress=self.progress,
         )
         mask = probability > self.threshold
+        # The sky maps the network was normalised with, for the steps that judge pixels against the sky.
+        sky = getattr(self._masker, "sky", None)
         if self.grow_threshold is not None:
             from crclean.engine._hysteresis import grow_into
 
-            mask = grow_into(mask, probability, self.grow_threshold, image=work, saturation=saturation)
+            mask = grow_into(mask, probability, self.grow_threshold, image=work, saturation=saturation, sky=sky)
+        if self.axis_tracks:
+            from crclean.engine._axis_tracks import axis_track_pixels
+
+            mask |= axis_track_pixels(work, mask, saturation=saturation, defects=defects, sky=sky)
         cleaned = self._fill(work, mask, defects, saturation) if self.inpaint else None
         if cleaned is not None and blank.any():
             cleaned[blank] = data[blank]
@@ -374,14 +390,14 @@ class Cleaner:
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                units="adu", gain=None, readnoise=None, exptime=None, grow_threshold=None):
+                units="adu", gain=None, readnoise=None, exptime=None, grow_threshold=None, axis_tracks=True):
     """One-shot `Cleaner.clean_array` (loads the model each call).
 
     Parameters
     ----------
     data : numpy.ndarray
         2-D image.
-    model, threshold, inpaint, device, grow_threshold
+    model, threshold, inpaint, device, grow_threshold, axis_tracks
         See `Cleaner`.
     units, gain, readnoise, exptime
         See `Cleaner.clean_array`.
@@ -390,6 +406,7 @@ def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INP
     -------
     CleanResult
     """
-    cleaner = Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold)
+    cleaner = Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold,
+                      axis_tracks=axis_tracks)
     return cleaner.clean_array(data, units=units, gain=gain, readnoise=readnoise, exptime=exptime)
 

@@ -39,6 +39,10 @@ __all__ = ["mask_command"]
               help="Also flag pixels above this lower probability that touch a flagged pixel (hysteresis): "
                    "more of each hit's faint wings. Growth stays off the smooth light of stars and galaxies "
                    "and off saturated pixels (SATURATE). Below --threshold; off by default (recorded as CRGROW).")
+@click.option("--axis-tracks/--no-axis-tracks", default=True, show_default=True,
+              help="Also flag long, thin tracks along a row or column that the model left: lines 24 px or longer "
+                   "that end inside the frame and whose charge varies as a particle's does (bad columns run to an "
+                   "edge, and their charge is even). Recorded as CRAXTRK.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -85,7 +89,7 @@ __all__ = ["mask_command"]
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
 def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, grow_threshold,
-                 device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob,
+                 axis_tracks, device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob,
                  dq_bit, ext, gain, readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet,
                  verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
@@ -136,7 +140,8 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
     try:
         cleaner = Cleaner(model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
                           device=device, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
-                          progress=not quiet, precision=precision, grow_threshold=grow_threshold)
+                          progress=not quiet, precision=precision, grow_threshold=grow_threshold,
+                          axis_tracks=axis_tracks)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
@@ -156,6 +161,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
                     from crclean._dask import clean_on_dask
 
                     options = dict(model=model, threshold=threshold, grow_threshold=grow_threshold,
+                                   axis_tracks=axis_tracks,
                                    inpaint=None if no_inpaint else inpaint_method, device=device,
                                    batch_size=batch_size, tile_size=cleaner.tile_size, overlap=cleaner.overlap,
                                    precision=precision)

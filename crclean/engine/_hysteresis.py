@@ -37,7 +37,7 @@ _EIGHT_CONNECTED = np.ones((3, 3), bool)
 _WINDOW = np.arange(-2, 3)  # 5 x 5 pixels around each pixel growth may enter
 
 
-def grow_into(mask, probability, low, *, image=None, saturation=None):
+def grow_into(mask, probability, low, *, image=None, saturation=None, sky=None):
     """``mask`` and every pixel above ``low`` 8-connected to it through pixels above ``low``.
 
     Parameters
@@ -54,6 +54,10 @@ def grow_into(mask, probability, low, *, image=None, saturation=None):
         than `SMOOTH_LIGHT_SIGMA` above the sky (module docstring).
     saturation : float, optional
         With ``image``: pixels at or above this level are not grown into.
+    sky : tuple of numpy.ndarray, optional
+        With ``image``: its ``(background, rms)`` maps (`background_mesh` of
+        its NaN-filled pixels), when the mask network measured them;
+        measured here otherwise.
 
     Returns
     -------
@@ -66,7 +70,7 @@ def grow_into(mask, probability, low, *, image=None, saturation=None):
         candidates = (probability > low) | mask
     if image is not None:
         ys, xs = np.nonzero(candidates & ~mask)
-        barred = _off_limits(image, mask, ys, xs, saturation)
+        barred = _off_limits(image, mask, ys, xs, saturation, sky)
         candidates[ys[barred], xs[barred]] = False
     labels, _ = ndimage.label(candidates, structure=_EIGHT_CONNECTED)
     keep = np.zeros(labels.max() + 1, bool)
@@ -75,7 +79,7 @@ def grow_into(mask, probability, low, *, image=None, saturation=None):
     return keep[labels]
 
 
-def _off_limits(image, mask, ys, xs, saturation):
+def _off_limits(image, mask, ys, xs, saturation, sky):
     """Which of the pixels (``ys``, ``xs``) of ``image`` lie on smooth light, or are saturated."""
     from crclean.engine._background import background_mesh
     from crclean.engine._masker import _fill_non_finite
@@ -84,7 +88,7 @@ def _off_limits(image, mask, ys, xs, saturation):
         return np.zeros(0, bool)
     image = np.asarray(image, np.float32)
     filled, _ = _fill_non_finite(image)
-    background, rms = background_mesh(filled)
+    background, rms = background_mesh(filled) if sky is None else sky
     light = _median_off_the_mask(filled, mask, ys, xs)
     barred = light > background[ys, xs] + SMOOTH_LIGHT_SIGMA * rms[ys, xs]
     if saturation is not None:

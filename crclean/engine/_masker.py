@@ -97,6 +97,14 @@ class NetworkMasker:
     precision : torch.dtype or None, optional
         Run the network under ``torch.autocast`` with this dtype (see
         `crclean._precision.resolve_precision`); None for float32.
+
+    Attributes
+    ----------
+    sky : tuple of numpy.ndarray or None
+        ``(background, rms)`` maps (`background_mesh`) of the image last
+        predicted, for the steps after the network that judge pixels against
+        the sky; None for networks that do not measure it (those given
+        physical units).
     """
 
     def __init__(self, network, spec, *, device, batch_size, tile_size=256, overlap=32, precision=None):
@@ -110,6 +118,7 @@ class NetworkMasker:
         self.tile_size = tile_size
         self.overlap = overlap
         self.precision = precision
+        self.sky = None
 
     def predict(self, data, *, units="adu", gain=None, exptime=None, readnoise=None,
                 saturation=None, label="image", progress=False):
@@ -136,10 +145,12 @@ class NetworkMasker:
         """
         import torch
 
+        self.sky = None
         if self.spec.normalisation == "background":
             # Unit-free: gain and units cancel in (image - sky) / noise.
             image, finite = _fill_non_finite(np.asarray(data, dtype=np.float32))
             background, rms = background_mesh(image)
+            self.sky = background, rms
             if getattr(self.network, "psf_inputs", False):
                 self._tell_psf_shape(image, background, rms)
             image = noise_normalise(image, background=background, rms=rms)

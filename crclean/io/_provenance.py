@@ -9,6 +9,8 @@ import math
 import numbers
 import re
 
+import numpy as np
+
 __all__ = ["PROVENANCE_KEYWORDS", "provenance_keywords"]
 
 PROVENANCE_KEYWORDS = {
@@ -19,6 +21,8 @@ PROVENANCE_KEYWORDS = {
     "CRTHRESH": "Probability threshold above which a pixel is flagged as a cosmic ray.",
     "CRGROW": "Lower probability into which flagged hits were grown (pixels above it that touch a "
     "flagged pixel were flagged too); absent when masks were not grown.",
+    "CRAXTRK": "Whether long tracks along rows and columns that the model left unflagged were searched for "
+    "and flagged (T) or not (F); absent in files from crclean 0.1.",
     "NCRPIX": "Number of pixels flagged as cosmic rays in this extension.",
     "CRINPNT": "Inpainting method used to replace flagged pixels, or 'none' when "
     "the data were left as they were.",
@@ -41,6 +45,7 @@ _COMMENTS = {
     "CRWSHA": "sha256 of model weights (first 12 hex)",
     "CRTHRESH": "cosmic-ray probability threshold",
     "CRGROW": "flagged hits grown to this probability",
+    "CRAXTRK": "long tracks along rows/columns searched",
     "NCRPIX": "number of pixels flagged as cosmic rays",
     "CRINPNT": "inpainting method for flagged pixels",
     "CRTILE": "[pixel] tile size",
@@ -59,6 +64,12 @@ def _require_int(name, value, *, minimum):
     return int(value)
 
 
+def _require_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _require_text(name, value):
     if not isinstance(value, str) or not value.isprintable():
         raise ValueError(f"{name} must be printable text, got {value!r}")
@@ -67,7 +78,7 @@ def _require_text(name, value):
 
 def provenance_keywords(
     *, version, model, weights_sha256, threshold, n_flagged, inpaint, tile_size, overlap, dq_bit,
-    section=None, grow_threshold=None,
+    section=None, grow_threshold=None, axis_tracks=None,
 ):
     """Header keywords recording how an extension was processed.
 
@@ -95,14 +106,17 @@ def provenance_keywords(
     grow_threshold : float, optional
         The lower probability hits were grown into (``CRGROW``); None when
         they were not.
+    axis_tracks : bool, optional
+        Whether the axis-track search ran (``CRAXTRK``); None leaves the
+        keyword out.
 
     Returns
     -------
     dict
         ``{KEY: (value, comment)}`` for every keyword in
         `PROVENANCE_KEYWORDS` except ``CRIMAGE``, and except ``CRDQBIT``,
-        ``CRSECT`` and ``CRGROW`` when ``dq_bit``, ``section`` or
-        ``grow_threshold`` is None.
+        ``CRSECT``, ``CRGROW`` and ``CRAXTRK`` when ``dq_bit``, ``section``,
+        ``grow_threshold`` or ``axis_tracks`` is None.
     """
     version = _require_text("version", version)
     model = _require_text("model", model)
@@ -134,6 +148,7 @@ def provenance_keywords(
         "CRWSHA": sha,
         "CRTHRESH": float(threshold),
         **({} if grow_threshold is None else {"CRGROW": float(grow_threshold)}),
+        **({} if axis_tracks is None else {"CRAXTRK": _require_bool("axis_tracks", axis_tracks)}),
         "NCRPIX": _require_int("n_flagged", n_flagged, minimum=0),
         "CRINPNT": inpaint,
         "CRTILE": _require_int("tile_size", tile_size, minimum=1),

@@ -70,6 +70,30 @@ def test_grown_masks_add_pixels_beside_the_flags_and_say_so(tmp_path):
         assert "grown to 0.05" in str(after[0].header["HISTORY"])
 
 
+def test_long_tracks_along_a_column_are_flagged_unless_asked_not_to(tmp_path):
+    from crclean.training._cosmic_sim import render_charge
+
+    # A muon that crossed a thick CCD along its columns: 160 px, its charge straggling from pixel to pixel.
+    rng = np.random.default_rng(14)
+    shape, sky, sigma = (320, 256), 1000.0, np.sqrt(1036.0)
+    t = np.linspace(0, 1, 8 * 160)
+    charge = rng.gamma(2.0, 20 * sigma, 161)[(t * 160).astype(int)] / 8
+    cr = render_charge(shape, 128.3 + t * 160 * np.cos(np.deg2rad(89.0)), 70 + t * 160, charge, 0.7)
+    image = (rng.poisson(sky + cr) + rng.normal(0, 6.0, shape)).astype(np.float32)
+    path = tmp_path / "track.fits"
+    fits.PrimaryHDU(image, header=fits.Header({"GAIN": 1.0, "BUNIT": "electron"})).writeto(path)
+    searched, plain = tmp_path / "searched.fits", tmp_path / "plain.fits"
+    assert run("mask", path, "-o", searched, "-q").exit_code == 0
+    result = run("mask", path, "-o", plain, "-q", "--no-axis-tracks")
+    assert result.exit_code == 0, result.output
+    bright = cr > 10 * sigma
+    with fits.open(searched) as with_search, fits.open(plain) as without:
+        found, left = (with_search["DQ"].data & 8192) > 0, (without["DQ"].data & 8192) > 0
+        assert (found & bright).sum() > 0.95 * bright.sum() > (left & bright).sum() + 0.2 * bright.sum()
+        assert with_search[0].header["CRAXTRK"] is True and without[0].header["CRAXTRK"] is False
+        assert with_search[0].header["NCRPIX"] == found.sum()
+
+
 def test_no_inpaint_keeps_data(ground_fits, tmp_path):
     path, _ = ground_fits
     out = tmp_path / "flags_only.fits"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from crclean import Cleaner
+from crclean.engine import background_mesh
 from crclean.engine._hysteresis import grow_into
 from crclean.training import PROFILES, simulate_exposure
 
@@ -49,6 +50,12 @@ def test_growth_stays_off_a_stars_light_and_saturated_pixels():
     assert not guarded[24, 27:33].any()  # the star's core does not
     assert not guarded[4:21, 20].any()  # nor the saturated bleed (too narrow for a median to see)
     assert grow_into(mask, probability, 0.2, image=image)[4, 20]  # with no saturation level it is not barred
+    # The network's sky maps, when given, are the ones measured here; a sky far above these pixels bars nothing.
+    sky = background_mesh(image)
+    np.testing.assert_array_equal(grow_into(mask, probability, 0.2, image=image, saturation=60000.0, sky=sky),
+                                  guarded)
+    high = (sky[0] + 1e6, sky[1])
+    assert grow_into(mask, probability, 0.2, image=image, sky=high)[24, 30]
     # No data is never a source of doubt: NaN pixels in the image leave the guard working.
     image[40:, :] = np.nan
     np.testing.assert_array_equal(grow_into(mask, probability, 0.2, image=image, saturation=60000.0), guarded)

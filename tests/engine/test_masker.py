@@ -194,3 +194,24 @@ def test_known_defects_never_feed_the_fill(method):
         assert np.abs(naive.cleaned[track] - 800.0).max() > 1000.0
     saturated = cleaner.clean_array(image, saturation=50000.0)  # SATURATE does the same
     assert np.abs(saturated.cleaned[track] - 800.0).max() < 100.0
+
+
+def test_a_sky_normalised_network_keeps_the_sky_maps_of_its_last_image():
+    from crclean.engine import background_mesh
+
+    image, _ = synthetic_exposure((96, 128), seed=7)
+    cleaner = Cleaner("crclean-ccd", inpaint=None, device="cpu").load()
+    assert cleaner._masker.sky is None
+    cleaner.clean_array(image, units="adu", gain=4.0)
+    background, rms = cleaner._masker.sky
+    expected = background_mesh(image.astype(np.float32))
+    np.testing.assert_array_equal(background, expected[0])
+    np.testing.assert_array_equal(rms, expected[1])
+
+
+def test_a_network_given_physical_units_keeps_no_sky_maps(decam):
+    image, _ = synthetic_exposure((96, 128), seed=8)
+    masker = _masker(decam)
+    masker.sky = (np.zeros(image.shape), np.ones(image.shape))  # left from an earlier image
+    masker.predict(image, units="adu", gain=4.0)
+    assert masker.sky is None

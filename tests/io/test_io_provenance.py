@@ -23,7 +23,7 @@ def test_keys_values_and_comments():
                            "CRTILE", "CROVLAP", "CRDQBIT"]
     assert cards["CRWSHA"][0] == SHA[:12]
     assert cards["NCRPIX"][0] == 42 and cards["CRTHRESH"][0] == 0.5
-    assert set(cards) | {"CRIMAGE", "CRSECT", "CRGROW"} == set(PROVENANCE_KEYWORDS)
+    assert set(cards) | {"CRIMAGE", "CRSECT", "CRGROW", "CRAXTRK"} == set(PROVENANCE_KEYWORDS)
     assert all(meaning.endswith(".") for meaning in PROVENANCE_KEYWORDS.values())
     header = fits.Header()
     for key, card in cards.items():  # fits on standard cards, no warning
@@ -63,3 +63,15 @@ def test_a_grown_mask_is_recorded_and_a_grow_threshold_must_lie_below_the_thresh
     for bad in (0.5, 0.7, 0.0, True):
         with pytest.raises(ValueError, match="grow_threshold"):
             keywords(grow_threshold=bad)
+
+
+def test_the_axis_track_search_is_recorded_either_way():
+    assert keywords(axis_tracks=True)["CRAXTRK"] == (True, "long tracks along rows/columns searched")
+    assert keywords(axis_tracks=False)["CRAXTRK"][0] is False
+    assert "CRAXTRK" not in keywords()
+    header = fits.Header()
+    for key, card in keywords(axis_tracks=True).items():
+        header[key] = card
+    assert header["CRAXTRK"] is True
+    with pytest.raises(ValueError, match="axis_tracks must be True or False, got 'yes'"):
+        keywords(axis_tracks="yes")
