@@ -29,6 +29,8 @@ REPORT_COLUMNS = {
     "threshold": (float, "probability above which a pixel is flagged"),
     "grow_threshold": (float, "lower probability the flagged hits were grown into (--grow-threshold); "
                               "null when they were not"),
+    "axis_tracks": (bool, "whether long tracks along rows and columns that the model left were searched for "
+                          "and flagged (--axis-tracks)"),
     "flagged": (np.int64, "pixels flagged as cosmic rays"),
     "flagged_fraction": (float, "flagged / pixels searched"),
     "section": (str, "the data section searched (FITS notation), empty when the whole image was"),
@@ -62,7 +64,7 @@ def check_report_path(path):
     return path
 
 
-def outcome_rows(outcome, *, threshold, grow_threshold=None):
+def outcome_rows(outcome, *, threshold, grow_threshold=None, axis_tracks=None):
     """The report rows of one file's `crclean._batch.FileOutcome`: one per image when it was done.
 
     Parameters
@@ -72,6 +74,8 @@ def outcome_rows(outcome, *, threshold, grow_threshold=None):
         The run's threshold.
     grow_threshold : float, optional
         The run's ``--grow-threshold``; None when masks were not grown.
+    axis_tracks : bool, optional
+        Whether the run searched for long tracks along the axes (``--axis-tracks``).
 
     Returns
     -------
@@ -79,7 +83,7 @@ def outcome_rows(outcome, *, threshold, grow_threshold=None):
         Keys are `REPORT_COLUMNS`, in order.
     """
     base = dict(input=str(outcome.input_path), output=_text(outcome.output_path),
-                **_thresholds(threshold, grow_threshold))
+                **_thresholds(threshold, grow_threshold), axis_tracks=axis_tracks)
     if outcome.status == "failed":
         return [_row(base, status="failed", message=outcome.error)]
     if outcome.status == "skipped":
@@ -95,10 +99,10 @@ def outcome_rows(outcome, *, threshold, grow_threshold=None):
             for plane in report.planes]
 
 
-def unprocessed_row(input_path, output_path, *, threshold, reason, grow_threshold=None):
+def unprocessed_row(input_path, output_path, *, threshold, reason, grow_threshold=None, axis_tracks=None):
     """The row of a file the run never reached (stopped by a signal, or no cluster): status failed."""
-    return _row(dict(input=str(input_path), output=_text(output_path), **_thresholds(threshold, grow_threshold)),
-                status="failed", message=f"not processed: {reason}")
+    return _row(dict(input=str(input_path), output=_text(output_path), **_thresholds(threshold, grow_threshold),
+                     axis_tracks=axis_tracks), status="failed", message=f"not processed: {reason}")
 
 
 def _thresholds(threshold, grow_threshold):

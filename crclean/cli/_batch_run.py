@@ -31,12 +31,15 @@ class Batch:
         The run's threshold, for the report.
     grow_threshold : float, optional
         The run's ``--grow-threshold``, for the report; None when masks are not grown.
+    axis_tracks : bool, optional
+        Whether the run searches for long tracks along the axes (``--axis-tracks``), for the report.
     """
 
-    def __init__(self, paths, *, threshold, grow_threshold=None):
+    def __init__(self, paths, *, threshold, grow_threshold=None, axis_tracks=None):
         self.paths = list(paths)
         self.threshold = threshold
         self.grow_threshold = grow_threshold
+        self.axis_tracks = axis_tracks
         self.targets = {}  # input index -> (input, output), for the inputs that got an output
         self._existed = set()  # input indices whose output existed before the run
         self.outcomes = {}  # input index -> FileOutcome, once known
@@ -116,10 +119,10 @@ class Batch:
         for index, path in enumerate(self.paths):
             if index in self.outcomes:
                 rows += outcome_rows(self.outcomes[index], threshold=self.threshold,
-                                     grow_threshold=self.grow_threshold)
+                                     grow_threshold=self.grow_threshold, axis_tracks=self.axis_tracks)
             else:
                 rows.append(unprocessed_row(path, self.targets[index][1], threshold=self.threshold, reason=reason,
-                                            grow_threshold=self.grow_threshold))
+                                            grow_threshold=self.grow_threshold, axis_tracks=self.axis_tracks))
         return rows
 
 

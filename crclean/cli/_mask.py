@@ -42,7 +42,7 @@ __all__ = ["mask_command"]
 @click.option("--axis-tracks/--no-axis-tracks", default=True, show_default=True,
               help="Also flag long, thin tracks along a row or column that the model left: lines 24 px or longer "
                    "that end inside the frame and whose charge varies as a particle's does (bad columns run to an "
-                   "edge, and their charge is even). Recorded as CRAXTRK.")
+                   "edge, and their charge is even). Recorded as CRAXTRK and in the --report.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a GPU when PyTorch sees one.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -145,7 +145,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    batch = Batch(paths, threshold=threshold, grow_threshold=grow_threshold)
+    batch = Batch(paths, threshold=threshold, grow_threshold=grow_threshold, axis_tracks=axis_tracks)
     batch.plan(output=output, outdir=outdir, suffix=suffix)
     file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit, write_probability=prob,
                         overwrite=overwrite, skip_existing=skip_existing, trim=not no_trim)
