@@ -83,18 +83,12 @@ class NetworkContender:
 
     def mask(self, e):
         """``(probability, flagged)`` for exposure ``e``: the mask as `crclean mask` makes it."""
+        from crclean.engine._mask_steps import mask_from_probability
+
         probability = self.probability(e)
-        sky = self._sky()
-        flagged = probability > DEFAULT_THRESHOLD
-        if self.grow_threshold is not None:
-            from crclean.engine._hysteresis import grow_into
-
-            flagged = grow_into(flagged, probability, self.grow_threshold, image=e.image_adu, sky=sky)
-        if self.axis_tracks:
-            from crclean.engine._axis_tracks import axis_track_pixels
-
-            flagged = flagged | axis_track_pixels(e.image_adu, flagged, sky=sky)
-        return probability, flagged
+        return probability, mask_from_probability(probability, e.image_adu, threshold=DEFAULT_THRESHOLD,
+                                                  grow_threshold=self.grow_threshold,
+                                                  axis_tracks=self.axis_tracks, sky=self._sky())
 
     def run(self, e):
         start = time.perf_counter()

@@ -293,37 +293,26 @@ class Cleaner:
             work, units=units, gain=gain, readnoise=readnoise, exptime=exptime,
             saturation=saturation, label=label, progress=self.progress,
         )
-        mask = probability > self.threshold
-        # The sky maps the network was normalised with, for the steps that judge pixels against the sky.
-        sky = getattr(self._masker, "sky", None)
-        if self.grow_threshold is not None:
-            from crclean.engine._hysteresis import grow_into
+        from crclean.engine._mask_steps import mask_from_probability
 
-            mask = grow_into(mask, probability, self.grow_threshold, image=work, saturation=saturation, sky=sky)
-        if self.axis_tracks:
-            from crclean.engine._axis_tracks import axis_track_pixels
-
-            mask |= axis_track_pixels(work, mask, saturation=saturation, defects=defects, sky=sky)
+        # The sky maps the network was normalised with serve the steps that judge pixels against the sky.
+        mask = mask_from_probability(probability, work, threshold=self.threshold, grow_threshold=self.grow_threshold,
+                                     axis_tracks=self.axis_tracks, saturation=saturation, defects=defects,
+                                     sky=getattr(self._masker, "sky", None))
         cleaned = self._fill(work, mask, defects, saturation) if self.inpaint else None
         if cleaned is not None and blank.any():
             cleaned[blank] = data[blank]
         return CleanResult(probability, mask, cleaned)
 
     def _fill(self, data, mask, defects, saturation):
-        # Every inpainter refuses non-finite pixels as sources, so known
-        # defects are hidden as NaN for the fill and restored afterwards.
-        bad = np.zeros(data.shape, bool) if defects is None else np.asarray(defects, bool).copy()
+        # Known defects and saturated pixels are no source for the fill, and stay as they are.
+        unusable = np.zeros(data.shape, bool) if defects is None else np.asarray(defects, bool)
         if saturation is not None:
             with np.errstate(invalid="ignore"):
-                bad |= data >= saturation
-        bad &= ~mask
+                unusable = unusable | (data >= saturation)
         # The learned inpainter runs where the mask network does.
         options = {"device": self.device} if self.inpaint == "learned" else {}
-        if not bad.any():
-            return inpaint(self.inpaint, data, mask, **options)
-        cleaned = inpaint(self.inpaint, np.where(bad, np.nan, data), mask, **options)
-        cleaned[bad] = data[bad]
-        return cleaned
+        return inpaint(self.inpaint, data, mask, unusable=unusable, **options)
 
     def clean_file(self, input_path, output_path, *, ext=None, gain=None, readnoise=None,
                    dq_bit=8192, write_probability=False, overwrite=False, quicklook_path=None, quicklook_region=None,

@@ -121,20 +121,25 @@ def axis_track_pixels(image, mask, *, saturation=None, defects=None, sky=None):
     from crclean.engine._masker import _fill_non_finite
 
     image = np.asarray(image, np.float32)
-    filled, finite = _fill_non_finite(image)
-    background, rms = background_mesh(filled) if sky is None else sky
-    z = (filled - background) / rms
+    finite = np.isfinite(image)
+    if sky is None:
+        # The sky mesh needs every pixel; the filled ones are set aside below, as untrusted.
+        sky = background_mesh(_fill_non_finite(image)[0])
+    background, rms = sky
     untrusted = ~finite if defects is None else ~finite | np.asarray(defects, bool)
-    z[untrusted] = 0.0
     with np.errstate(invalid="ignore"):
+        z = (image - background) / rms
+        z[untrusted] = 0.0
         if saturation is not None:
-            top_level = filled >= saturation
-        else:
+            top_level = image >= saturation
+        elif finite.any():
             # Saturated stars and bleeds share the frame's top value (the full well or the ADC's limit);
             # a frame whose highest pixel has no company has no such plateau, and its top is often a track.
-            top_level = filled >= 0.999 * np.max(filled)
+            top_level = image >= 0.999 * np.max(image[finite])
             if np.count_nonzero(top_level) < PLATEAU:
                 top_level[:] = False
+        else:
+            top_level = np.zeros(image.shape, bool)
     return find_axis_tracks(z, mask, top_level=top_level) & ~untrusted
 
 

@@ -38,12 +38,22 @@ def get_inpainter(method):
     return getattr(importlib.import_module(module), function)
 
 
-def inpaint(method, image, mask, **options):
+def inpaint(method, image, mask, *, unusable=None, **options):
     """Fill ``mask`` pixels of ``image`` with the named method (a new array).
 
-    ``options`` go to the method (e.g. ``device`` for ``'learned'``).
+    ``unusable`` pixels (known defects, saturated pixels) outside ``mask``
+    are never used to fill others and keep their values. ``options`` go to
+    the method (e.g. ``device`` for ``'learned'``).
     """
-    return get_inpainter(method)(image, mask, **options)
+    fill = get_inpainter(method)
+    if unusable is None or not (unusable := unusable & ~mask).any():
+        return fill(image, mask, **options)
+    import numpy as np
+
+    # Every method refuses non-finite pixels as sources: the unusable ones are hidden as NaN for the fill.
+    cleaned = fill(np.where(unusable, np.nan, image), mask, **options)
+    cleaned[unusable] = image[unusable]
+    return cleaned
 
 
 def __getattr__(name):

@@ -132,3 +132,18 @@ def test_shape_mismatch_is_named():
     with pytest.raises(ValueError, match=r"image and mask must be 2-D of one shape, got \(4, 4\) and \(4, 5\)"):
         grow_fill(np.zeros((4, 4)), np.zeros((4, 5), bool))
 
+
+
+def test_unusable_pixels_beside_a_hole_are_no_source_and_keep_their_values():
+    image = np.full((20, 20), 100.0)
+    mask = np.zeros(image.shape, bool)
+    mask[9:11, 9:11] = True
+    image[mask] = 5000.0
+    image[9:11, 11] = 60000.0  # a saturated column beside the hit
+    unusable = np.zeros(image.shape, bool)
+    unusable[:, 11] = True
+    unusable[9, 9] = True  # a flagged pixel is filled all the same
+    filled = inpaint("grow", image, mask, unusable=unusable)
+    np.testing.assert_allclose(filled[mask], 100.0)
+    np.testing.assert_array_equal(filled[:, 11], image[:, 11])
+    assert not np.shares_memory(filled, image) and image[9, 11] == 60000.0

@@ -172,7 +172,7 @@ def test_cleaner_runs_the_learned_inpainter_on_its_own_device(monkeypatch):
 
     calls = []
 
-    def spy(method, image, mask, **options):
+    def spy(method, image, mask, *, unusable=None, **options):
         calls.append((method, options))
         return np.asarray(image, np.float32).copy()
 

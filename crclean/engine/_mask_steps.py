@@ -1,0 +1,52 @@
+"""From a mask network's probabilities to the mask `crclean mask` writes.
+
+The steps after the network, in one place so that `crclean.Cleaner` and the
+benchmarks that score its models make the same mask: the threshold, then
+growth into the hits' faint wings when asked (`crclean.engine._hysteresis`),
+then the search for long tracks along the pixel axes that the network left
+(`crclean.engine._axis_tracks`).
+"""
+
+__all__ = ["mask_from_probability"]
+
+
+def mask_from_probability(probability, image, *, threshold, grow_threshold=None, axis_tracks=False,
+                          saturation=None, defects=None, sky=None):
+    """The cosmic-ray mask of ``image`` from its network's ``probability``.
+
+    Parameters
+    ----------
+    probability : numpy.ndarray
+        The network's probability per pixel.
+    image : numpy.ndarray
+        The image the network saw (any linear units; NaN for missing pixels).
+    threshold : float
+        Probability above which a pixel is flagged.
+    grow_threshold : float, optional
+        Grow the flagged hits into the pixels above this lower probability
+        (`crclean.engine._hysteresis.grow_into`); None grows nothing.
+    axis_tracks : bool, optional
+        Add the long tracks along rows and columns the network left
+        (`crclean.engine._axis_tracks.axis_track_pixels`).
+    saturation : float, optional
+        Saturation level in the image's units.
+    defects : numpy.ndarray of bool, optional
+        Known bad pixels: never added by the track search.
+    sky : tuple of numpy.ndarray, optional
+        ``(background, rms)`` the network was normalised with
+        (`crclean.engine.NetworkMasker.sky`); measured again when None.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    mask = probability > threshold
+    if grow_threshold is not None:
+        from crclean.engine._hysteresis import grow_into
+
+        mask = grow_into(mask, probability, grow_threshold, image=image, saturation=saturation, sky=sky)
+    if axis_tracks:
+        from crclean.engine._axis_tracks import axis_track_pixels
+
+        mask |= axis_track_pixels(image, mask, saturation=saturation, defects=defects, sky=sky)
+    return mask
