@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from crclean._progress import ProgressBar
+from crclean.io._paths import replace_via_temporary
 from crclean.training._common import VALIDATION_SEED_OFFSET, warmup_cosine
 
 __all__ = ["start_run", "cached_pool", "predict_stack", "restore_checkpoint", "fit"]
@@ -200,10 +201,13 @@ def fit(network, train, *, name, out_dir, rng, resume, progress, batch_loss, val
                     best = scores
                     # On the CPU: the weights file must load anywhere, and GPU memory stays the network's.
                     best_state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
-                torch.save({"network": network.state_dict(), "optimiser": optimiser.state_dict(),
-                            "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                            "best_state": best_state, "seconds": time.perf_counter() - start,
-                            "rng": json.dumps(rng.bit_generator.state)}, checkpoint_path)
+                checkpoint = {"network": network.state_dict(), "optimiser": optimiser.state_dict(),
+                              "scheduler": scheduler.state_dict(), "step": step, "best": best,
+                              "best_state": best_state, "seconds": time.perf_counter() - start,
+                              "rng": json.dumps(rng.bit_generator.state)}
+                # Through a temporary file: a run killed while saving (a session's hard stop, a GPU call's
+                # deadline) keeps its last whole checkpoint to resume or read from.
+                replace_via_temporary(checkpoint_path, lambda temporary: torch.save(checkpoint, temporary))
     weights_path = out_dir / f"{name}.pt"
     torch.save(best_state, weights_path)
     return best, weights_path

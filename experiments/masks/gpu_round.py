@@ -120,7 +120,8 @@ def main(argv=None):
             torch.save(state["best_state"], target / f"{stem}-stopped.pt")
             print(f"{stem}: stopped at the deadline after step {state['step']} of its schedule")
         for path in list(run.glob("*.pt")) + list(run.glob("*.md")) + [run / "log.jsonl"]:
-            if path.name != "checkpoint.pt" and path.exists():
+            # Not the checkpoint, nor a hidden temporary one a stopped run was writing.
+            if path.name != "checkpoint.pt" and not path.name.startswith(".") and path.exists():
                 shutil.copy(path, target / path.name)
         weights[stem] = next(p for p in target.glob("*.pt"))
         step, tpr, precision = best_validation(target / "log.jsonl")
