@@ -70,11 +70,12 @@ def _quiet():
 class NetworkContender:
     """A network: ``predict(e)`` gives probabilities; masks at 0.5 (grown into pixels above
     ``grow_threshold`` that touch them, when given: `crclean mask --grow-threshold`; with the long tracks
-    along rows and columns it left, with ``axis_tracks``: `crclean mask --axis-tracks`) are filled by `fill`."""
+    along rows and columns it left, with ``axis_tracks``: `crclean mask --axis-tracks`; less the flags on stars
+    the frame's other stars explain, with ``star_check``: `crclean mask --star-check`) are filled by `fill`."""
 
-    def __init__(self, label, predict, *, grow_threshold=None, axis_tracks=False, sky=None):
+    def __init__(self, label, predict, *, grow_threshold=None, star_check=False, axis_tracks=False, sky=None):
         self.label, self._predict, self.grow_threshold = label, predict, grow_threshold
-        self.axis_tracks = axis_tracks
+        self.star_check, self.axis_tracks = star_check, axis_tracks
         # Returns the sky maps the network was normalised with on the last exposure (None: measured again).
         self._sky = sky or (lambda: None)
 
@@ -88,7 +89,8 @@ class NetworkContender:
         probability = self.probability(e)
         return probability, mask_from_probability(probability, e.image_adu, threshold=DEFAULT_THRESHOLD,
                                                   grow_threshold=self.grow_threshold,
-                                                  axis_tracks=self.axis_tracks, sky=self._sky())
+                                                  star_check=self.star_check, axis_tracks=self.axis_tracks,
+                                                  sky=self._sky())
 
     def run(self, e):
         start = time.perf_counter()
@@ -147,17 +149,18 @@ def register_candidates(parser, candidates):
             parser.error(f"--candidate {candidate!r}: {error}")
 
 
-def crclean_model(name, *, grow_threshold=None, axis_tracks=None):
+def crclean_model(name, *, grow_threshold=None, star_check=None, axis_tracks=None):
     """crclean's model ``name`` as a contender; with ``grow_threshold`` its masks are grown (its label says so).
 
-    ``axis_tracks`` (default: for crclean's own models and candidates, as `crclean mask` runs them, not for
-    the ports of other packages' networks) adds the long tracks along rows and columns the network left;
-    turned off for one of crclean's models, its label says so.
+    ``star_check`` takes back the flags on stars the frame's other stars explain and ``axis_tracks`` adds the
+    long tracks along rows and columns the network left (default for both: on for crclean's own models and
+    candidates, as `crclean mask` runs them, off for the ports of other packages' networks); either turned
+    off for one of crclean's models, its label says so.
     """
     from crclean import Cleaner
 
     # The contender thresholds, grows and searches the probabilities itself, as `Cleaner.clean_array` does.
-    cleaner = Cleaner(name, inpaint=None, device="cpu", axis_tracks=False).load()
+    cleaner = Cleaner(name, inpaint=None, device="cpu", star_check=False, axis_tracks=False).load()
     raw = cleaner.spec.normalisation == "background"
 
     def predict(e):
@@ -170,13 +173,18 @@ def crclean_model(name, *, grow_threshold=None, axis_tracks=None):
     if grow_threshold is not None:
         label += f", grown to {grow_threshold:g}"
     own = cleaner.spec.package is None
+    if star_check is None:
+        star_check = own
+    elif own and not star_check:
+        label += ", no star check"
     if axis_tracks is None:
         axis_tracks = own
     elif own and not axis_tracks:
         label += ", no axis tracks"
     # The image the network saw is the one the search and the growth judge (``raw``): its sky maps serve both.
     sky = (lambda: cleaner._masker.sky) if raw else None
-    return NetworkContender(label, predict, grow_threshold=grow_threshold, axis_tracks=axis_tracks, sky=sky)
+    return NetworkContender(label, predict, grow_threshold=grow_threshold, star_check=star_check,
+                            axis_tracks=axis_tracks, sky=sky)
 
 
 def deepcr_package(name, label):
@@ -227,12 +235,14 @@ class LacosmicContender:
 
 
 def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None, grow_threshold=None,
-               without_axis_tracks=False):
+               without_axis_tracks=False, without_star_check=False):
     """Every contender, in table order; ``warn(message)`` reports one that cannot run. Without
     ``anchors`` only crclean's own models (deciding between two of them). With ``grow_threshold``
     each of crclean's models also runs with its masks grown to it; with ``without_axis_tracks``, also
-    without the axis-track search (the network's mask alone)."""
+    without the axis-track search; with ``without_star_check``, also without the star check."""
     runs = [crclean_model(name) for name in own_models]
+    if without_star_check:
+        runs += [crclean_model(name, star_check=False) for name in own_models]
     if without_axis_tracks:
         runs += [crclean_model(name, axis_tracks=False) for name in own_models]
     if grow_threshold is not None:

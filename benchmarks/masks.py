@@ -319,7 +319,10 @@ def main(argv=None):
                              "that touch them (crclean mask --grow-threshold)")
     parser.add_argument("--without-axis-tracks", action="store_true",
                         help="also score each of crclean's models without the search for long tracks along rows "
-                             "and columns (crclean mask --no-axis-tracks): the network's mask alone")
+                             "and columns (crclean mask --no-axis-tracks)")
+    parser.add_argument("--without-star-check", action="store_true",
+                        help="also score each of crclean's models without taking back the flags on stars that "
+                             "the frame's other stars explain (crclean mask --no-star-check)")
     parser.add_argument("--paired", default=None, metavar="MODEL",
                         help="also print each other model's difference from MODEL (a label of the table) on "
                              "the pooled scores, with a 95%% paired bootstrap interval over the exposures and "
@@ -347,7 +350,8 @@ def main(argv=None):
 
     start = time.perf_counter()
     tools = contenders(own, deepcr_package_runs=args.deepcr_package, anchors=not args.no_anchors, warn=progress,
-                       grow_threshold=args.grow_threshold, without_axis_tracks=args.without_axis_tracks)
+                       grow_threshold=args.grow_threshold, without_axis_tracks=args.without_axis_tracks,
+                       without_star_check=args.without_star_check)
     scored = [f for f in args.families if f != "real_frames"]
     counts = {} if args.paired is not None else None
     if args.paired is not None and args.paired not in [tool.label for tool in tools]:

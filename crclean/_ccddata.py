@@ -12,7 +12,8 @@ __all__ = ["cosmicray_crclean"]
 
 
 def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                      gain=None, readnoise=None, grow_threshold=None, axis_tracks=True):
+                      gain=None, readnoise=None, grow_threshold=None, star_check=True,
+                      axis_tracks=True):
     """Identify cosmic rays in a `~astropy.nddata.CCDData` with a crclean model, and inpaint them.
 
     Named and called like `ccdproc.cosmicray_lacosmic`, so that a ccdproc
@@ -39,6 +40,9 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
     grow_threshold : float, optional
         Grow each flagged hit into the pixels above this lower probability
         that touch it (see `crclean.Cleaner`); None (the default) grows nothing.
+    star_check : bool, optional
+        Take back flags on stars that the frame's unflagged stars explain
+        (see `crclean.Cleaner`); on by default.
     axis_tracks : bool, optional
         Also flag long tracks along rows and columns that the model left
         (see `crclean.Cleaner`); on by default.
@@ -104,9 +108,9 @@ def cosmicray_crclean(ccd, *, model=AUTO_MODEL, threshold=0.5, inpaint=DEFAULT_I
     gain = validate_override("gain", gain)
     readnoise = validate_override("readnoise", readnoise)
     try:
-        cleaner = _cleaner(model, threshold, inpaint, device, grow_threshold, axis_tracks)
+        cleaner = _cleaner(model, threshold, inpaint, device, grow_threshold, star_check, axis_tracks)
     except TypeError:  # an unhashable option: built uncached, Cleaner says what is wrong with it
-        cleaner = _cleaner.__wrapped__(model, threshold, inpaint, device, grow_threshold, axis_tracks)
+        cleaner = _cleaner.__wrapped__(model, threshold, inpaint, device, grow_threshold, star_check, axis_tracks)
     label = "the CCDData"
     headers = [ccd.meta]
     saturation = ccd.meta.get("SATURATE")
@@ -138,9 +142,9 @@ def _is_number(value):
 
 
 @lru_cache(maxsize=4)
-def _cleaner(model, threshold, inpaint, device, grow_threshold=None, axis_tracks=True):
+def _cleaner(model, threshold, inpaint, device, grow_threshold=None, star_check=True, axis_tracks=True):
     """A `crclean.Cleaner` per setting, kept so that a loop over frames loads its model once."""
     from crclean.clean import Cleaner
 
     return Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold,
-                   axis_tracks=axis_tracks)
+                   star_check=star_check, axis_tracks=axis_tracks)

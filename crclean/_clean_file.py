@@ -66,7 +66,7 @@ def provenance(cleaner, n_flagged, *, dq_bit, section=None):
         version=__version__, model=cleaner.spec.name, weights_sha256=cleaner.weights_sha256,
         threshold=cleaner.threshold, n_flagged=n_flagged, inpaint=cleaner.inpaint,
         tile_size=cleaner.tile_size, overlap=cleaner.overlap, dq_bit=dq_bit, section=section,
-        grow_threshold=cleaner.grow_threshold, axis_tracks=cleaner.axis_tracks,
+        grow_threshold=cleaner.grow_threshold, star_check=cleaner.star_check, axis_tracks=cleaner.axis_tracks,
     )
     flags = f" (DQ bit {dq_bit})" if dq_bit is not None else ""
     grown = f" grown to {cleaner.grow_threshold:g}" if cleaner.grow_threshold is not None else ""

@@ -29,6 +29,8 @@ REPORT_COLUMNS = {
     "threshold": (float, "probability above which a pixel is flagged"),
     "grow_threshold": (float, "lower probability the flagged hits were grown into (--grow-threshold); "
                               "null when they were not"),
+    "star_check": (bool, "whether the model's flags on stars that the frame's unflagged stars explain were "
+                         "taken back (--star-check)"),
     "axis_tracks": (bool, "whether long tracks along rows and columns that the model left were searched for "
                           "and flagged (--axis-tracks)"),
     "flagged": (np.int64, "pixels flagged as cosmic rays"),
@@ -64,7 +66,7 @@ def check_report_path(path):
     return path
 
 
-def outcome_rows(outcome, *, threshold, grow_threshold=None, axis_tracks=None):
+def outcome_rows(outcome, *, threshold, grow_threshold=None, star_check=None, axis_tracks=None):
     """The report rows of one file's `crclean._batch.FileOutcome`: one per image when it was done.
 
     Parameters
@@ -74,6 +76,8 @@ def outcome_rows(outcome, *, threshold, grow_threshold=None, axis_tracks=None):
         The run's threshold.
     grow_threshold : float, optional
         The run's ``--grow-threshold``; None when masks were not grown.
+    star_check : bool, optional
+        Whether the run took back flags on stars like the frame's others (``--star-check``).
     axis_tracks : bool, optional
         Whether the run searched for long tracks along the axes (``--axis-tracks``).
 
@@ -83,7 +87,7 @@ def outcome_rows(outcome, *, threshold, grow_threshold=None, axis_tracks=None):
         Keys are `REPORT_COLUMNS`, in order.
     """
     base = dict(input=str(outcome.input_path), output=_text(outcome.output_path),
-                **_thresholds(threshold, grow_threshold), axis_tracks=axis_tracks)
+                **_thresholds(threshold, grow_threshold), star_check=star_check, axis_tracks=axis_tracks)
     if outcome.status == "failed":
         return [_row(base, status="failed", message=outcome.error)]
     if outcome.status == "skipped":
@@ -99,10 +103,12 @@ def outcome_rows(outcome, *, threshold, grow_threshold=None, axis_tracks=None):
             for plane in report.planes]
 
 
-def unprocessed_row(input_path, output_path, *, threshold, reason, grow_threshold=None, axis_tracks=None):
+def unprocessed_row(input_path, output_path, *, threshold, reason, grow_threshold=None, star_check=None,
+                    axis_tracks=None):
     """The row of a file the run never reached (stopped by a signal, or no cluster): status failed."""
     return _row(dict(input=str(input_path), output=_text(output_path), **_thresholds(threshold, grow_threshold),
-                     axis_tracks=axis_tracks), status="failed", message=f"not processed: {reason}")
+                     star_check=star_check, axis_tracks=axis_tracks), status="failed",
+                message=f"not processed: {reason}")
 
 
 def _thresholds(threshold, grow_threshold):

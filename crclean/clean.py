@@ -60,13 +60,14 @@ class Cleaner:
         off saturated pixels (``saturation``), though some more flags land
         on them (docs/benchmarks.md). In (0, ``threshold``); None (the
         default) grows nothing.
+    star_check : bool, optional
+        Take back the flags on bright stars that the frame's unflagged stars
+        explain, where a PSF makes stars look like hits to the network
+        (`crclean.engine._star_twins`). Default True.
     axis_tracks : bool, optional
         Also flag long tracks along a row or column that the network left
-        unflagged (`crclean.engine._axis_tracks`): a mask network cannot
-        tell them from a bad column in its view, so a whole-frame search
-        finds the thin lines that end inside the frame and carry a
-        particle's uneven charge, and adds their pixels above 2 sigma.
-        Default True.
+        unflagged, which it cannot tell from a bad column in its view
+        (`crclean.engine._axis_tracks`). Default True.
     inpaint : str or None, optional
         Inpainting method (``'median'``), or ``None`` to leave pixels as they are.
     device : str, optional
@@ -109,7 +110,7 @@ class Cleaner:
 
     def __init__(self, model=AUTO_MODEL, *, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
                  batch_size=None, tile_size=None, overlap=None, progress=False, precision="auto",
-                 grow_threshold=None, axis_tracks=True):
+                 grow_threshold=None, star_check=True, axis_tracks=True):
         from crclean.engine import TILE_MULTIPLE
 
         self._masker, self._choices = None, None
@@ -119,12 +120,14 @@ class Cleaner:
             self._choices = {name: Cleaner(name, threshold=threshold, inpaint=inpaint, device=device,
                                            batch_size=batch_size, tile_size=tile_size, overlap=overlap,
                                            progress=progress, precision=precision,
-                                           grow_threshold=grow_threshold, axis_tracks=axis_tracks)
+                                           grow_threshold=grow_threshold, star_check=star_check,
+                                           axis_tracks=axis_tracks)
                              for name in dict.fromkeys(weights.AUTO_MODELS.values())}
             self.model, self.spec = AUTO_MODEL, None
             checked = next(iter(self._choices.values()))
             self.threshold, self.inpaint, self.device = checked.threshold, inpaint, device
             self.grow_threshold, self.axis_tracks = checked.grow_threshold, checked.axis_tracks
+            self.star_check = checked.star_check
             self.batch_size, self.tile_size, self.overlap = batch_size, tile_size, overlap
             self.progress, self.precision = progress, precision
             return
@@ -137,8 +140,9 @@ class Cleaner:
                                            or not 0.0 < grow_threshold < threshold):
             raise ValueError(f"grow_threshold must be between 0 and the threshold ({threshold:g}), "
                              f"both exclusive, got {grow_threshold!r}")
-        if not isinstance(axis_tracks, bool):
-            raise ValueError(f"axis_tracks must be True or False, got {axis_tracks!r}")
+        for name, value in (("star_check", star_check), ("axis_tracks", axis_tracks)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
         if inpaint is not None and inpaint not in INPAINTERS:
             known = ", ".join(INPAINTERS)
             raise ValueError(f"inpaint must be one of: {known} (or None), got {inpaint!r}")
@@ -163,7 +167,7 @@ class Cleaner:
             )
         self.threshold = float(threshold)
         self.grow_threshold = None if grow_threshold is None else float(grow_threshold)
-        self.axis_tracks = axis_tracks
+        self.star_check, self.axis_tracks = star_check, axis_tracks
         self.inpaint = inpaint
         self.device = device
         self.batch_size = batch_size
@@ -297,7 +301,8 @@ class Cleaner:
 
         # The sky maps the network was normalised with serve the steps that judge pixels against the sky.
         mask = mask_from_probability(probability, work, threshold=self.threshold, grow_threshold=self.grow_threshold,
-                                     axis_tracks=self.axis_tracks, saturation=saturation, defects=defects,
+                                     star_check=self.star_check, axis_tracks=self.axis_tracks,
+                                     saturation=saturation, defects=defects,
                                      sky=getattr(self._masker, "sky", None))
         cleaned = self._fill(work, mask, defects, saturation) if self.inpaint else None
         if cleaned is not None and blank.any():
@@ -379,14 +384,15 @@ class Cleaner:
 
 
 def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INPAINTER, device="auto",
-                units="adu", gain=None, readnoise=None, exptime=None, grow_threshold=None, axis_tracks=True):
+                units="adu", gain=None, readnoise=None, exptime=None, grow_threshold=None, star_check=True,
+                axis_tracks=True):
     """One-shot `Cleaner.clean_array` (loads the model each call).
 
     Parameters
     ----------
     data : numpy.ndarray
         2-D image.
-    model, threshold, inpaint, device, grow_threshold, axis_tracks
+    model, threshold, inpaint, device, grow_threshold, star_check, axis_tracks
         See `Cleaner`.
     units, gain, readnoise, exptime
         See `Cleaner.clean_array`.
@@ -396,6 +402,6 @@ def clean_array(data, *, model=DEFAULT_MODEL, threshold=0.5, inpaint=DEFAULT_INP
     CleanResult
     """
     cleaner = Cleaner(model, threshold=threshold, inpaint=inpaint, device=device, grow_threshold=grow_threshold,
-                      axis_tracks=axis_tracks)
+                      star_check=star_check, axis_tracks=axis_tracks)
     return cleaner.clean_array(data, units=units, gain=gain, readnoise=readnoise, exptime=exptime)
 

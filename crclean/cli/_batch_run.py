@@ -31,15 +31,17 @@ class Batch:
         The run's threshold, for the report.
     grow_threshold : float, optional
         The run's ``--grow-threshold``, for the report; None when masks are not grown.
+    star_check : bool, optional
+        Whether the run takes back flags on stars like the frame's others (``--star-check``), for the report.
     axis_tracks : bool, optional
         Whether the run searches for long tracks along the axes (``--axis-tracks``), for the report.
     """
 
-    def __init__(self, paths, *, threshold, grow_threshold=None, axis_tracks=None):
+    def __init__(self, paths, *, threshold, grow_threshold=None, star_check=None, axis_tracks=None):
         self.paths = list(paths)
         self.threshold = threshold
         self.grow_threshold = grow_threshold
-        self.axis_tracks = axis_tracks
+        self.star_check, self.axis_tracks = star_check, axis_tracks
         self.targets = {}  # input index -> (input, output), for the inputs that got an output
         self._existed = set()  # input indices whose output existed before the run
         self.outcomes = {}  # input index -> FileOutcome, once known
@@ -118,12 +120,15 @@ class Batch:
         rows = []
         for index, path in enumerate(self.paths):
             if index in self.outcomes:
-                rows += outcome_rows(self.outcomes[index], threshold=self.threshold,
-                                     grow_threshold=self.grow_threshold, axis_tracks=self.axis_tracks)
+                rows += outcome_rows(self.outcomes[index], threshold=self.threshold, **self._steps())
             else:
                 rows.append(unprocessed_row(path, self.targets[index][1], threshold=self.threshold, reason=reason,
-                                            grow_threshold=self.grow_threshold, axis_tracks=self.axis_tracks))
+                                            **self._steps()))
         return rows
+
+    def _steps(self):
+        """The run's steps after the network, as the report records them."""
+        return dict(grow_threshold=self.grow_threshold, star_check=self.star_check, axis_tracks=self.axis_tracks)
 
 
 def _echo_outcome(outcome, seen_warnings, quiet):

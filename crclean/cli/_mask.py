@@ -39,6 +39,11 @@ __all__ = ["mask_command"]
               help="Also flag pixels above this lower probability that touch a flagged pixel (hysteresis): "
                    "more of each hit's faint wings. Growth stays off the smooth light of stars and galaxies "
                    "and off saturated pixels (SATURATE). Below --threshold; off by default (recorded as CRGROW).")
+@click.option("--star-check/--no-star-check", default=True, show_default=True,
+              help="Take back the model's flags on bright stars that the frame's own unflagged stars explain "
+                   "(the same shape within their noise), where a PSF (elongated, a crescent, a spur) makes "
+                   "stars look like hits; frames whose stars are as compact as hits are left as the model made "
+                   "them. Recorded as CRSTARS and in the --report.")
 @click.option("--axis-tracks/--no-axis-tracks", default=True, show_default=True,
               help="Also flag long, thin tracks along a row or column that the model left: lines 24 px or longer "
                    "that end inside the frame and whose charge varies as a particle's does (bad columns run to an "
@@ -89,7 +94,7 @@ __all__ = ["mask_command"]
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
 def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, grow_threshold,
-                 axis_tracks, device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob,
+                 star_check, axis_tracks, device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob,
                  dq_bit, ext, gain, readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet,
                  verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
@@ -141,11 +146,12 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
         cleaner = Cleaner(model, threshold=threshold, inpaint=None if no_inpaint else inpaint_method,
                           device=device, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
                           progress=not quiet, precision=precision, grow_threshold=grow_threshold,
-                          axis_tracks=axis_tracks)
+                          star_check=star_check, axis_tracks=axis_tracks)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    batch = Batch(paths, threshold=threshold, grow_threshold=grow_threshold, axis_tracks=axis_tracks)
+    batch = Batch(paths, threshold=threshold, grow_threshold=grow_threshold, star_check=star_check,
+                  axis_tracks=axis_tracks)
     batch.plan(output=output, outdir=outdir, suffix=suffix)
     file_options = dict(ext=extensions, gain=gain, readnoise=readnoise, dq_bit=dq_bit, write_probability=prob,
                         overwrite=overwrite, skip_existing=skip_existing, trim=not no_trim)
@@ -161,7 +167,7 @@ def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, 
                     from crclean._dask import clean_on_dask
 
                     options = dict(model=model, threshold=threshold, grow_threshold=grow_threshold,
-                                   axis_tracks=axis_tracks,
+                                   star_check=star_check, axis_tracks=axis_tracks,
                                    inpaint=None if no_inpaint else inpaint_method, device=device,
                                    batch_size=batch_size, tile_size=cleaner.tile_size, overlap=cleaner.overlap,
                                    precision=precision)

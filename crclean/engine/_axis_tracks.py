@@ -62,9 +62,6 @@ frame, where no end can be seen)."""
 AROUND = 6
 """Pixels around a line searched for saturation and bright sources."""
 
-PLATEAU = 5
-"""Pixels within 0.1% of a frame's highest value that make it its saturation level, when no SATURATE is known."""
-
 SOURCE_SIGMA = 30.0
 SOURCE_PIXELS = 10
 """As many pixels this bright (sigma) around a line but off it are a star or galaxy it starts from or
@@ -102,44 +99,18 @@ def axis_track_pixels(image, mask, *, saturation=None, defects=None, sky=None):
         2-D, in any linear units; NaN pixels are never added.
     mask : numpy.ndarray of bool
         What the network flagged.
-    saturation : float, optional
-        Saturation level in the image's units; without it the frame's
-        highest value stands for it when `PLATEAU` pixels or more share it
-        (where saturated stars and bleed trails sit).
+    saturation, sky
+        See `crclean.engine._sky_levels.sky_levels`.
     defects : numpy.ndarray of bool, optional
         Known bad pixels (a DQ array's): never part of a line.
-    sky : tuple of numpy.ndarray, optional
-        ``(background, rms)`` of the image (`crclean.engine.background_mesh`
-        of its NaN-filled pixels), when the mask network measured them;
-        measured here otherwise.
 
     Returns
     -------
     numpy.ndarray of bool
     """
-    from crclean.engine._background import background_mesh
-    from crclean.engine._masker import _fill_non_finite
+    from crclean.engine._sky_levels import sky_levels
 
-    image = np.asarray(image, np.float32)
-    finite = np.isfinite(image)
-    if sky is None:
-        # The sky mesh needs every pixel; the filled ones are set aside below, as untrusted.
-        sky = background_mesh(_fill_non_finite(image)[0])
-    background, rms = sky
-    untrusted = ~finite if defects is None else ~finite | np.asarray(defects, bool)
-    with np.errstate(invalid="ignore"):
-        z = (image - background) / rms
-        z[untrusted] = 0.0
-        if saturation is not None:
-            top_level = image >= saturation
-        elif finite.any():
-            # Saturated stars and bleeds share the frame's top value (the full well or the ADC's limit);
-            # a frame whose highest pixel has no company has no such plateau, and its top is often a track.
-            top_level = image >= 0.999 * np.max(image[finite])
-            if np.count_nonzero(top_level) < PLATEAU:
-                top_level[:] = False
-        else:
-            top_level = np.zeros(image.shape, bool)
+    z, untrusted, top_level = sky_levels(image, saturation=saturation, defects=defects, sky=sky)
     return find_axis_tracks(z, mask, top_level=top_level) & ~untrusted
 
 

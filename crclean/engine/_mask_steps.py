@@ -3,15 +3,16 @@
 The steps after the network, in one place so that `crclean.Cleaner` and the
 benchmarks that score its models make the same mask: the threshold, then
 growth into the hits' faint wings when asked (`crclean.engine._hysteresis`),
-then the search for long tracks along the pixel axes that the network left
-(`crclean.engine._axis_tracks`).
+then the check of flagged stars against the frame's other stars
+(`crclean.engine._star_twins`), then the search for long tracks along the
+pixel axes that the network left (`crclean.engine._axis_tracks`).
 """
 
 __all__ = ["mask_from_probability"]
 
 
-def mask_from_probability(probability, image, *, threshold, grow_threshold=None, axis_tracks=False,
-                          saturation=None, defects=None, sky=None):
+def mask_from_probability(probability, image, *, threshold, grow_threshold=None, star_check=False,
+                          axis_tracks=False, saturation=None, defects=None, sky=None):
     """The cosmic-ray mask of ``image`` from its network's ``probability``.
 
     Parameters
@@ -25,6 +26,9 @@ def mask_from_probability(probability, image, *, threshold, grow_threshold=None,
     grow_threshold : float, optional
         Grow the flagged hits into the pixels above this lower probability
         (`crclean.engine._hysteresis.grow_into`); None grows nothing.
+    star_check : bool, optional
+        Take back the flags on stars that the frame's unflagged stars explain
+        (`crclean.engine._star_twins.star_twin_flags`).
     axis_tracks : bool, optional
         Add the long tracks along rows and columns the network left
         (`crclean.engine._axis_tracks.axis_track_pixels`).
@@ -45,6 +49,10 @@ def mask_from_probability(probability, image, *, threshold, grow_threshold=None,
         from crclean.engine._hysteresis import grow_into
 
         mask = grow_into(mask, probability, grow_threshold, image=image, saturation=saturation, sky=sky)
+    if star_check:
+        from crclean.engine._star_twins import star_twin_flags
+
+        mask &= ~star_twin_flags(image, mask, saturation=saturation, defects=defects, sky=sky)
     if axis_tracks:
         from crclean.engine._axis_tracks import axis_track_pixels
 

@@ -21,6 +21,8 @@ PROVENANCE_KEYWORDS = {
     "CRTHRESH": "Probability threshold above which a pixel is flagged as a cosmic ray.",
     "CRGROW": "Lower probability into which flagged hits were grown (pixels above it that touch a "
     "flagged pixel were flagged too); absent when masks were not grown.",
+    "CRSTARS": "Whether the model's flags on stars that the frame's unflagged stars explain were taken back "
+    "(T) or not (F); absent in files from crclean 0.1.",
     "CRAXTRK": "Whether long tracks along rows and columns that the model left unflagged were searched for "
     "and flagged (T) or not (F); absent in files from crclean 0.1.",
     "NCRPIX": "Number of pixels flagged as cosmic rays in this extension.",
@@ -45,6 +47,7 @@ _COMMENTS = {
     "CRWSHA": "sha256 of model weights (first 12 hex)",
     "CRTHRESH": "cosmic-ray probability threshold",
     "CRGROW": "flagged hits grown to this probability",
+    "CRSTARS": "flags on stars like the frame's taken back",
     "CRAXTRK": "long tracks along rows/columns searched",
     "NCRPIX": "number of pixels flagged as cosmic rays",
     "CRINPNT": "inpainting method for flagged pixels",
@@ -78,7 +81,7 @@ def _require_text(name, value):
 
 def provenance_keywords(
     *, version, model, weights_sha256, threshold, n_flagged, inpaint, tile_size, overlap, dq_bit,
-    section=None, grow_threshold=None, axis_tracks=None,
+    section=None, grow_threshold=None, star_check=None, axis_tracks=None,
 ):
     """Header keywords recording how an extension was processed.
 
@@ -106,6 +109,9 @@ def provenance_keywords(
     grow_threshold : float, optional
         The lower probability hits were grown into (``CRGROW``); None when
         they were not.
+    star_check : bool, optional
+        Whether flags on stars the frame's other stars explain were taken
+        back (``CRSTARS``); None leaves the keyword out.
     axis_tracks : bool, optional
         Whether the axis-track search ran (``CRAXTRK``); None leaves the
         keyword out.
@@ -115,8 +121,8 @@ def provenance_keywords(
     dict
         ``{KEY: (value, comment)}`` for every keyword in
         `PROVENANCE_KEYWORDS` except ``CRIMAGE``, and except ``CRDQBIT``,
-        ``CRSECT``, ``CRGROW`` and ``CRAXTRK`` when ``dq_bit``, ``section``,
-        ``grow_threshold`` or ``axis_tracks`` is None.
+        ``CRSECT``, ``CRGROW``, ``CRSTARS`` and ``CRAXTRK`` when ``dq_bit``,
+        ``section``, ``grow_threshold``, ``star_check`` or ``axis_tracks`` is None.
     """
     version = _require_text("version", version)
     model = _require_text("model", model)
@@ -148,6 +154,7 @@ def provenance_keywords(
         "CRWSHA": sha,
         "CRTHRESH": float(threshold),
         **({} if grow_threshold is None else {"CRGROW": float(grow_threshold)}),
+        **({} if star_check is None else {"CRSTARS": _require_bool("star_check", star_check)}),
         **({} if axis_tracks is None else {"CRAXTRK": _require_bool("axis_tracks", axis_tracks)}),
         "NCRPIX": _require_int("n_flagged", n_flagged, minimum=0),
         "CRINPNT": inpaint,

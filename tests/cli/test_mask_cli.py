@@ -42,7 +42,11 @@ def test_single_ground_frame(ground_fits):
         assert "crclean" in str(hdul[0].header["HISTORY"])
         prob = hdul["CRPROB"].data
         assert prob.dtype.byteorder in (">", "=") and prob.dtype.kind == "f" and prob.dtype.itemsize == 4
-        np.testing.assert_array_equal(prob > 0.5, flagged)
+        # The flags are the network's above 0.5, less those the star check took back (docs/output.md): here
+        # one on a star's wing, which is no hit.
+        assert not (flagged & (prob <= 0.5)).any()
+        taken_back = (prob > 0.5) & ~flagged
+        assert taken_back.sum() <= 0.01 * flagged.sum() and not (taken_back & truth).any()
         original = fits.getdata(path)
         np.testing.assert_array_equal(hdul[0].data[~flagged], original[~flagged])
         hits = flagged & truth

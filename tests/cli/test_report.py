@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from crclean.cli import main
 from crclean.weights import AUTO_MODELS
 
-COLUMNS = ["input", "output", "extension", "status", "message", "model", "threshold", "grow_threshold", "axis_tracks",
-           "flagged", "flagged_fraction", "section", "seconds", "device"]
+COLUMNS = ["input", "output", "extension", "status", "message", "model", "threshold", "grow_threshold", "star_check",
+           "axis_tracks", "flagged", "flagged_fraction", "section", "seconds", "device"]
 
 
 def run(*args):
@@ -67,6 +67,7 @@ def test_report_records_grown_masks(ground_fits, tmp_path):
     rows = json.loads(report.read_text())
     assert [(row["status"], row["grow_threshold"]) for row in rows] == [("done", 0.2), ("failed", 0.2)]
     assert [row["axis_tracks"] for row in rows] == [True, True]  # the default search, in every row
+    assert [row["star_check"] for row in rows] == [True, True]
     assert rows[0]["flagged"] == fits.getheader(tmp_path / "ground_crclean.fits")["NCRPIX"]
     assert fits.getheader(tmp_path / "ground_crclean.fits")["CRGROW"] == 0.2
 
@@ -91,6 +92,15 @@ def test_a_run_without_the_axis_track_search_says_so_in_its_report(ground_fits, 
     table = Table.read(report, format="ascii.ecsv")
     assert table["axis_tracks"].dtype.kind == "b" and list(table["axis_tracks"]) == [False]
     assert fits.getheader(tmp_path / "ground_crclean.fits")["CRAXTRK"] is False
+    assert list(table["star_check"]) == [True]
+
+
+def test_a_run_without_the_star_check_says_so_in_its_report(ground_fits, tmp_path):
+    path, _ = ground_fits
+    report = tmp_path / "run.json"
+    assert run("mask", path, "-q", "--no-star-check", "--report", report).exit_code == 0
+    assert [row["star_check"] for row in json.loads(report.read_text())] == [False]
+    assert fits.getheader(tmp_path / "ground_crclean.fits")["CRSTARS"] is False
 
 
 def test_report_with_another_ending_is_a_usage_error_before_any_work(ground_fits, tmp_path):

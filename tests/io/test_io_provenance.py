@@ -23,7 +23,7 @@ def test_keys_values_and_comments():
                            "CRTILE", "CROVLAP", "CRDQBIT"]
     assert cards["CRWSHA"][0] == SHA[:12]
     assert cards["NCRPIX"][0] == 42 and cards["CRTHRESH"][0] == 0.5
-    assert set(cards) | {"CRIMAGE", "CRSECT", "CRGROW", "CRAXTRK"} == set(PROVENANCE_KEYWORDS)
+    assert set(cards) | {"CRIMAGE", "CRSECT", "CRGROW", "CRSTARS", "CRAXTRK"} == set(PROVENANCE_KEYWORDS)
     assert all(meaning.endswith(".") for meaning in PROVENANCE_KEYWORDS.values())
     header = fits.Header()
     for key, card in cards.items():  # fits on standard cards, no warning
@@ -75,3 +75,11 @@ def test_the_axis_track_search_is_recorded_either_way():
     assert header["CRAXTRK"] is True
     with pytest.raises(ValueError, match="axis_tracks must be True or False, got 'yes'"):
         keywords(axis_tracks="yes")
+
+
+def test_the_star_check_is_recorded_either_way():
+    assert keywords(star_check=True)["CRSTARS"] == (True, "flags on stars like the frame's taken back")
+    assert keywords(star_check=False)["CRSTARS"][0] is False
+    assert "CRSTARS" not in keywords()
+    with pytest.raises(ValueError, match="star_check must be True or False, got 1"):
+        keywords(star_check=1)
