@@ -94,8 +94,8 @@ __all__ = ["mask_command"]
 @click.option("-v", "--verbose", count=True, help="More log messages on stderr (-vv for debug).")
 @click.pass_context
 def mask_command(ctx, inputs, output, outdir, suffix, overwrite, skip_existing, model, threshold, grow_threshold,
-                 star_check, axis_tracks, device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim, inpaint_method, prob,
-                 dq_bit, ext, gain, readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet,
+                 star_check, axis_tracks, device, precision, batch_size, tile_size, overlap, no_inpaint, no_trim,
+                 inpaint_method, prob, dq_bit, ext, gain, readnoise, quicklook, quicklook_region, scheduler, workers, report_path, quiet,
                  verbose):
     """Flag cosmic rays in FITS exposures, inpaint them, and write FITS with DQ extensions.
 

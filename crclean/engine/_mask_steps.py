@@ -49,12 +49,18 @@ def mask_from_probability(probability, image, *, threshold, grow_threshold=None,
         from crclean.engine._hysteresis import grow_into
 
         mask = grow_into(mask, probability, grow_threshold, image=image, saturation=saturation, sky=sky)
+    if not (star_check or axis_tracks):
+        return mask
+    from crclean.engine._sky_levels import sky_levels
+
+    # Both steps judge the image in sky sigma, away from missing, defective and saturated pixels: made once.
+    z, untrusted, top_level = sky_levels(image, saturation=saturation, defects=defects, sky=sky)
     if star_check:
-        from crclean.engine._star_twins import star_twin_flags
+        from crclean.engine._star_twins import explained_star_flags
 
-        mask &= ~star_twin_flags(image, mask, saturation=saturation, defects=defects, sky=sky)
+        mask &= ~explained_star_flags(z, mask, untrusted | top_level)
     if axis_tracks:
-        from crclean.engine._axis_tracks import axis_track_pixels
+        from crclean.engine._axis_tracks import find_axis_tracks
 
-        mask |= axis_track_pixels(image, mask, saturation=saturation, defects=defects, sky=sky)
+        mask |= find_axis_tracks(z, mask, top_level=top_level) & ~untrusted
     return mask

@@ -31,7 +31,7 @@ Bernstein, G. M. & Jarvis, M. 2002, AJ 123, 583 (adaptive moments, for the stars
 
 import numpy as np
 
-__all__ = ["star_twin_flags"]
+__all__ = ["explained_star_flags", "star_twin_flags"]
 
 RADIUS = 4
 """Least half-width of a star's stamp in pixels (9 x 9), at which the frame's stars are measured."""
@@ -100,16 +100,24 @@ def star_twin_flags(image, mask, *, saturation=None, defects=None, sky=None):
     """
     from crclean.engine._sky_levels import sky_levels
 
+    z, untrusted, top_level = sky_levels(image, saturation=saturation, defects=defects, sky=sky)
+    return explained_star_flags(z, mask, untrusted | top_level)
+
+
+def explained_star_flags(z, mask, unusable):
+    """`star_twin_flags` of an image already in sky sigma (`crclean.engine._sky_levels.sky_levels`).
+
+    ``unusable`` holds the pixels no judged stamp may hold: missing, defective and saturated ones.
+    """
     mask = np.asarray(mask, bool)
     take_back = np.zeros(mask.shape, bool)
-    z, untrusted, top_level = sky_levels(image, saturation=saturation, defects=defects, sky=sky)
     candidates = _bright_peaks(z)
     # The stars' width, from stamps of the smallest size; then stamps that hold a star's core and inner wings.
-    fwhm = _frame_fwhm(z, mask, untrusted | top_level, candidates)
+    fwhm = _frame_fwhm(z, mask, unusable, candidates)
     if fwhm < LEAST_FWHM:
         return take_back
     radius = int(np.clip(np.ceil(STAMP_FWHMS * fwhm), RADIUS, MAX_RADIUS))
-    peaks, stamps, flags, library = _peaks_and_library(z, mask, untrusted | top_level, candidates, radius)
+    peaks, stamps, flags, library = _peaks_and_library(z, mask, unusable, candidates, radius)
     if len(library) <= TWINS:
         return take_back
     # Judged: flagged peaks with a flagged blob that lies inside the stamp (seen one pixel wider, so that a blob
