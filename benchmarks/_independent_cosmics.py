@@ -56,6 +56,7 @@ The same ``(family, shape, seed)`` always gives identical arrays.
 import zlib
 from dataclasses import dataclass
 
+import galsim
 import numpy as np
 
 from _independent_ccd_scene import bleed, defects, make_psf, render_scene
@@ -247,7 +248,7 @@ def _footprint_hits(shape, rng, exptime, boost, sources, share):
     return inject_footprints(shape, x, y, rng)
 
 
-def make_exposure(family, shape, seed):
+def make_exposure(family, shape, seed, psf_shear=0.0):
     """One exposure of ``family`` (a key of `FAMILIES`); the same arguments give identical arrays.
 
     Parameters
@@ -257,6 +258,9 @@ def make_exposure(family, shape, seed):
         ``(ny, nx)``, each at least 16.
     seed : int
         Non-negative.
+    psf_shear : float, optional
+        Shear the PSF by this much more (GalSim's reduced shear g, in a direction drawn per exposure; 0.4 makes
+        a round star's axis ratio 0.43): stars elongated by guiding or optics. Only the PSF changes.
 
     Returns
     -------
@@ -268,6 +272,8 @@ def make_exposure(family, shape, seed):
         raise ValueError(f"shape must be two sides of at least 16 px, got {shape!r}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed!r}")
+    if not 0.0 <= psf_shear < 1.0:
+        raise ValueError(f"psf_shear must lie in [0, 1), got {psf_shear!r}")
     # The family's name enters the seed so that families do not share scenes seed for seed.
     streams = np.random.SeedSequence([seed, zlib.crc32(family.encode())]).spawn(4)
     scene_rng, cr_rng, noise_rng, defect_rng = (np.random.default_rng(s) for s in streams)
@@ -281,6 +287,10 @@ def make_exposure(family, shape, seed):
     sky, fwhm = _draw(scene_rng, scene_spec, "sky"), _draw(scene_rng, scene_spec, "fwhm")
     bias = float(scene_rng.uniform(200.0, 2000.0)) if scene_rng.uniform() < 0.5 else 0.0
     psf = make_psf(scene_spec["psfs"][scene_rng.integers(len(scene_spec["psfs"]))], fwhm, scene_rng)
+    if psf_shear:
+        # Its direction from a stream of its own, so that the scene, hits and noise stay those of the same seed.
+        angle = np.random.default_rng([seed, zlib.crc32(family.encode()), 1]).uniform(0.0, np.pi)
+        psf = psf.shear(g=psf_shear, beta=angle * galsim.radians)
     sky_sigma = np.sqrt(sky + readnoise ** 2)
     scene, stars, sources = render_scene(
         shape, scene_rng, psf=psf, fwhm=fwhm, sky=sky, sky_sigma=sky_sigma, full_well=full_well,
@@ -340,6 +350,6 @@ def _star_cores(shape, stars, fwhm, sky_sigma):
     return mask
 
 
-def make_family(name, n, size, seed):
+def make_family(name, n, size, seed, psf_shear=0.0):
     """``n`` exposures of ``size`` x ``size`` px of family ``name``, with seeds ``seed, seed + 1, ...``."""
-    return [make_exposure(name, (size, size), seed + i) for i in range(n)]
+    return [make_exposure(name, (size, size), seed + i, psf_shear) for i in range(n)]

@@ -239,12 +239,16 @@ def contenders(own_models, *, deepcr_package_runs=False, anchors=True, warn=None
     """Every contender, in table order; ``warn(message)`` reports one that cannot run. Without
     ``anchors`` only crclean's own models (deciding between two of them). With ``grow_threshold``
     each of crclean's models also runs with its masks grown to it; with ``without_axis_tracks``, also
-    without the axis-track search; with ``without_star_check``, also without the star check."""
+    without the axis-track search; with ``without_star_check``, also without the star check. A port of another
+    package's network named among ``own_models`` runs once, as it is (none of those steps is its own)."""
+    from crclean import weights
+
     runs = [crclean_model(name) for name in own_models]
+    crclean_own = [name for name in own_models if name not in weights.MODELS or weights.MODELS[name].package is None]
     if without_star_check:
-        runs += [crclean_model(name, star_check=False) for name in own_models]
+        runs += [crclean_model(name, star_check=False) for name in crclean_own]
     if without_axis_tracks:
-        runs += [crclean_model(name, axis_tracks=False) for name in own_models]
+        runs += [crclean_model(name, axis_tracks=False) for name in crclean_own]
     if grow_threshold is not None:
         runs += [crclean_model(name, grow_threshold=grow_threshold) for name in own_models]
     if not anchors:

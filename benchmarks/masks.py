@@ -40,6 +40,8 @@ the true mask with crclean's default inpainter: the residual a perfect mask gets
     python benchmarks/masks.py --first-exposure 256 --exposures 32 --no-anchors \
         --candidate runs/ccd26/crclean-ccd-v26.pt=ccd-v26 --models crclean-ccd ccd-v26
                                                      # a training round's checkpoint against the default
+    python benchmarks/masks.py --psf-shear 0.4 --families thin_ground thick_ground
+                                                     # stars elongated (axis ratio 0.43) by guiding or optics
 
 The independent families need GalSim (``pip install galsim``) and scipy >= 1.15.
 """
@@ -62,6 +64,7 @@ INDEPENDENT_FAMILIES = ("thin_ground", "thick_ground", "rubin_like", "dense_spac
 FAMILIES = (*SIM_FAMILIES, *INDEPENDENT_FAMILIES, "saao_footprints", "real_frames")
 SIM_SEED = 20_000_000          # crclean's simulator: far from its training (0...) and validation (10_000_000...) seeds
 INDEPENDENT_SEED = 40_000_000
+MAX_EXPOSURE = 10_000          # exposures per family: crclean's simulator's seeds stay under INDEPENDENT_SEED
 TRUTH_SIGMA, HIGH_SIGMA = 2.0, 10.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,8 +77,9 @@ def _rescored(e):
     return dataclasses.replace(e, cr_mask=cr_mask, ignore_mask=ignore)
 
 
-def build_family(name, size, n_exposures, first=0):
-    """The exposures of one scored family: its exposures ``first`` to ``first + n_exposures - 1``."""
+def build_family(name, size, n_exposures, first=0, psf_shear=0.0):
+    """The exposures of one scored family: its exposures ``first`` to ``first + n_exposures - 1``; the
+    independent generator's PSFs sheared by ``psf_shear`` more (`_independent_cosmics.make_exposure`)."""
     index = FAMILIES.index(name)
     if name in SIM_FAMILIES:
         from crclean.training.simulate import simulate_exposure
@@ -89,7 +93,7 @@ def build_family(name, size, n_exposures, first=0):
         return saao_with_footprints(n_exposures, INDEPENDENT_SEED + 1000 * index + first)
     from _independent_cosmics import make_family
 
-    return make_family(name, n_exposures, size, INDEPENDENT_SEED + 1000 * index + first)
+    return make_family(name, n_exposures, size, INDEPENDENT_SEED + 1000 * index + first, psf_shear)
 
 
 def _stack(exposures, attribute):
@@ -174,13 +178,13 @@ def roc_points(score, truth, keep):
     return fpr, tpr
 
 
-def run_families(families, size, n_exposures, tools, progress, first=0, counts=None):
+def run_families(families, size, n_exposures, tools, progress, first=0, counts=None, psf_shear=0.0):
     """Score every tool on every family; with a dict ``counts``, also fill it with each (family, tool label)'s
     per-exposure counts (`_paired.exposure_counts`)."""
     rows, curves = [], {}
     for family in families:
         progress(f"{family}: making {n_exposures} exposure(s)")
-        exposures = build_family(family, size, n_exposures, first)
+        exposures = build_family(family, size, n_exposures, first, psf_shear)
         truth, keep = _stack(exposures, "cr_mask"), ~_stack(exposures, "ignore_mask")
         for tool in tools:
             progress(f"{family}: {tool.label}")
@@ -327,6 +331,10 @@ def main(argv=None):
                         help="also print each other model's difference from MODEL (a label of the table) on "
                              "the pooled scores, with a 95%% paired bootstrap interval over the exposures and "
                              "the exposure that moves it most")
+    parser.add_argument("--psf-shear", type=float, default=0.0, metavar="G",
+                        help="shear every PSF of the independent families by G more, in a direction drawn per "
+                             "exposure (0.4: a round star's axis ratio becomes 0.43), as guiding errors and "
+                             "optics elongate stars; scenes, hits and noise stay those of the same exposure")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and the ROC plot")
     args = parser.parse_args(argv)
@@ -334,9 +342,15 @@ def main(argv=None):
         parser.error(f"--size must be >= 64 and --exposures >= 1, got {args.size} and {args.exposures}")
     if args.grow_threshold is not None and not 0 < args.grow_threshold < 0.5:
         parser.error(f"--grow-threshold must lie between 0 and the default threshold 0.5, got {args.grow_threshold}")
-    if not 0 <= args.first_exposure or args.first_exposure + args.exposures > 1000:
-        parser.error("--first-exposure must be >= 0, and with --exposures at most 1000 "
-                     f"(each family's seeds are 1000 apart), got {args.first_exposure}")
+    if not 0.0 <= args.psf_shear < 1.0:
+        parser.error(f"--psf-shear must lie in [0, 1), got {args.psf_shear}")
+    # Exposure 1000 + j of one family has the integer seed of the next family's exposure j, but no family shares
+    # a generator stream with another (the independent generator mixes the family's name into its seed, crclean's
+    # simulator interleaves families, the SAAO injections are one family); past 10,000, crclean's simulator would
+    # reach the independent generator's seeds.
+    if not 0 <= args.first_exposure or args.first_exposure + args.exposures > MAX_EXPOSURE:
+        parser.error(f"--first-exposure must be >= 0, and with --exposures at most {MAX_EXPOSURE}, "
+                     f"got {args.first_exposure}")
     from crclean import weights
 
     register_candidates(parser, args.candidate)
@@ -357,9 +371,13 @@ def main(argv=None):
     if args.paired is not None and args.paired not in [tool.label for tool in tools]:
         parser.error(f"--paired {args.paired!r} is not one of the models scored: "
                      f"{', '.join(tool.label for tool in tools)}")
-    rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure, counts)
+    rows, curves = run_families(scored, args.size, args.exposures, tools, progress, args.first_exposure, counts,
+                                args.psf_shear)
     real_rows = real_frame_checks(tools, progress) if "real_frames" in args.families else []
-    span = f" (exposures {args.first_exposure}-{args.first_exposure + args.exposures - 1})" if args.first_exposure else ""
+    last = args.first_exposure + args.exposures - 1
+    span = f" (exposures {args.first_exposure}-{last})" if args.first_exposure else ""
+    if args.psf_shear:
+        span += f", the independent families' PSFs sheared by g = {args.psf_shear:g} more,"
     header = (f"{args.exposures} exposure(s){span} of {args.size}x{args.size} px per simulated family "
               f"(saao_footprints: {args.exposures} injections into the 512x510 frame); truth: cosmic-ray charge "
               f">= 2 sigma of the local noise; CPU, {torch.get_num_threads()} threads; "

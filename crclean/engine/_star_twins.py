@@ -17,6 +17,11 @@ whole footprint, the flagged blobs on it that the prediction explains are a
 star's light, and are taken back. A hit on a star shows as an excess the
 prediction does not explain, and stays flagged.
 
+A star near the frame's edge is judged on the part of its stamp inside the
+frame: its twins are chosen, scaled and compared there. Such stars matter: the
+network sees past the edge a mirror image of the frame, where an elongated
+star cut by the edge folds into a chevron, and it flags many of them whole.
+
 The test needs stars wider than hits: where the frame's stars are
 undersampled (a space telescope's), a compact hit and a star look alike to
 it, and it takes nothing back. It takes back nothing of a flag that reaches
@@ -55,6 +60,10 @@ LIBRARY = 400
 LEAST_FWHM = 2.7
 """Pixels: the frame's stars (median adaptive-moment FWHM of the library, pixel included) must be at least this
 wide; a compact hit, 1-2 px across, then differs from a star in its wings."""
+
+EDGE_GAP = 2
+"""A peak on the frame's outermost this many rows or columns is not judged: it may be the cut flank of a star
+whose peak lies outside the frame, which no twin centred on its own peak matches."""
 
 SHARPEST = 3.4
 """Most a library star's peak may stand above each of its four neighbours: a Gaussian star of FWHM 1.5 px
@@ -109,34 +118,34 @@ def explained_star_flags(z, mask, unusable):
 
     ``unusable`` holds the pixels no judged stamp may hold: missing, defective and saturated ones.
     """
-    mask = np.asarray(mask, bool)
+    z, mask, unusable, outside, inside = _padded(z, mask, unusable)
     take_back = np.zeros(mask.shape, bool)
-    candidates = _bright_peaks(z)
+    candidates = _bright_peaks(z, margin=inside[0].start + EDGE_GAP)
     # The stars' width, from stamps of the smallest size; then stamps that hold a star's core and inner wings.
-    fwhm = _frame_fwhm(z, mask, unusable, candidates)
+    fwhm = _frame_fwhm(z, mask, unusable, outside, candidates)
     if fwhm < LEAST_FWHM:
-        return take_back
+        return take_back[inside]
     radius = int(np.clip(np.ceil(STAMP_FWHMS * fwhm), RADIUS, MAX_RADIUS))
-    peaks, stamps, flags, library = _peaks_and_library(z, mask, unusable, candidates, radius)
+    peaks, stamps, flags, library, seen = _peaks_and_library(z, mask, unusable, outside, candidates, radius)
     if len(library) <= TWINS:
-        return take_back
+        return take_back[inside]
     # Judged: flagged peaks with a flagged blob that lies inside the stamp (seen one pixel wider, so that a blob
     # reaching the stamp's edge counts when it stops there).
     flagged = np.flatnonzero(flags.any(axis=(1, 2)))
     if flagged.size == 0:
-        return take_back
+        return take_back[inside]
     blobs = np.zeros(flags.shape, np.int64)
     wider = _stamps(mask, peaks[0][flagged], peaks[1][flagged], radius + 1)
     blobs[flagged] = _blobs_inside(wider)[:, 1:-1, 1:-1]
     judged = np.flatnonzero(blobs.any(axis=(1, 2)))
     if judged.size == 0:
-        return take_back
+        return take_back[inside]
     units = stamps / np.linalg.norm(stamps, axis=1, keepdims=True)
     noise = _noise_model(stamps, units, library)
     width = 2 * radius + 1
     for start in range(0, judged.size, 2048):
         chunk = judged[start:start + 2048]
-        pulls, stars = _against_twins(stamps[chunk], units, library, noise, exclude=chunk)
+        pulls, stars = _against_twins(stamps[chunk], units, library, noise, exclude=chunk, seen=seen[chunk])
         for i, pull, is_star in zip(chunk, pulls.reshape(-1, width, width), stars):
             if not is_star:
                 continue
@@ -145,23 +154,34 @@ def explained_star_flags(z, mask, unusable):
                 if pull[blob].max() < EXPLAINED_SIGMA:
                     y0, x0 = peaks[0][i] - radius, peaks[1][i] - radius
                     take_back[y0:y0 + width, x0:x0 + width] |= blob
-    return take_back & mask
+    return (take_back & mask)[inside]
 
 
-def _bright_peaks(z):
-    """Rows and columns of the local maxima (5 x 5) above `PEAK_SIGMA`, far enough from the edges for any stamp."""
+def _padded(z, mask, unusable):
+    """``z``, ``mask`` and ``unusable`` padded so that every stamp, and the flags one pixel beyond it, fits;
+    ``outside``, the padding, which no comparison uses and no flag covers; and the slices of the frame."""
+    pad = MAX_RADIUS + 2
+    inside = (slice(pad, -pad), slice(pad, -pad))
+    outside = np.ones((z.shape[0] + 2 * pad, z.shape[1] + 2 * pad), bool)
+    outside[inside] = False
+    return (np.pad(z, pad), np.pad(np.asarray(mask, bool), pad), np.pad(np.asarray(unusable, bool), pad), outside,
+            inside)
+
+
+def _bright_peaks(z, margin):
+    """Rows and columns of the local maxima (5 x 5) above `PEAK_SIGMA`, ``margin`` px or more from the edges."""
     local_max = z >= _running_max(_running_max(z, 0), 1)
     bright = (z >= PEAK_SIGMA) & local_max
-    edge = MAX_RADIUS + 1  # the flags are looked at one pixel beyond the stamp
-    bright[:edge] = bright[-edge:] = False
-    bright[:, :edge] = bright[:, -edge:] = False
+    bright[:margin] = bright[-margin:] = False
+    bright[:, :margin] = bright[:, -margin:] = False
     return np.nonzero(bright)
 
 
-def _peaks_and_library(z, mask, untrusted, candidates, radius, *, sharpest=None):
-    """The peaks whose stamp of ``radius`` can be trusted, their stamps (n, p) and flags (n, w, w), and the
-    library: the brightest `LIBRARY` of them with no flag in their stamp (a flagged peak may be a hit, and
-    small hits are each other's twins) and no sharper than ``sharpest`` (default `SHARPEST`) allows."""
+def _peaks_and_library(z, mask, untrusted, outside, candidates, radius, *, sharpest=None):
+    """The peaks whose stamp of ``radius`` can be trusted, their stamps (n, p), flags (n, w, w) and pixels
+    inside the frame (n, p), and the library: the brightest `LIBRARY` of them with their whole stamp inside,
+    no flag in it (a flagged peak may be a hit, and small hits are each other's twins) and no sharper than
+    ``sharpest`` (default `SHARPEST`) allows."""
     sharpest = SHARPEST if sharpest is None else sharpest
     trusted = ~_stamps(untrusted, *candidates, radius).any(axis=(1, 2))
     peaks = candidates[0][trusted], candidates[1][trusted]
@@ -175,12 +195,13 @@ def _peaks_and_library(z, mask, untrusted, candidates, radius, *, sharpest=None)
         star_like = z[peaks] <= sharpest * np.maximum(neighbours, 0.0)
     else:
         star_like = np.ones(len(rows), bool)
-    usable = ~flags.any(axis=(1, 2)) & star_like
+    seen = ~_stamps(outside, *peaks, radius).reshape(stamps.shape)
+    usable = ~flags.any(axis=(1, 2)) & star_like & seen.all(axis=1)
     by_brightness = np.argsort(-z[peaks], kind="stable")
-    return peaks, stamps, flags, by_brightness[usable[by_brightness]][:LIBRARY]
+    return peaks, stamps, flags, by_brightness[usable[by_brightness]][:LIBRARY], seen
 
 
-def _frame_fwhm(z, mask, untrusted, candidates):
+def _frame_fwhm(z, mask, untrusted, outside, candidates):
     """Median FWHM (pixels) of the frame's unflagged peaks, from the elliptical Gaussians matched to their
     9 x 9 stamps (geometric mean of the axes); 0 when the frame has too few.
 
@@ -189,7 +210,7 @@ def _frame_fwhm(z, mask, untrusted, candidates):
     """
     from crclean.engine._moments import adaptive_moments_of_stamps
 
-    _, stamps, _, library = _peaks_and_library(z, mask, untrusted, candidates, RADIUS, sharpest=np.inf)
+    _, stamps, _, library, _ = _peaks_and_library(z, mask, untrusted, outside, candidates, RADIUS, sharpest=np.inf)
     if len(library) <= TWINS:
         return 0.0
     width = 2 * RADIUS + 1
@@ -267,24 +288,33 @@ def _median(planes):
     return planes[len(planes) // 2]
 
 
-def _twins_of(stamps, units, library, exclude):
-    """(n, TWINS, p) unit stamps of the library stars most like each of ``stamps``, never the stamp itself."""
-    similarity = (stamps / np.linalg.norm(stamps, axis=1, keepdims=True)) @ units[library].T
+def _twins_of(stamps, units, library, exclude, seen=None):
+    """(n, TWINS, p) unit stamps of the library stars most like each of ``stamps``, never the stamp itself.
+
+    Likeness is the cosine over the pixels ``seen`` (n, p) of each stamp, default all.
+    """
+    if seen is None:
+        similarity = (stamps / np.linalg.norm(stamps, axis=1, keepdims=True)) @ units[library].T
+    else:
+        visible = np.where(seen, stamps, 0.0)
+        norms = np.linalg.norm(visible, axis=1, keepdims=True) * np.sqrt(seen @ (units[library] ** 2).T)
+        similarity = (visible @ units[library].T) / np.maximum(norms, 1e-12)
     similarity[exclude[:, None] == library[None, :]] = -np.inf
     best = np.argsort(-similarity, axis=1, kind="stable")[:, :TWINS]
     return units[library][best]
 
 
-def _against_twins(stamps, units, library, noise, exclude):
-    """Each stamp's excess over its twins' prediction (in its noise), and whether the twins explain it."""
-    twins = _twins_of(stamps, units, library, exclude)
-    use = np.ones(stamps.shape, bool)
+def _against_twins(stamps, units, library, noise, exclude, seen):
+    """Each stamp's excess over its twins' prediction (in its noise) on the pixels ``seen``, 0 elsewhere, and
+    whether the twins explain it."""
+    twins = _twins_of(stamps, units, library, exclude, seen)
+    use = seen.copy()
     for _ in range(3):
         prediction, spread = _predict(stamps, twins, use)
         light = np.maximum(prediction, 0.0)
-        pull = (stamps - prediction) / np.sqrt(1.0 + noise[0] * light + (noise[1] * light) ** 2)
+        pull = np.where(seen, (stamps - prediction) / np.sqrt(1.0 + noise[0] * light + (noise[1] * light) ** 2), 0.0)
         # The fit leaves out the three pixels most above the prediction: a hit on the star, if any.
-        use = np.ones(stamps.shape, bool)
+        use = seen.copy()
         np.put_along_axis(use, np.argsort(-pull, axis=1)[:, :3], False, axis=1)
     # Judged over the footprint, where the twins predict light: the sky around would dilute a misfit.
     footprint = use & (prediction > 2.0)

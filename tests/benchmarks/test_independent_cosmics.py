@@ -155,3 +155,35 @@ def test_bright_galaxy_stamps_reach_below_the_noise():
     assert edge < GALAXY_EDGE_SIGMA * 10.0
     faint = galaxy_stamp(galaxy.withFlux(10.0), 21, (0.0, 0.0), sky_sigma=10.0)
     assert faint.shape == (43, 43)
+
+
+def _median_ellipticity(e):
+    """Median |ellipticity| of Gaussian-weighted (3 px) second moments of the clean stars' light."""
+    light = (e.clean_adu - e.bias).astype(float)
+    light -= np.median(light)
+    labels, _ = ndimage.label(e.star_core_mask)
+    y, x = np.mgrid[-6:7, -6:7]
+    window = np.exp(-(x ** 2 + y ** 2) / 18.0)
+    shapes = []
+    for rows, cols in ndimage.find_objects(labels):
+        cy, cx = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
+        stamp = light[cy - 6:cy + 7, cx - 6:cx + 7]
+        if stamp.shape != window.shape or e.saturated_mask[cy - 6:cy + 7, cx - 6:cx + 7].any():
+            continue
+        w = window * stamp
+        xx, yy, xy = (w * x * x).sum(), (w * y * y).sum(), (w * x * y).sum()
+        shapes.append(np.hypot(xx - yy, 2 * xy) / (xx + yy))
+    return np.median(shapes), len(shapes)
+
+
+def test_psf_shear_elongates_the_stars_and_keeps_the_hits():
+    plain = make_exposure("rubin_like", (256, 256), 3)
+    sheared = make_exposure("rubin_like", (256, 256), 3, psf_shear=0.4)
+    (before, n_before), (after, n_after) = _median_ellipticity(plain), _median_ellipticity(sheared)
+    assert min(n_before, n_after) >= 10
+    assert after > before + 0.2
+    hits, sheared_hits = plain.cr_electrons > 0, sheared.cr_electrons > 0
+    assert (hits == sheared_hits).mean() > 0.999 and hits.any()
+    assert not np.array_equal(plain.clean_adu, sheared.clean_adu)
+    with pytest.raises(ValueError, match="psf_shear"):
+        make_exposure("rubin_like", (64, 64), 3, psf_shear=1.0)

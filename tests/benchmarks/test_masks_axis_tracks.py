@@ -43,3 +43,8 @@ def test_ports_of_other_packages_networks_run_as_they_are():
     assert not crclean_model("deepcr-decam").axis_tracks
     labels = [tool.label for tool in contenders(["crclean-ccd"], anchors=False, without_axis_tracks=True)]
     assert labels == ["crclean-ccd", "crclean-ccd, no axis tracks"]
+    # a port named beside crclean's model runs once, not again "without" steps it never had
+    labels = [tool.label for tool in contenders(["crclean-ccd", "deepcr-acs-wfc"], anchors=False,
+                                                without_axis_tracks=True, without_star_check=True)]
+    assert labels == ["crclean-ccd", "deepcr-acs-wfc (crclean port)", "crclean-ccd, no star check",
+                      "crclean-ccd, no axis tracks"]

@@ -36,7 +36,7 @@ def _core(centres, light, k, level=0.5):
     """Pixels of star ``k`` above ``level`` of its peak."""
     y, x = centres[k]
     core = np.zeros(light.shape, bool)
-    box = (slice(y - 3, y + 4), slice(x - 3, x + 4))
+    box = (slice(max(y - 3, 0), y + 4), slice(max(x - 3, 0), x + 4))
     core[box] = light[box] >= level * light[box].max()
     return core
 
@@ -83,6 +83,52 @@ def test_nothing_is_taken_back_where_stars_are_as_compact_as_hits(fwhm):
         mask |= _core(centres, light, k)
     assert _star_twins.LEAST_FWHM > 2.0
     assert not star_twin_flags(image, mask).any()
+
+
+def _cut_at_the_corner(seed, offset):
+    """A star field cut so that its first row and column of stars lie ``offset`` px from the frame's top and
+    left edges (their stamps run out of the frame); the stars' light and centres in the cut frame."""
+    image, light, centres = _star_field(seed)
+    cut = 20 - offset
+    near = [k for k, (y, x) in enumerate(centres) if y - cut <= offset + 1 or x - cut <= offset + 1]
+    return image[cut:, cut:], light[cut:, cut:], [(y - cut, x - cut) for y, x in centres], near
+
+
+def test_flags_on_stars_cut_by_the_frames_edge_are_taken_back():
+    image, light, centres, near = _cut_at_the_corner(11, offset=4)
+    assert len(near) >= 10
+    mask = np.zeros(image.shape, bool)
+    for k in near:  # the whole cores of the stars 3-5 px from an edge, as a network flags such stars
+        mask |= _core(centres, light, k)
+    taken = star_twin_flags(image, mask)
+    assert not (taken & ~mask).any()
+    assert taken.sum() >= 0.8 * mask.sum()
+
+
+def test_a_hit_on_a_star_near_the_frames_edge_stays_flagged():
+    image, light, centres, near = _cut_at_the_corner(12, offset=4)
+    mask = np.zeros(image.shape, bool)
+    for k in near:
+        y, x = centres[k]
+        image[y, x + 1] += 0.6 * light[y, x]  # a one-pixel hit beside the peak, at 60% of it
+        mask[y, x + 1] = True
+    assert not star_twin_flags(image, mask).any()
+
+
+def test_a_peak_on_the_frames_edge_is_not_judged():
+    # (it may be the flank of a star whose peak lies outside; here the stars are centred on the edge's pixels)
+    image, light, centres, near = _cut_at_the_corner(13, offset=0)
+    assert _star_twins.EDGE_GAP >= 2
+    mask = np.zeros(image.shape, bool)
+    for k in near:
+        mask |= _core(centres, light, k)
+    assert not star_twin_flags(image, mask).any()
+    # the same stars 4 px from the edge are judged, and their flags taken back
+    image, light, centres, near = _cut_at_the_corner(13, offset=4)
+    mask = np.zeros(image.shape, bool)
+    for k in near:
+        mask |= _core(centres, light, k)
+    assert star_twin_flags(image, mask).any()
 
 
 def test_a_flag_that_runs_out_of_the_stars_stamp_is_left():
@@ -164,9 +210,12 @@ def test_unflagged_hot_pixels_and_columns_do_not_stand_in_for_the_frames_stars()
     for k in range(10):
         mask |= _core(centres, light, k)
     z, untrusted, top_level = sky_levels(image)
-    peaks, _, _, library = _star_twins._peaks_and_library(z, mask, untrusted | top_level,
-                                                          _star_twins._bright_peaks(z), _star_twins.RADIUS)
-    off_stars = defects & (light < 100.0)
+    z, mask, unusable, outside, inside = _star_twins._padded(z, mask, untrusted | top_level)
+    candidates = _star_twins._bright_peaks(z, inside[0].start + _star_twins.EDGE_GAP)
+    peaks, _, _, library, _ = _star_twins._peaks_and_library(z, mask, unusable, outside, candidates,
+                                                             _star_twins.RADIUS)
+    off_stars = np.zeros(z.shape, bool)
+    off_stars[inside] = defects & (light < 100.0)
     assert off_stars[peaks].sum() > 100  # they are peaks of the frame
     assert len(library) >= 25 and not off_stars[peaks[0][library], peaks[1][library]].any()
 
