@@ -9,10 +9,15 @@ except ImportError:  # Python 3.10: the same parser, from PyPI
 
 import numpy as np
 
-__all__ = ["read_config", "config_for_task", "warmup_cosine", "random_crops", "CropPool", "VALIDATION_SEED_OFFSET"]
+__all__ = ["EDGE_MARGIN", "read_config", "config_for_task", "warmup_cosine", "random_crops", "CropPool",
+           "VALIDATION_SEED_OFFSET"]
 
 #: Validation seeds start here; training seeds stay below.
 VALIDATION_SEED_OFFSET = 10_000_000
+
+#: Pixels past an exposure's edge that an edge crop may reach (`random_crops`): crclean's tiles reach half their
+#: overlap (16 px by default) past a frame's top and left edges, and up to an alignment step more past the others.
+EDGE_MARGIN = 32
 
 
 def read_config(config, defaults, *, task):
@@ -85,7 +90,7 @@ def warmup_cosine(step, *, warmup, steps):
     return float(0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
 
 
-def random_crops(rng, arrays, batch_size, crop, *, moves=None):
+def random_crops(rng, arrays, batch_size, crop, *, moves=None, edge_share=0.0, edge_pads=None):
     """The same random crops, 90-degree rotations and flips of several stacks.
 
     Parameters
@@ -96,9 +101,19 @@ def random_crops(rng, arrays, batch_size, crop, *, moves=None):
     batch_size, crop : int
     moves : dict, optional
         Filled with what was drawn, for data that must turn with the crops:
-        ``index`` (the exposure of each crop), ``turns`` (quarter turns,
+        ``index`` (the exposure of each crop), ``rows`` and ``cols`` (its
+        first pixel in the exposure, negative past the top or left edge), ``turns`` (quarter turns,
         `numpy.rot90` of the last two axes) and ``flips`` (the last axis
         reversed after turning).
+    edge_share : float, optional
+        Share of the crops that run up to `EDGE_MARGIN` px past one edge of
+        their exposure, filled there as crclean's tiling fills the frame's
+        surroundings (`crclean.engine._tiled.run_tiled`): a network trained on
+        inner crops only has never seen the mirror image past a frame's edge.
+    edge_pads : sequence of str, optional
+        Per array, how the part past the edge is filled: ``'reflect'`` (the
+        network's input, as at run time) or ``'zero'`` (truth and loss
+        weight, so that no loss falls there). Needed with ``edge_share``.
 
     Returns
     -------
@@ -109,17 +124,58 @@ def random_crops(rng, arrays, batch_size, crop, *, moves=None):
     index = rng.integers(0, n, batch_size)
     rows = rng.integers(0, size - crop + 1, batch_size)
     cols = rng.integers(0, size - crop + 1, batch_size)
+    if edge_share:
+        # Drawn only when asked for, so that runs without edge crops draw what they always drew.
+        _past_an_edge(rng, rows, cols, size - crop, edge_share, min(EDGE_MARGIN, crop - 1))
     out = [np.empty((batch_size, *array.shape[1:-2], crop, crop), np.float32) for array in arrays]
     all_turns, all_flips = np.empty(batch_size, int), np.empty(batch_size, bool)
     for b, (i, r, c) in enumerate(zip(index, rows, cols)):
         turns, flip = rng.integers(0, 4), rng.integers(0, 2)
         all_turns[b], all_flips[b] = turns, flip
-        for array, dest in zip(arrays, out):
-            patch = np.rot90(array[i, ..., r : r + crop, c : c + crop], turns, axes=(-2, -1))
+        for k, (array, dest) in enumerate(zip(arrays, out)):
+            patch = _crop(array[i], r, c, crop, None if edge_pads is None else edge_pads[k])
+            patch = np.rot90(patch, turns, axes=(-2, -1))
             dest[b] = patch[..., ::-1] if flip else patch
     if moves is not None:
-        moves.update(index=index, turns=all_turns, flips=all_flips)
+        moves.update(index=index, rows=rows, cols=cols, turns=all_turns, flips=all_flips)
     return out
+
+
+def _past_an_edge(rng, rows, cols, last, share, deepest):
+    """Move a ``share`` of the crop origins (in place) 1 to ``deepest`` px past one edge, at random (``last``
+    is the last origin inside)."""
+    moved = np.flatnonzero(rng.random(len(rows)) < share)
+    sides = rng.integers(0, 4, moved.size)
+    depth = rng.integers(1, deepest + 1, moved.size)
+    for b, side, d in zip(moved, sides, depth):
+        if side == 0:
+            rows[b] = -d
+        elif side == 1:
+            rows[b] = last + d
+        elif side == 2:
+            cols[b] = -d
+        else:
+            cols[b] = last + d
+
+
+def _crop(array, row, col, crop, pad):
+    """``array[..., row:row + crop, col:col + crop]``; past the edges mirrored about the edge pixel (as
+    `numpy.pad`'s ``'reflect'``, which crclean's tiling uses) when ``pad`` is ``'reflect'``, else zero."""
+    size_y, size_x = array.shape[-2:]
+    if 0 <= row and row + crop <= size_y and 0 <= col and col + crop <= size_x:
+        return array[..., row:row + crop, col:col + crop]
+    ys, xs = np.arange(row, row + crop), np.arange(col, col + crop)
+    patch = array[..., _mirrored(ys, size_y)[:, None], _mirrored(xs, size_x)[None, :]]
+    if pad == "reflect":
+        return patch
+    inside = ((ys >= 0) & (ys < size_y))[:, None] & ((xs >= 0) & (xs < size_x))[None, :]
+    return np.where(inside, patch, 0).astype(patch.dtype)
+
+
+def _mirrored(index, size):
+    """Indices within ``size`` of the pixels at ``index`` mirrored about the first and last pixel."""
+    index = np.abs(index)
+    return np.where(index >= size, 2 * (size - 1) - index, index)
 
 
 class CropPool:

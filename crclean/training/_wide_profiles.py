@@ -97,11 +97,14 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: placed uniformly, so the network saw few real tracks across bright sources; 137 of crclean-ccd-v28's 144
 #: missed > 10 sigma pixels on the independent real-footprint exposures 640-655 lie on sources, most of them
 #: real tracks crossing bright galaxies, flagged only where they leave the galaxy.
+#: ``long_psfs``: with ``elongated_psfs``, minor over major axis 0.3-1 rather than 0.5-1. With stars sheared
+#: to about 0.43, past that range, crclean-ccd-v28 flagged more star cores than deepCR ACS-WFC on Rubin-like
+#: exposures (docs/benchmarks.md, "Stars at the frame's edge, and stars more elongated than training showed").
 MIN_LUMP_FWHM = 1.2
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
           "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs",
           "lumpy_ground_psfs", "defect_hits", "axis_psfs", "ground_axis_features",
-          "source_footprints")
+          "source_footprints", "long_psfs")
 
 
 def lumpy_psf_lumps(rng, fwhm):
@@ -217,7 +220,8 @@ def _with_extras(profile, name, rng, extras):
     if "core_bleeds" in extras:
         profile = dataclasses.replace(profile, core_bleeds=rng.uniform(0.2, 0.4))
     if "elongated_psfs" in extras and rng.uniform() < 0.6:
-        profile = dataclasses.replace(profile, psf_axis_ratio=rng.uniform(0.5, 1.0),
+        least_ratio = 0.3 if "long_psfs" in extras else 0.5  # the same draws either way
+        profile = dataclasses.replace(profile, psf_axis_ratio=rng.uniform(least_ratio, 1.0),
                                       psf_angle=rng.uniform(0.0, np.pi))
     if ("lumpy_psfs" in extras or "lumpy_ground_psfs" in extras) and rng.uniform() < 0.3:
         lumps = lumpy_psf_lumps(rng, profile.fwhm_range[0])  # drawn for space too, so the draws stay v26's

@@ -415,6 +415,19 @@ def _second_moments(image):
     return np.sqrt(eig[0] / eig[1]), 0.5 * np.arctan2(2 * qxy, qxx - qyy) % np.pi
 
 
+def test_long_psfs_reach_axis_ratio_0_3_with_the_same_draws():
+    plain = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("elongated_psfs",))
+             for seed in range(200)]
+    long = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("elongated_psfs", "long_psfs"))
+            for seed in range(200)]
+    ratios = np.array([d.psf_axis_ratio for d in long])
+    assert ratios.min() >= 0.3 and (ratios < 0.5).sum() >= 20
+    # the same exposures are stretched, at the same angles, and nothing else is drawn otherwise
+    assert [d.psf_axis_ratio < 1 for d in plain] == [d.psf_axis_ratio < 1 for d in long]
+    assert [d.psf_angle for d in plain] == [d.psf_angle for d in long]
+    assert [d.fwhm_range for d in plain] == [d.fwhm_range for d in long]
+
+
 def test_elongated_psfs_stretch_every_star_the_same_way():
     draws = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("elongated_psfs",))
              for seed in range(200)]

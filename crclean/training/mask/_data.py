@@ -67,12 +67,13 @@ class SamplePool(CropPool):
 
     crop_fields = ("inputs", "target", "weight")
 
-    def batch(self, rng, batch_size, crop):
-        """Random crops with random rotations and flips (`crclean.training._common.random_crops`), and with
-        `psf` the PSF shape of each crop's exposure turned and flipped with it."""
+    def batch(self, rng, batch_size, crop, *, edge_share=0.0):
+        """Random crops with random rotations and flips (`crclean.training._common.random_crops`; an
+        ``edge_share`` of them past an exposure's edge, the input mirrored there and no truth or loss weight),
+        and with `psf` the PSF shape of each crop's exposure turned and flipped with it."""
         moves = {}
         crops = random_crops(rng, [getattr(self, field) for field in self.crop_fields], batch_size, crop,
-                             moves=moves)
+                             moves=moves, edge_share=edge_share, edge_pads=("reflect", "zero", "zero"))
         if self.psf is None:
             return crops
         psf = turned_psf_inputs(self.psf[moves["index"]], moves["turns"], moves["flips"])

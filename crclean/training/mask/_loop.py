@@ -20,7 +20,7 @@ _DEFAULTS = {
              "saturated": "negative", "source_weight": 1, "bad_columns": "negative"},
     "train": {"steps": 2500, "batch_size": 8, "crop": 128, "lr": 1e-3, "weight_decay": 1e-4,
               "warmup": 100, "validate_every": 250, "threads": 1, "seed": 0, "init": "",
-              "device": "cpu"},
+              "device": "cpu", "edge_crops": 0.0},
 }
 
 
@@ -32,6 +32,8 @@ def load_config(config):
     """
     config = read_config(config, _DEFAULTS, task="mask")
     _check_data_options(config["data"])
+    if not 0.0 <= config["train"]["edge_crops"] <= 1.0:
+        raise ValueError(f"[train] edge_crops must lie in [0, 1], got {config['train']['edge_crops']!r}")
     if not isinstance(config["train"]["device"], str) or not (
             config["train"]["device"] in ("auto", "cpu") or config["train"]["device"].startswith("cuda")):
         raise ValueError(f"[train] device must be 'auto', 'cpu' or 'cuda[:N]', got {config['train']['device']!r}")
@@ -147,7 +149,7 @@ def train_mask(config, *, out_dir, resume=False, progress=True):
     network.to(device)
 
     def batch_loss(network, rng):
-        batch = train_pool.batch(rng, train["batch_size"], train["crop"])
+        batch = train_pool.batch(rng, train["batch_size"], train["crop"], edge_share=train["edge_crops"])
         inputs, target, weight = (torch.from_numpy(a[:, None]).to(device) for a in batch[:3])
         shape = torch.from_numpy(batch[3]).to(device) if psf else None
         return dice_bce_loss(network(inputs) if shape is None else network(inputs, psf_shape=shape), target, weight)
