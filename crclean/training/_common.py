@@ -124,6 +124,8 @@ def random_crops(rng, arrays, batch_size, crop, *, moves=None, edge_share=0.0, e
     index = rng.integers(0, n, batch_size)
     rows = rng.integers(0, size - crop + 1, batch_size)
     cols = rng.integers(0, size - crop + 1, batch_size)
+    if edge_share and (edge_pads is None or len(edge_pads) != len(arrays)):
+        raise ValueError("edge_share needs edge_pads, one fill ('reflect' or 'zero') per array")
     if edge_share:
         # Drawn only when asked for, so that runs without edge crops draw what they always drew.
         _past_an_edge(rng, rows, cols, size - crop, edge_share, min(EDGE_MARGIN, crop - 1))

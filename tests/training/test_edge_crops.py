@@ -38,6 +38,13 @@ def test_edge_crops_mirror_the_input_and_carry_no_weight_past_the_edge():
             np.testing.assert_array_equal(_unturned(truth_or_weight[b], turns, flip), seen)
 
 
+def test_edge_crops_need_a_fill_per_array():
+    with pytest.raises(ValueError, match="edge_pads"):
+        random_crops(np.random.default_rng(0), list(_stacks()), 4, CROP, edge_share=0.5)
+    with pytest.raises(ValueError, match="edge_pads"):
+        random_crops(np.random.default_rng(0), list(_stacks()), 4, CROP, edge_share=0.5, edge_pads=("reflect",))
+
+
 def test_without_edge_crops_every_crop_lies_inside_and_is_drawn_as_before():
     inputs, target, weight = _stacks()
     plain = random_crops(np.random.default_rng(3), [inputs, target, weight], 40, CROP)
