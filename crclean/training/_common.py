@@ -161,23 +161,15 @@ def _past_an_edge(rng, rows, cols, last, share, deepest):
 
 
 def _crop(array, row, col, crop, pad):
-    """``array[..., row:row + crop, col:col + crop]``; past the edges mirrored about the edge pixel (as
-    `numpy.pad`'s ``'reflect'``, which crclean's tiling uses) when ``pad`` is ``'reflect'``, else zero."""
+    """``array[..., row:row + crop, col:col + crop]``; past the edges filled by `numpy.pad`, ``'reflect'`` (as
+    crclean's tiling fills a frame's surroundings) when ``pad`` says so, else zero."""
     size_y, size_x = array.shape[-2:]
-    if 0 <= row and row + crop <= size_y and 0 <= col and col + crop <= size_x:
-        return array[..., row:row + crop, col:col + crop]
-    ys, xs = np.arange(row, row + crop), np.arange(col, col + crop)
-    patch = array[..., _mirrored(ys, size_y)[:, None], _mirrored(xs, size_x)[None, :]]
-    if pad == "reflect":
-        return patch
-    inside = ((ys >= 0) & (ys < size_y))[:, None] & ((xs >= 0) & (xs < size_x))[None, :]
-    return np.where(inside, patch, 0).astype(patch.dtype)
-
-
-def _mirrored(index, size):
-    """Indices within ``size`` of the pixels at ``index`` mirrored about the first and last pixel."""
-    index = np.abs(index)
-    return np.where(index >= size, 2 * (size - 1) - index, index)
+    top, left = max(-row, 0), max(-col, 0)
+    bottom, right = max(row + crop - size_y, 0), max(col + crop - size_x, 0)
+    if top or left or bottom or right:
+        widths = [(0, 0)] * (array.ndim - 2) + [(top, bottom), (left, right)]
+        array = np.pad(array, widths, mode="reflect" if pad == "reflect" else "constant")
+    return array[..., row + top:row + top + crop, col + left:col + left + crop]
 
 
 class CropPool:
