@@ -66,7 +66,8 @@ def _pool(out_dir, kind, data, progress, *, psf=False, psf_size=False, psf_skew=
     build = partial(build_pool, size=data["size"], profiles=data["profiles"], cr_rate=tuple(data["cr_rate"]),
                     cr_scale=tuple(data["cr_scale"]), hard_cases=data["hard_cases"], hot_pixels=data["hot_pixels"],
                     trails=data["trails"], extras=tuple(data["extras"]), saturated=data["saturated"],
-                    source_weight=data["source_weight"], bad_columns=data["bad_columns"], psf=psf, psf_size=psf_size, psf_skew=psf_skew)
+                    source_weight=data["source_weight"], bad_columns=data["bad_columns"],
+                    psf=psf, psf_size=psf_size, psf_skew=psf_skew)
     return cached_pool(out_dir, kind, data, pool_type=SamplePool, build=build, progress=progress)
 
 
