@@ -68,7 +68,8 @@ def test_single_band_tiles_are_unchanged(case):
     assert image[128, 60:64].tolist() == expected["row"]
     np.testing.assert_allclose(result["boxes"], np.array(expected["boxes"], float).reshape(-1, 4), atol=1e-9)
     assert len(result["objects"]) == expected["n"] and result["objects"][0] == expected["first"]
-    assert result["lenses"] == expected["lenses"]
+    # The lens parameters to 1e-12: numpy's transcendental functions may differ in the last bit between CPUs.
+    assert result["lenses"] == [pytest.approx(lens, rel=1e-12) for lens in expected["lenses"]]
 
 
 def test_colour_tile_has_one_float32_plane_per_band():
