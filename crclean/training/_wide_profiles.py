@@ -100,11 +100,15 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: ``long_psfs``: with ``elongated_psfs``, minor over major axis 0.3-1 rather than 0.5-1. With stars sheared
 #: to about 0.43, past that range, crclean-ccd-v28 flagged more star cores than deepCR ACS-WFC on Rubin-like
 #: exposures (docs/benchmarks.md, "Stars at the frame's edge, and stars more elongated than training showed").
+#: ``more_source_hits``: with ``source_hits`` and ``core_hits``, twice their shares (20-60% of hits start on a
+#: source, 20-80% of the stars above 5 sky sigma take a core hit; the same draws otherwise). Trained on
+#: ``long_psfs``, crclean-ccd-v41 learnt that long stars are not hits and then missed compact hits on
+#: elongated galaxies and the part of a track that crosses a long star (experiments/masks/held-out-v42.md).
 MIN_LUMP_FWHM = 1.2
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
           "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs",
           "lumpy_ground_psfs", "defect_hits", "axis_psfs", "ground_axis_features",
-          "source_footprints", "long_psfs")
+          "source_footprints", "long_psfs", "more_source_hits")
 
 
 def lumpy_psf_lumps(rng, fwhm):
@@ -199,12 +203,14 @@ def draw_profile(name, rng, *, hard_cases=False, trails=False, extras=()):
 def _with_extras(profile, name, rng, extras):
     """``profile`` with the cases of `EXTRAS` named in ``extras`` (drawn last, in a fixed order)."""
     space = name == "wide_space"
+    more_on_sources = 2.0 if "more_source_hits" in extras else 1.0  # scales the shares, not the draws
     if "sky_lines" in extras:
         # Per megapixel: 1-10 lines across a 256 px training exposure.
         density = rng.uniform(20.0, 150.0) if rng.uniform() < 0.3 else 0.0
         profile = dataclasses.replace(profile, sky_lines_per_mpix=density)
     if "source_hits" in extras:
-        profile = dataclasses.replace(profile, cr_on_sources=rng.uniform(0.1, 0.3), bright_anchors=True)
+        profile = dataclasses.replace(profile, cr_on_sources=more_on_sources * rng.uniform(0.1, 0.3),
+                                      bright_anchors=True)
     if "alpha_bleeds" in extras:
         profile = dataclasses.replace(profile, alpha_spots=rng.uniform(0.02, 0.1) if space else rng.uniform(0.05, 0.2))
     if "heavy_ions" in extras:
@@ -216,7 +222,7 @@ def _with_extras(profile, name, rng, extras):
     if "whole_bad_columns" in extras:
         profile = dataclasses.replace(profile, whole_bad_columns=True)
     if "core_hits" in extras:
-        profile = dataclasses.replace(profile, core_hits=rng.uniform(0.1, 0.4))
+        profile = dataclasses.replace(profile, core_hits=more_on_sources * rng.uniform(0.1, 0.4))
     if "core_bleeds" in extras:
         profile = dataclasses.replace(profile, core_bleeds=rng.uniform(0.2, 0.4))
     if "elongated_psfs" in extras and rng.uniform() < 0.6:

@@ -428,6 +428,23 @@ def test_long_psfs_reach_axis_ratio_0_3_with_the_same_draws():
     assert [d.fwhm_range for d in plain] == [d.fwhm_range for d in long]
 
 
+def test_more_source_hits_doubles_the_hits_on_sources_with_the_same_draws():
+    extras = ("source_hits", "core_hits", "elongated_psfs", "long_psfs")
+    plain = [draw_profile("wide_ground", np.random.default_rng(seed), extras=extras) for seed in range(100)]
+    more = [draw_profile("wide_ground", np.random.default_rng(seed), extras=(*extras, "more_source_hits"))
+            for seed in range(100)]
+    np.testing.assert_allclose([d.cr_on_sources for d in more], [2 * d.cr_on_sources for d in plain])
+    np.testing.assert_allclose([d.core_hits for d in more], [2 * d.core_hits for d in plain])
+    assert max(d.core_hits for d in more) > 0.6 and max(d.cr_on_sources for d in more) > 0.5
+    # nothing else about the exposures changes
+    assert [d.psf_axis_ratio for d in plain] == [d.psf_axis_ratio for d in more]
+    assert [d.fwhm_range for d in plain] == [d.fwhm_range for d in more]
+    # without the extras it scales, it adds nothing
+    bare = draw_profile("wide_ground", np.random.default_rng(3), extras=("more_source_hits",))
+    assert bare.cr_on_sources == draw_profile("wide_ground", np.random.default_rng(3)).cr_on_sources
+    assert bare.core_hits == 0.0
+
+
 def test_elongated_psfs_stretch_every_star_the_same_way():
     draws = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("elongated_psfs",))
              for seed in range(200)]
