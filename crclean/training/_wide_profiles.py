@@ -104,11 +104,15 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: source, 20-80% of the stars above 5 sky sigma take a core hit; the same draws otherwise). Trained on
 #: ``long_psfs``, crclean-ccd-v41 learnt that long stars are not hits and then missed compact hits on
 #: elongated galaxies and the part of a track that crosses a long star (experiments/masks/held-out-v42.md).
+#: ``more_ground_source_hits``: ``more_source_hits`` on ground exposures only (space ones make the same draws at
+#: the single shares). Round v42 raised > 10 sigma recall of hits on bright sources on every independent ground
+#: family but flagged nearly twice as many undersampled star cores on crclean's own space exposures
+#: (experiments/masks/held-out-v43.md).
 MIN_LUMP_FWHM = 1.2
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
           "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs",
           "lumpy_ground_psfs", "defect_hits", "axis_psfs", "ground_axis_features",
-          "source_footprints", "long_psfs", "more_source_hits")
+          "source_footprints", "long_psfs", "more_source_hits", "more_ground_source_hits")
 
 
 def lumpy_psf_lumps(rng, fwhm):
@@ -203,7 +207,8 @@ def draw_profile(name, rng, *, hard_cases=False, trails=False, extras=()):
 def _with_extras(profile, name, rng, extras):
     """``profile`` with the cases of `EXTRAS` named in ``extras`` (drawn last, in a fixed order)."""
     space = name == "wide_space"
-    more_on_sources = 2.0 if "more_source_hits" in extras else 1.0  # scales the shares, not the draws
+    more_on_sources = 2.0 if "more_source_hits" in extras or (
+        "more_ground_source_hits" in extras and not space) else 1.0  # scales the shares, not the draws
     if "sky_lines" in extras:
         # Per megapixel: 1-10 lines across a 256 px training exposure.
         density = rng.uniform(20.0, 150.0) if rng.uniform() < 0.3 else 0.0

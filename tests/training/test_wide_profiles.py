@@ -446,6 +446,21 @@ def test_more_source_hits_doubles_the_hits_on_sources_with_the_same_draws():
     assert bare.core_hits == 0.0
 
 
+def test_more_ground_source_hits_doubles_the_hits_on_sources_on_ground_exposures_only():
+    extras = ("source_hits", "core_hits", "elongated_psfs", "long_psfs")
+    for name, factor in (("wide_ground", 2.0), ("wide_space", 1.0)):
+        plain = [draw_profile(name, np.random.default_rng(seed), extras=extras) for seed in range(60)]
+        more = [draw_profile(name, np.random.default_rng(seed), extras=(*extras, "more_ground_source_hits"))
+                for seed in range(60)]
+        np.testing.assert_allclose([d.cr_on_sources for d in more], [factor * d.cr_on_sources for d in plain])
+        np.testing.assert_allclose([d.core_hits for d in more], [factor * d.core_hits for d in plain])
+        assert [d.psf_axis_ratio for d in plain] == [d.psf_axis_ratio for d in more]
+    # with more_source_hits too, space exposures take the doubled shares as before
+    both = draw_profile("wide_space", np.random.default_rng(5), extras=(*extras, "more_source_hits",
+                                                                        "more_ground_source_hits"))
+    assert both.core_hits == 2 * draw_profile("wide_space", np.random.default_rng(5), extras=extras).core_hits
+
+
 def test_elongated_psfs_stretch_every_star_the_same_way():
     draws = [draw_profile("wide_ground", np.random.default_rng(seed), extras=("elongated_psfs",))
              for seed in range(200)]
