@@ -107,7 +107,7 @@ WIDE_PROFILES = ("wide_ground", "wide_space")
 #: ``more_ground_source_hits``: ``more_source_hits`` on ground exposures only (space ones make the same draws at
 #: the single shares). Round v42 raised > 10 sigma recall of hits on bright sources on every independent ground
 #: family but flagged nearly twice as many undersampled star cores on crclean's own space exposures
-#: (experiments/masks/held-out-v43.md).
+#: (experiments/masks/held-out-v42.md).
 MIN_LUMP_FWHM = 1.2
 EXTRAS = ("sky_lines", "source_hits", "alpha_bleeds", "heavy_ions", "sharp_hits", "whole_bad_columns", "core_hits",
           "core_bleeds", "elongated_psfs", "grazing_tracks", "many_grazing_tracks", "axis_edges", "lumpy_psfs",
